@@ -1,0 +1,51 @@
+"""The `servicecoach` command line: one Typer app composed from `bot.commands`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from bot import __version__
+from bot.commands import COMMAND_MODULES
+from bot.errors import UserError
+
+app = typer.Typer(
+    name="servicecoach",
+    help="Daily customer-service micro-lessons for front-line staff, in Slack or Telegram.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for module in COMMAND_MODULES:
+    module.register(app)
+
+
+def _show_version(value: bool) -> None:
+    """Print the version and stop."""
+    if value:
+        typer.echo(f"servicecoach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Show the version and exit.",
+        is_eager=True,
+        callback=_show_version,
+    ),
+) -> None:
+    """Daily customer-service micro-lessons for front-line staff."""
+
+
+def main() -> None:
+    """Run the CLI; bad input ends with one line on stderr and exit code 1."""
+    try:
+        app()
+    except UserError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,320 @@
+"""The core tables of DESIGN.md, with the constraints that keep the product correct.
+
+Every datetime column is `UTCDateTime` (aware UTC, naive rejected). Constraints the
+product relies on are enforced by the database, not by code:
+
+* one delivery per `(person, delivery_key)`: planning is idempotent;
+* one `ProcessedEvent` per `(platform, event_id)`: retries change nothing;
+* one `ReviewState` per `(person, item)`;
+* one `Response` per delivery: a prompt is answered once;
+* at most one open escalation per person (a partial unique index).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+def _dt(*, nullable: bool = True, index: bool = False, default: bool = False) -> Any:
+    """A `UTCDateTime` column; `default=True` fills it with the current time."""
+    if default:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=nullable, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _fk(
+    target: str, *, nullable: bool = True, ondelete: str = "CASCADE", index: bool = True
+) -> Any:
+    """An integer foreign key column with an explicit ON DELETE rule."""
+    return Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        ),
+    )
+
+
+def _json(default: Any) -> Any:
+    """A JSON column with a fresh copy of `default` per row."""
+    return Field(
+        default_factory=lambda: type(default)(default), sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Role(StrEnum):
+    """What a person does in the product."""
+
+    LEARNER = "learner"
+    COACH = "coach"
+    ADMIN = "admin"
+
+
+class PersonStatus(StrEnum):
+    """Whether the bot may write to a person."""
+
+    ACTIVE = "active"
+    PENDING = "pending"  # Telegram roster row that has not pressed Start yet
+    UNREACHABLE = "unreachable"  # blocked the bot or left the workspace
+    INACTIVE = "inactive"  # removed by `roster import --sync` or `stop`
+    FORGOTTEN = "forgotten"  # personal data erased on request
+
+
+class DeliveryStatus(StrEnum):
+    """The life of one outbox row; every row ends sent, failed or cancelled."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class EscalationStatus(StrEnum):
+    """Open and claimed cases count as open for the one-case-per-learner rule."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class Team(SQLModel, table=True):
+    """A group of learners sharing a pack, coaches, a calendar and a coaching policy."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    pack_id: str | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("pack.id", ondelete="SET NULL"), nullable=True, index=True),
+    )
+    holidays_country: str | None = None
+    holidays_subdiv: str | None = None
+    workdays: str = "mon,tue,wed,thu,fri"
+    policy: dict[str, Any] = _json({})
+    created_at: datetime = _dt(nullable=False, default=True)
+
+
+class Person(SQLModel, table=True):
+    """A learner, coach or admin, reachable at one platform address."""
+
+    __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_person_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    email: str | None = Field(default=None, index=True)
+    role: str = Field(default=Role.LEARNER)
+    team_id: int | None = _fk("team.id", ondelete="SET NULL")
+    platform: str = "console"
+    platform_id: str | None = None
+    dm_channel: str | None = None
+    invite_code: str | None = Field(default=None, unique=True)
+    timezone: str = "Europe/London"
+    send_time: str = "09:00"
+    language: str = "en"
+    status: str = Field(default=PersonStatus.ACTIVE, index=True)
+    paused_until: date | None = None
+    created_at: datetime = _dt(nullable=False, default=True)
+
+    @property
+    def address(self) -> str:
+        """The person's `platform:id` address."""
+        return f"{self.platform}:{self.platform_id}"
+
+
+class Pack(SQLModel, table=True):
+    """A loaded lesson pack; its id is stable across versions."""
+
+    id: str = Field(primary_key=True)
+    title: str
+    version: str
+    language: str = "en"
+    audience: str = ""
+    description: str = ""
+    loaded_at: datetime = _dt(nullable=False, default=True)
+
+
+class Lesson(SQLModel, table=True):
+    """One micro-lesson of a pack; retired lessons keep their history."""
+
+    __table_args__ = (UniqueConstraint("pack_id", "key", name="uq_lesson_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pack_id: str = Field(
+        sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    key: str
+    title: str
+    topic: str
+    order: int
+    body: str
+    reflection: str | None = None
+    content_hash: str = ""
+    retired: bool = False
+
+
+class Item(SQLModel, table=True):
+    """One quiz item; `data` holds choices, accepted answers or the numeric target."""
+
+    __table_args__ = (UniqueConstraint("pack_id", "key", name="uq_item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pack_id: str = Field(
+        sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    lesson_id: int = _fk("lesson.id", nullable=False)
+    key: str
+    type: str
+    prompt: str
+    explanation: str
+    data: dict[str, Any] = _json({})
+    position: int = 0
+    content_hash: str = ""
+    retired: bool = False
+
+
+class Enrolment(SQLModel, table=True):
+    """A learner's progress through one pack."""
+
+    __table_args__ = (UniqueConstraint("person_id", "pack_id", name="uq_enrolment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False)
+    pack_id: str = Field(
+        sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    active: bool = True
+    lessons_done: int = 0
+    started_at: datetime = _dt(nullable=False, default=True)
+    finished_at: datetime | None = _dt()
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per outbound message, keyed so planning is idempotent."""
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "delivery_key", name="uq_delivery_key"),
+        Index("ix_delivery_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False)
+    delivery_key: str
+    kind: str
+    local_date: date | None = Field(default=None, index=True)
+    due_at: datetime = _dt(nullable=False, default=True)
+    status: str = Field(default=DeliveryStatus.PENDING)
+    attempts: int = 0
+    claimed_at: datetime | None = _dt()
+    claimed_by: str | None = None
+    sent_at: datetime | None = _dt()
+    platform_ref: str | None = None
+    reason: str | None = None
+    lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")
+    item_id: int | None = _fk("item.id", ondelete="SET NULL")
+    escalation_id: int | None = _fk("escalation.id", ondelete="SET NULL")
+    payload: dict[str, Any] = _json({})
+    created_at: datetime = _dt(nullable=False, default=True)
+
+
+class Response(SQLModel, table=True):
+    """A graded answer to one quiz delivery; the first answer is the only one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False)
+    item_id: int = _fk("item.id", nullable=False)
+    delivery_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    answer: str
+    correct: bool
+    late: bool = False
+    review: bool = False
+    expected: float = 0.0
+    answered_at: datetime = _dt(nullable=False, default=True, index=True)
+
+
+class Reflection(SQLModel, table=True):
+    """A learner's free-text reflection on a lesson."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False)
+    lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")
+    delivery_id: int | None = _fk("delivery.id", ondelete="SET NULL")
+    text: str
+    asks_for_help: bool = False
+    created_at: datetime = _dt(nullable=False, default=True)
+
+
+class ReviewState(SQLModel, table=True):
+    """The FSRS card of one learner for one item."""
+
+    __table_args__ = (
+        UniqueConstraint("person_id", "item_id", name="uq_review_state"),
+        Index("ix_review_due", "person_id", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False, index=False)
+    item_id: int = _fk("item.id", nullable=False)
+    card: dict[str, Any] = _json({})
+    due: datetime = _dt(nullable=False)
+    last_review: datetime | None = _dt()
+    reviews: int = 0
+    lapses: int = 0
+
+
+class Escalation(SQLModel, table=True):
+    """A case handing a struggling learner to a coach, with the evidence."""
+
+    __table_args__ = (
+        Index(
+            "uq_escalation_open_per_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id", nullable=False, index=False)
+    status: str = Field(default=EscalationStatus.OPEN, index=True)
+    reason: str
+    evidence: dict[str, Any] = _json({})
+    opened_at: datetime = _dt(nullable=False, default=True)
+    sla_due_at: datetime | None = _dt()
+    coach_id: int | None = _fk("person.id", ondelete="SET NULL")
+    claimed_at: datetime | None = _dt()
+    resolved_at: datetime | None = _dt()
+    resolution_note: str | None = None
+    resent_to_admins_at: datetime | None = _dt()
+
+
+class EscalationEvent(SQLModel, table=True):
+    """One step in a case's history: opened, claimed, relayed message, resolved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = _fk("escalation.id", nullable=False)
+    kind: str
+    actor_id: int | None = _fk("person.id", ondelete="SET NULL", index=False)
+    text: str | None = None
+    at: datetime = _dt(nullable=False, default=True)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """A platform event id seen once; a second delivery of it changes nothing."""
+
+    __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_processed_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
+    processed_at: datetime = _dt(nullable=False, default=True)

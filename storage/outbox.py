@@ -1,0 +1,51 @@
+"""The outbox claim: hands each due delivery to exactly one dispatcher."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Delivery, DeliveryStatus
+
+DEFAULT_STALE_AFTER = timedelta(minutes=5)
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int = 50,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> list[Delivery]:
+    """Atomically claim up to `limit` due deliveries for `worker` and commit.
+
+    A row is due when it is pending and its time has come, or when another
+    worker claimed it more than `stale_after` ago and never finished (a crash).
+    PostgreSQL uses `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each
+    other by; on SQLite the single `UPDATE … RETURNING` holds the write lock.
+    """
+    due = or_(
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now),
+        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < now - stale_after),
+    )
+    candidates = select(Delivery.id).where(due).order_by(Delivery.due_at, Delivery.id).limit(limit)
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(candidates.scalar_subquery()), due)
+        .values(
+            status=DeliveryStatus.CLAIMED,
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.execute(statement)).scalars().all())
+    await session.commit()
+    return sorted(rows, key=lambda row: (row.due_at, row.id))
