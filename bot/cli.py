@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-import sys
-
+import click
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
 from bot import __version__
 from bot.commands import COMMAND_MODULES
 from bot.errors import UserError
 
+
+class _OneLineErrors(TyperGroup):
+    """Turns a `UserError` anywhere below into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the chosen command, reporting bad input without a traceback."""
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="servicecoach",
     help="Daily customer-service micro-lessons for front-line staff, in Slack or Telegram.",
     no_args_is_help=True,
@@ -43,9 +56,5 @@ def root(
 
 
 def main() -> None:
-    """Run the CLI; bad input ends with one line on stderr and exit code 1."""
-    try:
-        app()
-    except UserError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    """Run the CLI."""
+    app()

@@ -46,6 +46,6 @@ async def claim_due(
         .returning(Delivery)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.execute(statement)).scalars().all())
+    rows = list((await session.exec(statement)).scalars().all())
     await session.commit()
     return sorted(rows, key=lambda row: (row.due_at, row.id))
