@@ -1,0 +1,1 @@
+"""Platform-neutral coaching rules: planning, grading, review, struggle, escalation."""
