@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -14,7 +13,7 @@ from bot.errors import UserError
 class _OneLineErrors(TyperGroup):
     """Turns a `UserError` anywhere below into one line on stderr and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:
         """Run the chosen command, reporting bad input without a traceback."""
         try:
             return super().invoke(ctx)
