@@ -119,6 +119,7 @@ class Person(SQLModel, table=True):
     language: str = "en"
     status: str = Field(default=PersonStatus.ACTIVE, index=True)
     paused_until: date | None = None
+    paused_at: datetime | None = _dt()  # when the current pause began (reviews freeze)
     created_at: datetime = _dt(nullable=False, default=True)
 
     @property

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:36:51.449164
+Create Date: 2026-11-23 20:47:23.345877
 
 """
 from typing import Sequence, Union
@@ -109,6 +109,7 @@ def upgrade() -> None:
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('paused_until', sa.Date(), nullable=True),
+    sa.Column('paused_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['team_id'], ['team.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
