@@ -1,5 +1,5 @@
 """CLI command groups; each module registers its commands on the root app."""
 
-from bot.commands import database
+from bot.commands import database, packs, roster, teams
 
-COMMAND_MODULES = (database,)
+COMMAND_MODULES = (database, packs, roster, teams)

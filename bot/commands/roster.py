@@ -1,0 +1,99 @@
+"""`servicecoach roster import`: people and teams from a CSV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from bot.app import open_database
+from bot.clock import SystemClock
+from bot.commands.common import run, settings
+from bot.errors import UserError
+from bot.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
+from bot.roster_import import ImportSummary, PersonDefaults, import_roster
+
+roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
+
+
+def fail(source: Path, invalid: RosterInvalid) -> NoReturn:
+    """Print every problem, then stop with one summary line and exit code 1."""
+    if len(invalid.problems) == 1:
+        raise UserError(invalid.problems[0])
+    for problem in invalid.problems:
+        typer.echo(problem, err=True)
+    raise UserError(f"{len(invalid.problems)} problems in {source}; nothing was imported")
+
+
+@roster_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help=f"CSV file with the header {','.join(COLUMNS)}."),
+    sync: bool = typer.Option(
+        False,
+        "--sync",
+        help="Also make people of the listed teams who are not in the file inactive "
+        "(history kept; their pending messages are cancelled).",
+    ),
+) -> None:
+    """Create or update people and teams from FILE, and enrol learners in their team's pack.
+
+    Only name, team and one address (platform + platform_id, or email) are required.
+    Blank timezone and send_time take DEFAULT_TIMEZONE and DEFAULT_SEND_TIME for new
+    people and keep what is stored for known ones. One bad row imports nothing.
+    """
+    config = settings()
+    defaults = PersonDefaults(timezone=config.default_timezone, send_time=config.default_send_time)
+    try:
+        rows = parse_roster(file)
+    except RosterInvalid as invalid:
+        fail(file, invalid)
+
+    async def _go(rows: list[RosterRow]) -> ImportSummary:
+        async with open_database(config) as database, database.sessions.begin() as session:
+            return await import_roster(
+                session,
+                rows,
+                source=str(file),
+                defaults=defaults,
+                sync=sync,
+                now=SystemClock().now(),
+            )
+
+    try:
+        summary = run(_go(rows))
+    except RosterInvalid as invalid:
+        fail(file, invalid)
+    _report(summary)
+
+
+def _report(summary: ImportSummary) -> None:
+    """Print what the import did and who still has to be reached."""
+    typer.echo(
+        f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.deactivated} deactivated"
+    )
+    if summary.teams_created:
+        typer.echo(f"new teams: {', '.join(summary.teams_created)}")
+    if summary.invites:
+        typer.echo(
+            "Telegram invites (pending until they press Start; the bot's username is not "
+            "known offline, so replace <your-bot> with it):"
+        )
+        for name, code in summary.invites:
+            typer.echo(f"  {name}: code {code}  https://t.me/<your-bot>?start={code}")
+    if summary.pending_slack:
+        typer.echo(
+            f"pending until the running bot finds them in Slack by email: "
+            f"{', '.join(summary.pending_slack)}"
+        )
+    if summary.without_pack:
+        typer.echo(
+            f"{summary.without_pack} learner(s) not enrolled: their team has no pack "
+            "(load one pack, or `teams set TEAM --pack ID`)"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `roster` group to the root app."""
+    app.add_typer(roster_app, name="roster")

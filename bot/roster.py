@@ -1,0 +1,289 @@
+"""Roster CSV: read a hostile-proof file and validate every row, reporting all problems.
+
+Nothing here touches the database: `parse_roster` turns a file into `RosterRow`s or
+raises `RosterInvalid` listing every problem as `FILE:LINE: message`, where LINE is
+the physical line of the file (a quoted field may span several lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from storage.models import Role
+
+COLUMNS = ("name", "email", "platform", "platform_id", "team", "role", "timezone")
+COLUMNS += ("send_time", "language")
+REQUIRED_COLUMNS = ("name", "team")
+PLATFORMS = ("slack", "telegram", "console")
+ROLES = tuple(role.value for role in Role)
+MAX_FILE_BYTES = 5_000_000
+MAX_ROWS = 50_000
+FIELD_CHARS = {"name": 200, "email": 254, "platform_id": 64, "team": 100}
+
+_PLATFORM_ID = {
+    "slack": (re.compile(r"[UW][A-Z0-9]{2,30}"), "a Slack user id such as U0123ABCD"),
+    "telegram": (re.compile(r"[1-9][0-9]{0,15}"), "a numeric Telegram chat id such as 42"),
+    "console": (re.compile(r"[A-Za-z0-9_.-]{1,64}"), "letters, digits, '.', '_' or '-'"),
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_LANGUAGE = re.compile(r"[a-z]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class RosterInvalid(Exception):
+    """The roster cannot be imported; `problems` are `FILE:LINE: message` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems[0] if problems else "invalid roster")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    """One validated person; blank optional cells are None (keep what is stored).
+
+    `platform` is None only for an email-only row, which then means Slack.
+    """
+
+    line: int
+    name: str
+    team: str
+    platform: str | None
+    platform_id: str | None
+    email: str | None
+    role: str | None
+    timezone: str | None
+    send_time: str | None
+    language: str | None
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What makes this row the same person on every import."""
+        if self.platform_id is not None:
+            return ("address", self.platform or "", self.platform_id)
+        return ("email", self.email or "")
+
+    @property
+    def label(self) -> str:
+        """How the row's person is named in messages."""
+        if self.platform_id is not None:
+            return f"{self.platform}:{self.platform_id}"
+        return self.email or self.name
+
+
+def read_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
+    """Read a UTF-8 text file (BOM allowed), refusing anything that is not one."""
+    if not path.exists():
+        raise RosterInvalid([f"{path}: no such file"])
+    if path.is_dir():
+        raise RosterInvalid([f"{path}: is a directory, expected a CSV file"])
+    if not path.is_file():
+        raise RosterInvalid([f"{path}: not a regular file"])
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        raise RosterInvalid([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > limit:
+        raise RosterInvalid([f"{path}: too large (the limit is {limit // 1_000_000} MB)"])
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise RosterInvalid([f"{path}:{line}: binary data (NUL byte), expected CSV text"])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RosterInvalid(
+            [f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"]
+        ) from None
+    if not text.strip():
+        raise RosterInvalid([f"{path}: empty file; expected the header {','.join(COLUMNS)}"])
+    return text
+
+
+def parse_roster(path: Path) -> list[RosterRow]:
+    """Read and validate the roster at `path`; raise `RosterInvalid` with every problem."""
+    text = read_text(path)
+    problems: list[str] = []
+    rows: list[RosterRow] = []
+    records = _records(path, text)
+    header_line, header = next(records, (1, []))
+    columns = _check_header(path, header_line, header)
+    seen: dict[tuple[str, ...], int] = {}
+    emails: dict[str, int] = {}
+    for count, (line, cells) in enumerate(records, start=1):
+        if count > MAX_ROWS:
+            raise RosterInvalid([f"{path}: more than {MAX_ROWS:,} rows"])
+        if len(cells) != len(columns):
+            problems.append(f"{path}:{line}: expected {len(columns)} fields, found {len(cells)}")
+            continue
+        row, row_problems = _validate(line, dict(zip(columns, cells, strict=True)))
+        problems.extend(f"{path}:{line}: {message}" for message in row_problems)
+        if row is None:
+            continue
+        if row.identity in seen:
+            problems.append(f"{path}:{line}: {row.label} is already on line {seen[row.identity]}")
+            continue
+        if row.email is not None and row.email in emails:
+            problems.append(
+                f"{path}:{line}: email {row.email} is already on line {emails[row.email]}"
+            )
+            continue
+        seen[row.identity] = line
+        if row.email is not None:
+            emails[row.email] = line
+        rows.append(row)
+    if problems:
+        raise RosterInvalid(problems)
+    if not rows:
+        raise RosterInvalid([f"{path}: no people after the header"])
+    return rows
+
+
+def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield `(first physical line, cells)` for every non-blank CSV record."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    previous = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise RosterInvalid([f"{path}:{previous + 1}: malformed CSV: {exc}"]) from None
+        start, previous = previous + 1, reader.line_num
+        if any(cell.strip() for cell in cells):
+            yield start, [cell.strip() for cell in cells]
+
+
+def _check_header(path: Path, line: int, header: list[str]) -> list[str]:
+    """The column names of the header row, or `RosterInvalid` naming what is wrong."""
+    columns = [name.lower() for name in header]
+    expected = ",".join(COLUMNS)
+    problems = [
+        f"{path}:{line}: unknown column {name!r} (expected {expected})"
+        for name in columns
+        if name not in COLUMNS
+    ]
+    problems += [f"{path}:{line}: column {name!r} appears twice" for name in _twice(columns)]
+    problems += [
+        f"{path}:{line}: missing column {name!r}"
+        for name in REQUIRED_COLUMNS
+        if name not in columns
+    ]
+    if not {"email", "platform_id"} & set(columns):
+        problems.append(f"{path}:{line}: missing column 'email' or 'platform_id'")
+    if problems:
+        raise RosterInvalid(problems)
+    return columns
+
+
+def _twice(names: list[str]) -> list[str]:
+    """Names listed more than once, each reported once."""
+    return sorted({name for name in names if names.count(name) > 1})
+
+
+def _validate(line: int, cells: dict[str, str]) -> tuple[RosterRow | None, list[str]]:
+    """Check one row's cells; return the row (or None) and its problems."""
+    value = {column: cells.get(column, "") for column in COLUMNS}
+    problems = [
+        f"{column} is longer than {limit} characters"
+        for column, limit in FIELD_CHARS.items()
+        if len(value[column]) > limit
+    ]
+    problems += [
+        f"{column} contains control characters"
+        for column in COLUMNS
+        if _CONTROL.search(value[column])
+    ]
+    if problems:
+        return None, problems
+    for column in REQUIRED_COLUMNS:
+        if not value[column]:
+            problems.append(f"{column} is empty")
+    email = value["email"].lower() or None
+    if email is not None and not _EMAIL.fullmatch(email):
+        problems.append(f"email {value['email']!r} is not an email address")
+    platform, platform_id = value["platform"].lower(), value["platform_id"] or None
+    problems += _platform_problems(platform, platform_id, email)
+    role = value["role"].lower() or None
+    if role is not None and role not in ROLES:
+        problems.append(f"unknown role {value['role']!r} (use {', '.join(ROLES)})")
+    timezone = value["timezone"] or None
+    if timezone is not None and timezone not in _zones():
+        problems.append(f"unknown timezone {timezone!r} (use an IANA name such as Europe/London)")
+    send_time = parse_send_time(value["send_time"]) if value["send_time"] else None
+    if value["send_time"] and send_time is None:
+        problems.append(f"send_time {value['send_time']!r} is not a time of day as HH:MM")
+    language = value["language"].lower() or None
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        problems.append(f"language {value['language']!r} is not a two-letter code such as en")
+    if problems:
+        return None, problems
+    row = RosterRow(
+        line=line,
+        name=value["name"],
+        team=value["team"],
+        platform=platform or None,
+        platform_id=platform_id,
+        email=email,
+        role=role,
+        timezone=timezone,
+        send_time=send_time,
+        language=language,
+    )
+    return row, []
+
+
+def _platform_problems(platform: str, platform_id: str | None, email: str | None) -> list[str]:
+    """What is wrong with a row's address, if anything."""
+    if platform_id is None and email is None:
+        return ["no address: give platform and platform_id, or an email"]
+    if platform and platform not in PLATFORMS:
+        return [f"unknown platform {platform!r} (use {', '.join(PLATFORMS)})"]
+    if platform_id is None:
+        if platform == "console":
+            return ["console people need a platform_id"]
+        return []
+    if not platform:
+        return ["platform is empty but platform_id is given"]
+    pattern, rule = _PLATFORM_ID[platform]
+    if not pattern.fullmatch(platform_id):
+        return [f"platform_id {platform_id!r} is not {rule}"]
+    return []
+
+
+def team_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a team name, or None if it can."""
+    if not name.strip():
+        return "team name is empty"
+    if len(name) > FIELD_CHARS["team"]:
+        return f"team name is longer than {FIELD_CHARS['team']} characters"
+    if _CONTROL.search(name):
+        return "team name contains control characters"
+    return None
+
+
+def parse_send_time(text: str) -> str | None:
+    """Normalise `9:05` or `09:05` to `09:05`; None if it is not a time of day."""
+    match = _TIME.fullmatch(text.strip())
+    if match is None:
+        return None
+    hour, minute = int(match[1]), int(match[2])
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+@cache
+def _zones() -> frozenset[str]:
+    """Every IANA timezone name this system knows (no file paths, no `localtime`)."""
+    return frozenset(zoneinfo.available_timezones())

@@ -1,0 +1,225 @@
+"""Apply validated roster rows to people and teams, idempotently, in the caller's transaction.
+
+A person is the same person on every import when their `(platform, platform_id)`
+matches or, for a row without a platform id, their email does. Problems that need
+the database (someone switching platform ids, a forgotten person) are collected
+before anything is written and raised as `RosterInvalid`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.coaching.enrolment import enrol
+from bot.roster import RosterInvalid, RosterRow
+from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role, Team
+
+EMAIL_ONLY_PLATFORM = "slack"
+REMOVED_REASON = "removed from roster"
+INVITE_CODE_BYTES = 8
+_LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
+_TRACKED = ("name", "email", "role", "team_id", "platform", "platform_id", "status")
+_TRACKED += ("timezone", "send_time", "language", "invite_code")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDefaults:
+    """Timezone and send time for new people whose row leaves them blank (from Settings)."""
+
+    timezone: str
+    send_time: str
+
+
+@dataclass(slots=True)
+class ImportSummary:
+    """What one import changed, and who still has to be reached."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    teams_created: list[str] = field(default_factory=list)
+    invites: list[tuple[str, str]] = field(default_factory=list)
+    pending_slack: list[str] = field(default_factory=list)
+    without_pack: int = 0
+
+
+async def import_roster(
+    session: AsyncSession,
+    rows: list[RosterRow],
+    *,
+    source: str,
+    defaults: PersonDefaults,
+    sync: bool,
+    now: datetime,
+) -> ImportSummary:
+    """Create or update the people and teams of `rows`; with `sync`, retire the missing."""
+    matches = await _match_people(session, rows, source=source)
+    teams, summary = await _teams(session, {row.team for row in rows}), ImportSummary()
+    summary.teams_created = [name for name, team in teams.items() if team.id is None]
+    for team in teams.values():
+        session.add(team)
+    await session.flush()
+    kept: set[int] = set()
+    for row in rows:
+        person = matches.get(row.line)
+        before = _snapshot(person) if person is not None else None
+        person = person or _new_person(row, defaults)
+        _apply(person, row, team=teams[row.team])
+        session.add(person)
+        await session.flush()
+        kept.add(person.id or 0)
+        if before is None:
+            summary.created += 1
+        elif before != _snapshot(person):
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+        enrolment = await enrol(session, person=person, team=teams[row.team], now=now)
+        if enrolment is None and person.role == Role.LEARNER:
+            summary.without_pack += 1
+        if person.status == PersonStatus.PENDING and person.invite_code is not None:
+            summary.invites.append((person.name, person.invite_code))
+        elif person.status == PersonStatus.PENDING:
+            summary.pending_slack.append(person.name)
+    if sync:
+        team_ids = [team.id for team in teams.values() if team.id is not None]
+        summary.deactivated = await _deactivate_missing(session, team_ids, kept=kept)
+    return summary
+
+
+async def _match_people(
+    session: AsyncSession, rows: list[RosterRow], *, source: str
+) -> dict[int, Person]:
+    """The stored person of each row (by line), or `RosterInvalid` listing every conflict."""
+    problems: list[str] = []
+    matches: dict[int, Person] = {}
+    claimed: dict[int, int] = {}
+    for row in rows:
+        person, problem = await _find(session, row)
+        if problem is None and person is not None and person.id in claimed:
+            problem = f"same person as line {claimed[person.id]} ({_describe(person)})"
+        if problem is not None:
+            problems.append(f"{source}:{row.line}: {problem}")
+        elif person is not None and person.id is not None:
+            matches[row.line] = person
+            claimed[person.id] = row.line
+    if problems:
+        raise RosterInvalid(problems)
+    return matches
+
+
+async def _find(session: AsyncSession, row: RosterRow) -> tuple[Person | None, str | None]:
+    """The stored person this row means, or a reason it cannot be imported."""
+    person: Person | None = None
+    if row.platform_id is not None:
+        by_address = select(Person).where(
+            Person.platform == row.platform, Person.platform_id == row.platform_id
+        )
+        person = (await session.exec(by_address)).first()
+    if person is None and row.email is not None:
+        by_email = select(Person).where(func.lower(col(Person.email)) == row.email)
+        found = list((await session.exec(by_email)).all())
+        if len(found) > 1:
+            return None, f"several people have email {row.email}; give platform_id"
+        person = found[0] if found else None
+        if person is not None and _switches(person, row):
+            return None, (
+                f"{row.email} is {_describe(person)}; a person cannot switch to "
+                f"{row.label} (give their current platform_id)"
+            )
+    if person is not None and person.status == PersonStatus.FORGOTTEN:
+        return None, f"{row.label} asked to be forgotten; remove this row"
+    return person, None
+
+
+def _switches(person: Person, row: RosterRow) -> bool:
+    """True if an email match would move a reachable person to another address."""
+    if person.platform_id is None:
+        return False
+    if row.platform_id is None:
+        return row.platform is not None and row.platform != person.platform
+    return (row.platform, row.platform_id) != (person.platform, person.platform_id)
+
+
+def _describe(person: Person) -> str:
+    """A person as admins recognise them in messages."""
+    if person.platform_id is None:
+        return f"{person.name} (pending on {person.platform})"
+    return f"{person.name} ({person.address})"
+
+
+async def _teams(session: AsyncSession, names: set[str]) -> dict[str, Team]:
+    """The named teams, new unsaved ones for names not stored yet."""
+    stored = (await session.exec(select(Team).where(col(Team.name).in_(names)))).all()
+    teams = {team.name: team for team in stored}
+    return {name: teams.get(name) or Team(name=name) for name in sorted(names)}
+
+
+def _new_person(row: RosterRow, defaults: PersonDefaults) -> Person:
+    """A person for a row seen for the first time, with the configured defaults."""
+    return Person(
+        name=row.name,
+        platform=row.platform or EMAIL_ONLY_PLATFORM,
+        timezone=defaults.timezone,
+        send_time=defaults.send_time,
+        status=PersonStatus.PENDING,
+    )
+
+
+def _apply(person: Person, row: RosterRow, *, team: Team) -> None:
+    """Copy the row's non-blank cells onto the person and work out their status."""
+    person.name = row.name
+    person.team_id = team.id
+    for column in ("email", "role", "timezone", "send_time", "language"):
+        value = getattr(row, column)
+        if value is not None:
+            setattr(person, column, value)
+    if row.platform_id is not None and person.platform_id is None:
+        person.platform, person.platform_id = row.platform or person.platform, row.platform_id
+    elif row.platform is not None and person.platform_id is None:
+        person.platform = row.platform
+    if person.status in (PersonStatus.PENDING, PersonStatus.INACTIVE):
+        reachable = person.platform_id is not None
+        person.status = PersonStatus.ACTIVE if reachable else PersonStatus.PENDING
+    if person.status == PersonStatus.PENDING and person.platform == "telegram":
+        person.invite_code = person.invite_code or secrets.token_urlsafe(INVITE_CODE_BYTES)
+    elif person.status != PersonStatus.PENDING:
+        person.invite_code = None
+
+
+def _snapshot(person: Person) -> dict[str, Any]:
+    """The fields an import may change, to tell updated from unchanged."""
+    return {name: getattr(person, name) for name in _TRACKED}
+
+
+async def _deactivate_missing(session: AsyncSession, team_ids: list[int], *, kept: set[int]) -> int:
+    """Make people of these teams who are not in the file inactive; cancel what they await."""
+    missing = select(Person).where(
+        col(Person.team_id).in_(team_ids),
+        col(Person.id).not_in(kept),
+        col(Person.status).not_in(_LEFT),
+    )
+    people = list((await session.exec(missing)).all())
+    for person in people:
+        person.status = PersonStatus.INACTIVE
+        session.add(person)
+    if people:
+        await session.exec(
+            update(Delivery)
+            .where(
+                col(Delivery.person_id).in_([person.id for person in people]),
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .values(status=DeliveryStatus.CANCELLED, reason=REMOVED_REASON)
+            .execution_options(synchronize_session=False)
+        )
+    await session.flush()
+    return len(people)
