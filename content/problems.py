@@ -1,0 +1,30 @@
+"""What validation reports: one problem per line, pointing at a file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PackPathError(ValueError):
+    """The path given is not a pack at all (missing, empty, or some other file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a pack; warnings are shown but do not stop a load."""
+
+    path: str
+    line: int | None
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        """Render as `path:line: message` (or `path: message` for a whole file)."""
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        kind = "warning: " if self.warning else ""
+        return f"{where}: {kind}{self.message}"
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    """The problems that stop a load."""
+    return [problem for problem in problems if not problem.warning]
