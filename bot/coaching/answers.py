@@ -1,0 +1,196 @@
+"""Answering a quiz or review prompt: first answer only, graded at once, FSRS updated.
+
+A prompt stays answerable until a later day's lesson or quiz has been sent to
+the learner; an answer after the prompt's local day is marked late (FSRS
+Hard when right). Multiple-choice buttons toggle picks in the delivery's
+`payload["picked"]` until `done`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.coaching.grading import (
+    DONE,
+    TYPED_TYPES,
+    Grade,
+    NotAnAnswer,
+    feedback_text,
+    grade_choices,
+    grade_text,
+)
+from bot.coaching.people import local_today
+from bot.coaching.replies import queue
+from bot.coaching.review import record_review, state_for
+from bot.coaching.struggle import expected_for_new, expected_for_review
+from bot.coaching.turn import Turn
+from storage.models import Delivery, DeliveryStatus, Item, Response
+
+PROMPT_KINDS = ("quiz", "review")
+DAY_KINDS = ("lesson", "quiz", "review")
+
+ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
+CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
+
+
+async def response_for(session: AsyncSession, delivery_id: int) -> Response | None:
+    """The answer given to a prompt, if any."""
+    statement = select(Response).where(Response.delivery_id == delivery_id)
+    return (await session.exec(statement)).first()
+
+
+async def is_closed(session: AsyncSession, delivery: Delivery) -> bool:
+    """True once a later day's lesson or prompt has been sent to the learner."""
+    if delivery.local_date is None:
+        return False
+    statement = select(Delivery.id).where(
+        Delivery.person_id == delivery.person_id,
+        col(Delivery.kind).in_(DAY_KINDS),
+        Delivery.status == DeliveryStatus.SENT,
+        col(Delivery.local_date) > delivery.local_date,
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
+
+
+def _latest_day(person_id: int) -> Any:
+    """The local date of the newest day-kind delivery sent to the learner (a subquery)."""
+    return (
+        select(func.max(Delivery.local_date))
+        .where(
+            Delivery.person_id == person_id,
+            col(Delivery.kind).in_(DAY_KINDS),
+            Delivery.status == DeliveryStatus.SENT,
+        )
+        .scalar_subquery()
+    )
+
+
+async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Delivery | None:
+    """The learner's first sent, unanswered, still open short or numeric prompt.
+
+    Only the newest day's prompts are open. Oldest first: with two typed
+    questions on one day, answers come in the order the questions were asked.
+    """
+    statement = (
+        select(Delivery)
+        .join(Item, col(Item.id) == Delivery.item_id)
+        .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
+        .where(
+            Delivery.person_id == person_id,
+            col(Delivery.kind).in_(PROMPT_KINDS),
+            Delivery.status == DeliveryStatus.SENT,
+            col(Item.type).in_(TYPED_TYPES),
+            col(Response.id).is_(None),
+            Delivery.local_date == _latest_day(person_id),
+        )
+        .order_by(col(Delivery.sent_at), col(Delivery.id))
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def _answerable(turn: Turn, delivery: Delivery) -> bool:
+    """Tell the learner why a prompt can no longer be answered; True if it can."""
+    if await response_for(turn.session, delivery.id) is not None:
+        turn.reply(ALREADY_ANSWERED)
+        return False
+    if await is_closed(turn.session, delivery):
+        turn.reply(CLOSED)
+        return False
+    return True
+
+
+async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> Response:
+    """Store the graded answer with its expectation, update FSRS, queue the feedback."""
+    session, person, now = turn.session, turn.person, turn.now
+    late = delivery.local_date is not None and delivery.local_date < local_today(person, now)
+    review = delivery.kind == "review"
+    state = await state_for(session, person_id=person.id, item_id=item.id)
+    if review and state is not None:
+        expected = expected_for_review(item=item, state=state, now=now, policy=turn.policy)
+    else:
+        expected = await expected_for_new(session, item=item, team_id=person.team_id)
+    response = Response(
+        person_id=person.id,
+        item_id=item.id,
+        delivery_id=delivery.id,
+        answer=grade.answer,
+        correct=grade.correct,
+        late=late,
+        review=review,
+        expected=expected,
+        answered_at=now,
+    )
+    session.add(response)
+    await record_review(
+        session,
+        person_id=person.id,
+        item_id=item.id,
+        correct=grade.correct,
+        late=late,
+        now=now,
+        policy=turn.policy,
+    )
+    queue(
+        session,
+        person_id=person.id,
+        key=f"feedback:{delivery.id}",
+        kind="feedback",
+        text=feedback_text(item, grade, late=late),
+        now=now,
+    )
+    await session.flush()
+    return response
+
+
+async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
+    """Handle a button on a quiz or review prompt; the Response when it was graded."""
+    if not await _answerable(turn, delivery):
+        return None
+    item = await turn.session.get(Item, delivery.item_id)
+    if item is None:
+        turn.reply("That question is no longer available.")
+        return None
+    picks: list[str] = [choice_id]
+    if item.type == "multiple":
+        picked = list(delivery.payload.get("picked", []))
+        if choice_id != DONE:
+            if choice_id in picked:
+                picked.remove(choice_id)
+            else:
+                picked.append(choice_id)
+            delivery.payload = {**delivery.payload, "picked": sorted(picked)}
+            return None
+        if not picked:
+            turn.reply("Pick at least one option, then press Done.")
+            return None
+        picks = picked
+    try:
+        grade = grade_choices(item, picks)
+    except NotAnAnswer:
+        turn.reply("That button does not belong to this question.")
+        return None
+    return await _record(turn, delivery, item, grade)
+
+
+async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | None:
+    """Handle typed text answering a short or numeric prompt."""
+    if not await _answerable(turn, delivery):
+        return None
+    item = await turn.session.get(Item, delivery.item_id)
+    if item is None:
+        turn.reply("That question is no longer available.")
+        return None
+    if item.type not in TYPED_TYPES:
+        turn.reply("Please answer this question with its buttons.")
+        return None
+    try:
+        grade = grade_text(item, text)
+    except NotAnAnswer:
+        turn.reply("This question wants a number: type it, e.g. `42`.")
+        return None
+    return await _record(turn, delivery, item, grade)

@@ -1,0 +1,162 @@
+"""Grading: a learner's buttons or typed text against an item, and the feedback they see.
+
+Choice ids follow CONTRACTS.md: `c0`, `c1`, … index `data["choices"]` (multiple
+choice adds `done`), true/false uses `true` and `false`; short and numeric
+items are typed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage.models import Item
+
+CHOICE_TYPES = ("single", "multiple", "true_false")
+TYPED_TYPES = ("short", "numeric")
+DONE = "done"
+
+_NUMBER = re.compile(r"[-+−]?\d(?:[\d.,'\u00a0\u202f ]*\d)?")
+_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
+
+
+class NotAnAnswer(ValueError):
+    """The input cannot answer this item (unknown button, no number in the text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """The outcome of one answer: right or wrong, what was answered and why."""
+
+    correct: bool
+    answer: str
+    feedback: tuple[str, ...]
+    right_answer: str
+
+
+def choice_index(choice_id: str, choices: Sequence[Any]) -> int:
+    """The index behind a `cN` choice id; NotAnAnswer when it names no choice."""
+    if not re.fullmatch(r"c\d+", choice_id) or int(choice_id[1:]) >= len(choices):
+        raise NotAnAnswer(f"unknown choice {choice_id!r}")
+    return int(choice_id[1:])
+
+
+def _right_choices(item: Item) -> str:
+    """The texts of the correct choices, joined for a sentence."""
+    return " + ".join(c["text"] for c in item.data["choices"] if c["correct"])
+
+
+def grade_choices(item: Item, choice_ids: Sequence[str]) -> Grade:
+    """Grade button answers: one id for single and true/false, the picked set for multiple."""
+    if item.type == "true_false":
+        if len(choice_ids) != 1 or choice_ids[0] not in ("true", "false"):
+            raise NotAnAnswer(f"unknown choice {choice_ids!r}")
+        picked = choice_ids[0] == "true"
+        note = item.data.get("feedback_true" if picked else "feedback_false")
+        return Grade(
+            correct=picked == bool(item.data["answer"]),
+            answer=choice_ids[0],
+            feedback=(note,) if note else (),
+            right_answer="True" if item.data["answer"] else "False",
+        )
+    if item.type not in ("single", "multiple"):
+        raise NotAnAnswer(f"a {item.type} item is answered by typing")
+    choices = item.data["choices"]
+    indices = sorted({choice_index(choice_id, choices) for choice_id in choice_ids})
+    if not indices or (item.type == "single" and len(indices) != 1):
+        raise NotAnAnswer("pick one choice")
+    right = {index for index, choice in enumerate(choices) if choice["correct"]}
+    return Grade(
+        correct=set(indices) == right,
+        answer=",".join(f"c{index}" for index in indices),
+        feedback=tuple(choices[i]["feedback"] for i in indices if choices[i].get("feedback")),
+        right_answer=_right_choices(item),
+    )
+
+
+def normalise_text(text: str) -> str:
+    """Fold case, punctuation and spacing so `Next Steps!` matches `next steps`."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in folded)
+    return " ".join(kept.split())
+
+
+def parse_number(text: str) -> float:
+    """The first number in `text`, tolerating units, spaces and decimal commas.
+
+    `1,5` is one and a half, `1,500` and `1 500` are fifteen hundred, `1.234,5`
+    and `1,234.5` both mean 1234.5. NotAnAnswer when there is no number.
+    """
+    match = _NUMBER.search(text.replace("−", "-"))
+    if match is None:
+        raise NotAnAnswer("no number in the answer")
+    raw = re.sub(r"[\s'\u00a0\u202f]", "", match.group())
+    if "," in raw and "." in raw:
+        decimal = "," if raw.rfind(",") > raw.rfind(".") else "."
+        raw = raw.replace("." if decimal == "," else ",", "").replace(",", ".")
+    elif "," in raw:
+        raw = raw.replace(",", "") if _THOUSANDS.match(raw.lstrip("+-")) else raw.replace(",", ".")
+    if raw.count(".") > 1:
+        raise NotAnAnswer(f"cannot read {match.group()!r} as a number")
+    return float(raw)
+
+
+def _numeric_target(data: dict[str, Any]) -> str:
+    """The right numeric answer as people read it."""
+    unit = f" {data['unit']}" if data.get("unit") else ""
+    if data.get("range"):
+        low, high = data["range"]
+        return f"{low:g}–{high:g}{unit}"
+    tolerance = f" (± {data['tolerance']:g})" if data.get("tolerance") else ""
+    return f"{data['answer']:g}{unit}{tolerance}"
+
+
+def grade_text(item: Item, text: str) -> Grade:
+    """Grade a typed answer to a short or numeric item."""
+    answer = text.strip()
+    if item.type == "short":
+        accepted = item.data["accepted"]
+        wanted = {normalise_text(option) for option in accepted}
+        return Grade(normalise_text(answer) in wanted, answer, (), accepted[0])
+    if item.type != "numeric":
+        raise NotAnAnswer(f"a {item.type} item is answered with the buttons")
+    data = item.data
+    value = parse_number(answer)
+    if data.get("range"):
+        low, high = data["range"]
+        correct = low <= value <= high
+    else:
+        correct = abs(value - data["answer"]) <= float(data.get("tolerance") or 0) + 1e-9
+    return Grade(correct, answer, (), _numeric_target(data))
+
+
+def guess_floor(item: Item) -> float:
+    """The chance of guessing right: the g of the review expectation g + (1 − g)·R.
+
+    Single choice: 1/choices; true/false: 1/2; multiple choice: one of the
+    2^n − 1 non-empty subsets, 1/(2^n − 1); typed answers: 0.
+    """
+    if item.type == "single":
+        return 1 / len(item.data["choices"])
+    if item.type == "true_false":
+        return 0.5
+    if item.type == "multiple":
+        return 1 / (2 ** len(item.data["choices"]) - 1)
+    return 0.0
+
+
+def feedback_text(item: Item, grade: Grade, *, late: bool = False) -> str:
+    """What the learner reads after answering: verdict, choice feedback, explanation."""
+    if grade.correct:
+        lines = ["✅ *Right*"]
+    else:
+        lines = [f"❌ *Not quite.* The answer: *{grade.right_answer}*"]
+    lines.extend(grade.feedback)
+    if item.explanation:
+        lines.append(f"_Why:_ {item.explanation}")
+    if late:
+        lines.append("_Answered after its day, so it counts as late._")
+    return "\n".join(lines)

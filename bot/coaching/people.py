@@ -1,0 +1,81 @@
+"""Finding people by address, their team's policy, their local time, and the admins."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.coaching.policy import TeamPolicy, policy_for
+from storage.models import Person, PersonStatus, Role, Team
+
+log = logging.getLogger(__name__)
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """`slack:U0123` → (`slack`, `U0123`); ValueError without a platform prefix."""
+    platform, sep, platform_id = address.partition(":")
+    if not sep or not platform or not platform_id:
+        raise ValueError(f"not a platform address: {address!r}")
+    return platform, platform_id
+
+
+async def person_at(session: AsyncSession, address: str) -> Person | None:
+    """The person reachable at `address`, if known."""
+    platform, platform_id = split_address(address)
+    statement = select(Person).where(Person.platform == platform, Person.platform_id == platform_id)
+    return (await session.exec(statement)).first()
+
+
+async def team_of(session: AsyncSession, person: Person) -> Team | None:
+    """The person's team, if any."""
+    return await session.get(Team, person.team_id) if person.team_id is not None else None
+
+
+async def policy_of(session: AsyncSession, person: Person) -> TeamPolicy:
+    """The effective coaching policy of the person's team."""
+    return policy_for(await team_of(session, person))
+
+
+def local_now(person: Person, now: datetime) -> datetime:
+    """`now` on the person's wall clock."""
+    return now.astimezone(ZoneInfo(person.timezone))
+
+
+def local_today(person: Person, now: datetime) -> date:
+    """The person's local date at `now`."""
+    return local_now(person, now).date()
+
+
+async def admins(session: AsyncSession, admin_addresses: Sequence[str] = ()) -> list[Person]:
+    """Admins: people with the admin role plus the `ADMINS` addresses.
+
+    An `ADMINS` address without a roster row gets a minimal admin row, because
+    every outbound message is a delivery to a person.
+    """
+    reachable = (PersonStatus.ACTIVE, PersonStatus.PENDING)
+    statement = select(Person).where(Person.role == Role.ADMIN, col(Person.status).in_(reachable))
+    found = list((await session.exec(statement)).all())
+    known = {person.address for person in found}
+    for address in admin_addresses:
+        if address in known:
+            continue
+        try:
+            platform, platform_id = split_address(address)
+        except ValueError:
+            log.warning("ignoring admin address %r: expected platform:id", address)
+            continue
+        person = await person_at(session, address)
+        if person is None:
+            person = Person(
+                name=address, role=Role.ADMIN, platform=platform, platform_id=platform_id
+            )
+            session.add(person)
+            await session.flush()
+        found.append(person)
+        known.add(address)
+    return found

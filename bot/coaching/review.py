@@ -1,0 +1,105 @@
+"""Spaced review with FSRS: one card per learner and item, day-based, no fuzzing.
+
+The scheduler has no learning steps, so a missed item comes back the next day
+and a known one days later (DESIGN.md, LIBRARY-NOTES.md). The card is stored
+as `Card.to_dict()` in `ReviewState.card`; `ReviewState.due` mirrors its due
+time so the planner can query it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fsrs import Card, Rating, Scheduler
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.coaching.policy import TeamPolicy
+from storage.models import ReviewState
+
+
+def scheduler_for(policy: TeamPolicy) -> Scheduler:
+    """A day-based FSRS scheduler with the team's desired retention."""
+    return Scheduler(
+        desired_retention=policy.desired_retention,
+        learning_steps=(),
+        relearning_steps=(),
+        enable_fuzzing=False,
+    )
+
+
+def rating_for(*, correct: bool, late: bool) -> Rating:
+    """Wrong → Again, right → Good, right but late → Hard."""
+    if not correct:
+        return Rating.Again
+    return Rating.Hard if late else Rating.Good
+
+
+def _utc(moment: datetime) -> datetime:
+    """FSRS accepts only `datetime.timezone.utc` datetimes."""
+    return moment.astimezone(UTC)
+
+
+def card_of(state: ReviewState) -> Card:
+    """The FSRS card stored in a review state."""
+    return Card.from_dict(state.card)
+
+
+async def state_for(session: AsyncSession, *, person_id: int, item_id: int) -> ReviewState | None:
+    """The learner's review state for one item, if the item was ever graded."""
+    statement = select(ReviewState).where(
+        ReviewState.person_id == person_id, ReviewState.item_id == item_id
+    )
+    return (await session.exec(statement)).first()
+
+
+def retrievability(policy: TeamPolicy, state: ReviewState, now: datetime) -> float:
+    """R: the chance FSRS gives that the learner still recalls the item now."""
+    return scheduler_for(policy).get_card_retrievability(card_of(state), _utc(now))
+
+
+async def record_review(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    item_id: int,
+    correct: bool,
+    late: bool,
+    now: datetime,
+    policy: TeamPolicy,
+) -> ReviewState:
+    """Apply one graded answer to the item's card and store the new due time."""
+    state = await state_for(session, person_id=person_id, item_id=item_id)
+    card = card_of(state) if state else Card(card_id=item_id)
+    card, _ = scheduler_for(policy).review_card(
+        card, rating_for(correct=correct, late=late), _utc(now)
+    )
+    if state is None:
+        state = ReviewState(person_id=person_id, item_id=item_id, due=card.due)
+        session.add(state)
+    state.card = card.to_dict()
+    state.due = card.due
+    state.last_review = card.last_review
+    state.reviews += 1
+    state.lapses += 0 if correct else 1
+    return state
+
+
+async def shift_reviews(session: AsyncSession, *, person_id: int, by: timedelta) -> int:
+    """Move every card of a learner forward by `by` (a pause freezes intervals).
+
+    Both the due time and the last review move, so the predicted recall on
+    return equals the recall when the pause began. Returns the cards moved.
+    """
+    states = (
+        await session.exec(select(ReviewState).where(ReviewState.person_id == person_id))
+    ).all()
+    for state in states:
+        card = card_of(state)
+        card.due = card.due + by
+        if card.last_review is not None:
+            card.last_review = card.last_review + by
+        state.card = card.to_dict()
+        state.due = card.due
+        state.last_review = card.last_review
+    return len(states)
