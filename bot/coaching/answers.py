@@ -26,6 +26,7 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.replies import queue
 from bot.coaching.review import record_review, state_for
+from bot.coaching.signals import after_answer
 from bot.coaching.struggle import expected_for_new, expected_for_review
 from bot.coaching.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Item, Response
@@ -56,7 +57,7 @@ async def is_closed(session: AsyncSession, delivery: Delivery) -> bool:
     return (await session.exec(statement.limit(1))).first() is not None
 
 
-def _latest_day(person_id: int) -> Any:
+def latest_day(person_id: int) -> Any:
     """The local date of the newest day-kind delivery sent to the learner (a subquery)."""
     return (
         select(func.max(Delivery.local_date))
@@ -85,7 +86,7 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
             Delivery.status == DeliveryStatus.SENT,
             col(Item.type).in_(TYPED_TYPES),
             col(Response.id).is_(None),
-            Delivery.local_date == _latest_day(person_id),
+            Delivery.local_date == latest_day(person_id),
         )
         .order_by(col(Delivery.sent_at), col(Delivery.id))
         .limit(1)
@@ -144,6 +145,14 @@ async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> R
         now=now,
     )
     await session.flush()
+    await after_answer(
+        session,
+        person=person,
+        response=response,
+        policy=turn.policy,
+        now=now,
+        admin_addresses=turn.admin_addresses,
+    )
     return response
 
 

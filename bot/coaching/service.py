@@ -11,18 +11,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.coaching import coach_commands, learner_commands
 from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
+from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_at, policy_of, split_address
+from bot.coaching.reflections import awaiting_reflection, store_reflection
 from bot.coaching.replies import queued_count
 from bot.coaching.turn import Turn
 from bot.messages import Answer, CoachAction, Command, Inbound, Text
 from storage.db import SessionFactory
-from storage.models import Delivery, PersonStatus, ProcessedEvent
+from storage.models import (
+    Delivery,
+    Escalation,
+    EscalationEvent,
+    EscalationStatus,
+    Person,
+    PersonStatus,
+    ProcessedEvent,
+    Role,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,36 +116,110 @@ class CoachingService:
         """Send the event to the handler for its type."""
         match inbound:
             case Answer(delivery_id=delivery_id, choice_id=choice_id):
-                await self._on_button(turn, delivery_id, choice_id)
+                await _on_button(turn, delivery_id, choice_id)
             case Text(text=text, reply_to_delivery_id=reply_to):
-                await self._on_text(turn, text, reply_to)
-            case Command() | CoachAction():
-                turn.reply(HINT)
-
-    async def _on_button(self, turn: Turn, delivery_id: int, choice_id: str) -> None:
-        """A button pressed under one of our messages."""
-        delivery = await _own_delivery(turn.session, turn, delivery_id)
-        if delivery is None or delivery.kind not in PROMPT_KINDS:
-            turn.reply("That button no longer works.")
-            return
-        await answer_button(turn, delivery, choice_id)
-
-    async def _on_text(self, turn: Turn, text: str, reply_to: int | None) -> None:
-        """Free text: a typed answer, a reflection, a message to a coach, or a command."""
-        target = await _own_delivery(turn.session, turn, reply_to) if reply_to else None
-        if target is not None and target.kind in PROMPT_KINDS:
-            await answer_typed(turn, target, text)
-            return
-        prompt = await open_typed_prompt(turn.session, person_id=turn.person.id)
-        if prompt is not None:
-            await answer_typed(turn, prompt, text)
-            return
-        turn.reply(HINT)
+                await _on_text(turn, text, reply_to)
+            case Command(name=name, args=args):
+                await _on_command(turn, name, tuple(args))
+            case CoachAction(escalation_id=case_id, action=action, text=text):
+                await coach_commands.act(turn, case_id, action, text)
 
 
-async def _own_delivery(session: AsyncSession, turn: Turn, delivery_id: int) -> Delivery | None:
+def _is_coach(person: Person) -> bool:
+    """Coaches and admins may act on cases."""
+    return person.role in (Role.COACH, Role.ADMIN)
+
+
+async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
     """The delivery with this id if it was sent to the turn's person."""
-    delivery = await session.get(Delivery, delivery_id)
+    delivery = await turn.session.get(Delivery, delivery_id)
     if delivery is None or delivery.person_id != turn.person.id:
         return None
     return delivery
+
+
+async def _on_button(turn: Turn, delivery_id: int, choice_id: str) -> None:
+    """A button under one of our messages: a quiz choice or a case action."""
+    delivery = await _own_delivery(turn, delivery_id)
+    button = coach_commands.parse_button(choice_id)
+    if delivery is not None and delivery.kind == "escalation" and button is not None:
+        await coach_commands.act(turn, *button)
+    elif delivery is not None and delivery.kind in PROMPT_KINDS:
+        await answer_button(turn, delivery, choice_id)
+    else:
+        turn.reply("That button no longer works.")
+
+
+async def _on_command(turn: Turn, name: str, args: tuple[str, ...]) -> None:
+    """A learner command, or a coach command from a coach or admin."""
+    if _is_coach(turn.person) and await coach_commands.run(turn, name, args):
+        return
+    if not await learner_commands.run(turn, name, args):
+        turn.reply(f"I don't know `{name}`. {HINT}")
+
+
+async def _latest_coach_word(turn: Turn, case: Escalation) -> datetime | None:
+    """When the claiming coach last wrote to the learner (or claimed the case)."""
+    statement = select(func.max(EscalationEvent.at)).where(
+        EscalationEvent.escalation_id == case.id,
+        col(EscalationEvent.kind).in_(("claimed", "coach_message")),
+    )
+    return (await turn.session.exec(statement)).one()
+
+
+async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
+    """Free text: a command, a typed answer, a reflection, or a message for a coach/learner.
+
+    A reply to a specific message goes to that message. Otherwise an open typed
+    question takes it first; then, when both a reflection prompt and a coach's
+    message await a reply, the more recent of the two wins.
+    """
+    parsed = learner_commands.parse_text(text)
+    if _is_coach(turn.person):
+        parsed = coach_commands.parse_text(text) or parsed
+    if parsed is not None:
+        await _on_command(turn, *parsed)
+        return
+    target = await _own_delivery(turn, reply_to) if reply_to else None
+    if target is not None and target.kind in PROMPT_KINDS:
+        await answer_typed(turn, target, text)
+        return
+    prompt = await open_typed_prompt(turn.session, person_id=turn.person.id)
+    if prompt is not None:
+        await answer_typed(turn, prompt, text)
+        return
+    if _is_coach(turn.person):
+        await _coach_text(turn, text)
+        return
+    reflection = await awaiting_reflection(turn.session, person_id=turn.person.id)
+    case = await open_case_of(turn.session, turn.person.id)
+    coach_word = (
+        await _latest_coach_word(turn, case)
+        if case is not None and case.status == EscalationStatus.CLAIMED
+        else None
+    )
+    if coach_word is not None and (reflection is None or coach_word >= reflection.sent_at):
+        await message_coach(
+            turn.session,
+            case=case,
+            learner=turn.person,
+            text=text,
+            now=turn.now,
+            step=turn.event_id,
+        )
+    elif reflection is not None:
+        await store_reflection(turn, reflection, text)
+    else:
+        turn.reply(HINT)
+
+
+async def _coach_text(turn: Turn, text: str) -> None:
+    """A coach's plain text goes to the learner when they hold exactly one case."""
+    statement = select(Escalation.id).where(
+        Escalation.coach_id == turn.person.id, Escalation.status == EscalationStatus.CLAIMED
+    )
+    held = list((await turn.session.exec(statement)).all())
+    if len(held) == 1:
+        await coach_commands.act(turn, held[0], "message", text)
+    else:
+        turn.reply(coach_commands.HELP)

@@ -1,0 +1,410 @@
+"""Coaching cases: open with evidence, notify coaches, claim, relay, resolve, SLA re-send.
+
+At most one case per learner is open (open or claimed); the database's partial
+unique index enforces it. A further signal while a case is open becomes an
+event on that case. Coach-facing messages are `escalation` deliveries keyed
+`escalation:<case>[:<step>]`; learner-facing ones are notices keyed
+`notice:case:<case>:<step>`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import holidays
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.coaching.people import admins
+from bot.coaching.policy import TeamPolicy, parse_workdays, policy_for
+from bot.coaching.replies import queue
+from bot.coaching.struggle import struggle_score
+from storage.db import SessionFactory
+from storage.models import (
+    Escalation,
+    EscalationEvent,
+    EscalationStatus,
+    Item,
+    Lesson,
+    Person,
+    PersonStatus,
+    Reflection,
+    Role,
+    Team,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN_STATUSES = (EscalationStatus.OPEN, EscalationStatus.CLAIMED)
+EVIDENCE_REFLECTIONS = 3
+QUOTE_CHARS = 200
+
+
+class CaseError(ValueError):
+    """A coach action that cannot be done (unknown case, not yours, already resolved)."""
+
+
+async def open_case_of(session: AsyncSession, person_id: int) -> Escalation | None:
+    """The learner's open or claimed case, if any."""
+    statement = select(Escalation).where(
+        Escalation.person_id == person_id, col(Escalation.status).in_(OPEN_STATUSES)
+    )
+    return (await session.exec(statement)).first()
+
+
+def working_days_after(team: Team | None, start: date, days: int) -> date:
+    """The date `days` working days after `start` (team workdays and public holidays)."""
+    workdays = parse_workdays(team.workdays if team else "mon-fri")
+    calendar: Any = ()
+    if team is not None and team.holidays_country:
+        calendar = holidays.country_holidays(team.holidays_country, subdiv=team.holidays_subdiv)
+    current, left = start, days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() in workdays and current not in calendar:
+            left -= 1
+    return current
+
+
+async def gather_evidence(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy
+) -> dict[str, Any]:
+    """Recent answers (expected vs actual), misses by topic, recent reflections."""
+    score, answers = await struggle_score(
+        session, person_id=person.id, window=policy.struggle_window
+    )
+    items = {
+        item.id: (item, lesson)
+        for item, lesson in (
+            await session.exec(
+                select(Item, Lesson)
+                .join(Lesson, col(Lesson.id) == Item.lesson_id)
+                .where(col(Item.id).in_([answer.item_id for answer in answers]))
+            )
+        ).all()
+    }
+    recent = [
+        {
+            "item": items[answer.item_id][0].key,
+            "topic": items[answer.item_id][1].topic,
+            "review": answer.review,
+            "late": answer.late,
+            "expected": round(answer.expected, 2),
+            "correct": answer.correct,
+            "at": answer.answered_at.isoformat(),
+        }
+        for answer in answers
+        if answer.item_id in items
+    ]
+    misses = Counter(entry["topic"] for entry in recent if not entry["correct"])
+    reflections = (
+        await session.exec(
+            select(Reflection)
+            .where(Reflection.person_id == person.id)
+            .order_by(col(Reflection.created_at).desc())
+            .limit(EVIDENCE_REFLECTIONS)
+        )
+    ).all()
+    return {
+        "score": round(score, 2),
+        "answers": recent,
+        "misses_by_topic": dict(misses.most_common()),
+        "reflections": [
+            {"text": r.text[:QUOTE_CHARS], "at": r.created_at.isoformat()} for r in reflections
+        ],
+    }
+
+
+def case_card(case: Escalation, learner: Person, *, heading: str = "") -> str:
+    """The coach-facing summary of a case: who, why, and the evidence."""
+    evidence = case.evidence
+    lines = [heading] if heading else []
+    lines += [f"🆘 *Case #{case.id}: {learner.name}*", f"Reason: {case.reason}"]
+    if evidence.get("answers"):
+        lines.append(f"Struggle score: {evidence['score']:+.2f}. Recent answers (expected → got):")
+        lines += [
+            f"• {a['item']} ({a['topic']}{', review' if a['review'] else ''}): "
+            f"{a['expected']:.2f} → {'✅' if a['correct'] else '❌'}"
+            for a in evidence["answers"]
+        ]
+    if evidence.get("misses_by_topic"):
+        misses = ", ".join(f"{topic} {n}" for topic, n in evidence["misses_by_topic"].items())
+        lines.append(f"Misses by topic: {misses}")
+    for reflection in evidence.get("reflections", []):
+        lines.append(f"> {reflection['text']}")
+    lines.append(f"Claim it with the button or `claim {case.id}`.")
+    return "\n".join(lines)
+
+
+def _card_choices(case: Escalation) -> list[tuple[str, str]]:
+    """The buttons under a case card."""
+    return [(f"claim:{case.id}", "Claim"), (f"resolve:{case.id}", "Resolve")]
+
+
+async def coaches_for(
+    session: AsyncSession, learner: Person, admin_addresses: Sequence[str] = ()
+) -> list[Person]:
+    """The learner's team coaches; the admins when the team has none."""
+    coaches: list[Person] = []
+    if learner.team_id is not None:
+        statement = select(Person).where(
+            Person.team_id == learner.team_id,
+            Person.role == Role.COACH,
+            Person.status == PersonStatus.ACTIVE,
+        )
+        coaches = list((await session.exec(statement)).all())
+    return coaches or await admins(session, admin_addresses)
+
+
+async def _add_event(
+    session: AsyncSession,
+    case: Escalation,
+    kind: str,
+    *,
+    now: datetime,
+    actor: Person | None = None,
+    text: str | None = None,
+) -> None:
+    """Record one step of a case's history."""
+    session.add(
+        EscalationEvent(
+            escalation_id=case.id,
+            kind=kind,
+            actor_id=actor.id if actor else None,
+            text=text,
+            at=now,
+        )
+    )
+
+
+async def open_case(
+    session: AsyncSession,
+    *,
+    person: Person,
+    signal: str,
+    reason: str,
+    now: datetime,
+    admin_addresses: Sequence[str] = (),
+) -> tuple[Escalation, bool]:
+    """Open a case for `person` and notify coaches; (case, True) when it is new.
+
+    With a case already open, a signal not seen on it before becomes a
+    `signal:<name>` event on that case instead, and (case, False) is returned.
+    """
+    existing = await open_case_of(session, person.id)
+    if existing is not None:
+        kind = f"signal:{signal}"
+        seen = await session.exec(
+            select(EscalationEvent.id).where(
+                EscalationEvent.escalation_id == existing.id, EscalationEvent.kind == kind
+            )
+        )
+        if existing.evidence.get("signal") != signal and seen.first() is None:
+            await _add_event(session, existing, kind, now=now, text=reason)
+        return existing, False
+    team = await session.get(Team, person.team_id) if person.team_id is not None else None
+    policy = policy_for(team)
+    evidence = await gather_evidence(session, person=person, policy=policy)
+    evidence["signal"] = signal
+    sla_day = working_days_after(team, now.date(), policy.sla_working_days)
+    case = Escalation(
+        person_id=person.id,
+        reason=reason,
+        evidence=evidence,
+        opened_at=now,
+        sla_due_at=now + timedelta(days=(sla_day - now.date()).days),
+    )
+    session.add(case)
+    await session.flush()
+    await _add_event(session, case, "opened", now=now, text=reason)
+    card = case_card(case, person)
+    for coach in await coaches_for(session, person, admin_addresses):
+        queue(
+            session,
+            person_id=coach.id,
+            key=f"escalation:{case.id}",
+            kind="escalation",
+            text=card,
+            now=now,
+            choices=_card_choices(case),
+            escalation_id=case.id,
+        )
+    log.info("opened case %s for person %s: %s", case.id, person.id, reason)
+    return case, True
+
+
+async def case_for_action(session: AsyncSession, case_id: int) -> tuple[Escalation, Person]:
+    """The case and its learner; CaseError when there is no such case."""
+    case = await session.get(Escalation, case_id)
+    learner = await session.get(Person, case.person_id) if case else None
+    if case is None or learner is None:
+        raise CaseError(f"There is no case #{case_id}.")
+    return case, learner
+
+
+def _tell_learner(
+    session: AsyncSession, case: Escalation, step: str, text: str, now: datetime
+) -> None:
+    """Queue a notice about the case to its learner."""
+    queue(
+        session,
+        person_id=case.person_id,
+        key=f"notice:case:{case.id}:{step}",
+        kind="notice",
+        text=text,
+        now=now,
+        escalation_id=case.id,
+    )
+
+
+def _ensure_coach(actor: Person) -> None:
+    """Only coaches and admins act on cases."""
+    if actor.role not in (Role.COACH, Role.ADMIN):
+        raise CaseError("Only coaches can do that.")
+
+
+async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now: datetime) -> str:
+    """Claim an open case; the learner is told a coach picked it up. Returns the coach's reply."""
+    _ensure_coach(coach)
+    case, learner = await case_for_action(session, case_id)
+    if case.status == EscalationStatus.RESOLVED:
+        raise CaseError(f"Case #{case.id} is already resolved.")
+    if case.status == EscalationStatus.CLAIMED:
+        if case.coach_id == coach.id:
+            return f"Case #{case.id} is already yours."
+        holder = await session.get(Person, case.coach_id) if case.coach_id else None
+        raise CaseError(f"Case #{case.id} was claimed by {holder.name if holder else 'someone'}.")
+    case.status, case.coach_id, case.claimed_at = EscalationStatus.CLAIMED, coach.id, now
+    session.add(case)
+    await _add_event(session, case, "claimed", now=now, actor=coach)
+    _tell_learner(
+        session,
+        case,
+        "claimed",
+        f"🤝 A coach ({coach.name}) picked up your request and will write to you here. "
+        "Just reply to talk to them.",
+        now,
+    )
+    return (
+        f"Case #{case.id} ({learner.name}) is yours. Write to them with `msg {case.id} <text>` "
+        f"and close it with `resolve {case.id} <note>`."
+    )
+
+
+async def message_learner(
+    session: AsyncSession, *, case_id: int, coach: Person, text: str, now: datetime, step: str
+) -> str:
+    """Relay a coach's message to the learner of a case they claimed."""
+    _ensure_coach(coach)
+    case, learner = await case_for_action(session, case_id)
+    if case.status != EscalationStatus.CLAIMED or case.coach_id != coach.id:
+        raise CaseError(f"Claim case #{case.id} first (`claim {case.id}`).")
+    if not text.strip():
+        raise CaseError(f"Write the message after the case number: `msg {case.id} <text>`.")
+    await _add_event(session, case, "coach_message", now=now, actor=coach, text=text)
+    _tell_learner(session, case, f"msg:{step}", f"💬 *{coach.name} (coach):* {text}", now)
+    return f"Sent to {learner.name}."
+
+
+async def message_coach(
+    session: AsyncSession, *, case: Escalation, learner: Person, text: str, now: datetime, step: str
+) -> None:
+    """Relay a learner's message to the coach who claimed their case."""
+    await _add_event(session, case, "learner_message", now=now, actor=learner, text=text)
+    queue(
+        session,
+        person_id=case.coach_id,
+        key=f"escalation:{case.id}:msg:{step}",
+        kind="escalation",
+        text=f"💬 *{learner.name} (case #{case.id}):* {text}\nReply with `msg {case.id} <text>`.",
+        now=now,
+        escalation_id=case.id,
+    )
+
+
+async def resolve_case(
+    session: AsyncSession, *, case_id: int, coach: Person, note: str, now: datetime
+) -> str:
+    """Resolve a case with a note; the learner is told. Returns the coach's reply."""
+    _ensure_coach(coach)
+    case, learner = await case_for_action(session, case_id)
+    if case.status == EscalationStatus.RESOLVED:
+        raise CaseError(f"Case #{case.id} is already resolved.")
+    held_by_other = case.status == EscalationStatus.CLAIMED and case.coach_id != coach.id
+    if held_by_other and coach.role != Role.ADMIN:
+        raise CaseError(f"Case #{case.id} belongs to another coach.")
+    case.status, case.resolved_at = EscalationStatus.RESOLVED, now
+    case.resolution_note = note.strip() or None
+    case.coach_id = case.coach_id or coach.id
+    session.add(case)
+    await _add_event(session, case, "resolved", now=now, actor=coach, text=case.resolution_note)
+    _tell_learner(
+        session,
+        case,
+        "resolved",
+        "✅ Your coach has closed your case. Send `coach` any time you want to talk again.",
+        now,
+    )
+    return f"Case #{case.id} ({learner.name}) is resolved."
+
+
+async def cases_text(session: AsyncSession, *, coach: Person) -> str:
+    """The open cases a coach can act on: their team's, and any they hold (admins: all)."""
+    statement = (
+        select(Escalation, Person)
+        .join(Person, col(Person.id) == Escalation.person_id)
+        .where(col(Escalation.status).in_(OPEN_STATUSES))
+        .order_by(col(Escalation.opened_at))
+    )
+    rows = [
+        (case, learner)
+        for case, learner in (await session.exec(statement)).all()
+        if coach.role == Role.ADMIN
+        or case.coach_id == coach.id
+        or (coach.team_id is not None and learner.team_id == coach.team_id)
+    ]
+    if not rows:
+        return "No open cases."
+    return "\n".join(
+        f"#{case.id} {learner.name}: {case.reason} ({case.status})" for case, learner in rows
+    )
+
+
+async def sla_tick(
+    *, sessions: SessionFactory, clock: Clock, admin_addresses: Sequence[str] = ()
+) -> int:
+    """Re-send cases still unclaimed past their SLA to the admins, once; returns how many."""
+    now = clock.now()
+    async with sessions.begin() as session:
+        statement = select(Escalation).where(
+            Escalation.status == EscalationStatus.OPEN,
+            col(Escalation.resent_to_admins_at).is_(None),
+            col(Escalation.sla_due_at) <= now,
+        )
+        cases = (await session.exec(statement)).all()
+        recipients = await admins(session, admin_addresses) if cases else []
+        if cases and not recipients:
+            log.warning("%d cases are past their SLA but no admin is configured", len(cases))
+        for case in cases:
+            learner = await session.get(Person, case.person_id)
+            card = case_card(case, learner, heading="⏰ *Unclaimed past its SLA*")
+            for admin in recipients:
+                queue(
+                    session,
+                    person_id=admin.id,
+                    key=f"escalation:{case.id}:sla",
+                    kind="escalation",
+                    text=card,
+                    now=now,
+                    choices=_card_choices(case),
+                    escalation_id=case.id,
+                )
+            case.resent_to_admins_at = now
+            session.add(case)
+            await _add_event(session, case, "resent_to_admins", now=now)
+        return len(cases)

@@ -1,0 +1,179 @@
+"""The struggle signals of DESIGN.md step 6, each switchable per team policy.
+
+After an answer: the same item missed `repeat_miss_count` times, the struggle
+score below its threshold, or a negative score in the team's bottom share.
+Daily (`silence_tick`): `silent_days` delivered working days without any
+answer. Help-asking reflections and `coach` requests open cases directly
+(`reflections.py`, `learner_commands.py`). Every count starts after the
+learner's last resolved case, so a resolved case never reopens on old answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.coaching.escalation import open_case, open_case_of
+from bot.coaching.people import local_today, policy_of
+from bot.coaching.policy import TeamPolicy
+from bot.coaching.struggle import in_bottom_share, last_resolved_at, struggle_score, team_scores
+from storage.db import SessionFactory
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Escalation,
+    Item,
+    Person,
+    PersonStatus,
+    Response,
+    Role,
+)
+
+log = logging.getLogger(__name__)
+
+DAY_KINDS = ("lesson", "quiz", "review")
+
+
+async def _missed_times(
+    session: AsyncSession, *, person_id: int, item_id: int, since: datetime | None
+) -> int:
+    """How often the learner got this item wrong after `since`."""
+    statement = select(func.count(col(Response.id))).where(
+        Response.person_id == person_id,
+        Response.item_id == item_id,
+        col(Response.correct).is_(False),
+    )
+    if since is not None:
+        statement = statement.where(Response.answered_at > since)
+    return (await session.exec(statement)).one()
+
+
+async def answer_signal(
+    session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
+) -> tuple[str, str] | None:
+    """The first signal this answer raises, as (signal name, reason), or None."""
+    since = await last_resolved_at(session, person.id)
+    if policy.signal_repeat_miss and not response.correct:
+        misses = await _missed_times(
+            session, person_id=person.id, item_id=response.item_id, since=since
+        )
+        if misses >= policy.repeat_miss_count:
+            item = await session.get(Item, response.item_id)
+            return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
+    if not (policy.signal_score or policy.signal_bottom):
+        return None
+    score, answers = await struggle_score(
+        session, person_id=person.id, window=policy.struggle_window
+    )
+    if policy.signal_score and score < policy.struggle_threshold:
+        return "score", (
+            f"struggle score {score:+.2f} over the last {len(answers)} answers "
+            f"(threshold {policy.struggle_threshold:+.2f})"
+        )
+    if policy.signal_bottom and score < 0 and person.team_id is not None:
+        scores = await team_scores(
+            session,
+            team_id=person.team_id,
+            window=policy.struggle_window,
+            min_answers=policy.struggle_min_answers,
+        )
+        if (
+            len(scores) >= policy.struggle_min_team
+            and person.id in scores
+            and in_bottom_share(scores, person.id, policy.struggle_bottom_share)
+        ):
+            return "bottom", (
+                f"struggle score {score:+.2f} is in the team's bottom "
+                f"{policy.struggle_bottom_share:.0%}"
+            )
+    return None
+
+
+async def after_answer(
+    session: AsyncSession,
+    *,
+    person: Person,
+    response: Response,
+    policy: TeamPolicy,
+    now: datetime,
+    admin_addresses: Sequence[str] = (),
+) -> Escalation | None:
+    """Evaluate the answer signals and open (or add to) the learner's case."""
+    raised = await answer_signal(session, person=person, response=response, policy=policy)
+    if raised is None:
+        return None
+    signal, reason = raised
+    case, _ = await open_case(
+        session,
+        person=person,
+        signal=signal,
+        reason=reason,
+        now=now,
+        admin_addresses=admin_addresses,
+    )
+    return case
+
+
+async def silent_days(session: AsyncSession, *, person: Person, now: datetime) -> int:
+    """Delivered days before today since the learner's last answer (and last resolved case)."""
+    last_answer = (
+        await session.exec(
+            select(func.max(Response.answered_at)).where(Response.person_id == person.id)
+        )
+    ).one()
+    marks = [m for m in (last_answer, await last_resolved_at(session, person.id)) if m]
+    statement = select(func.count(func.distinct(Delivery.local_date))).where(
+        Delivery.person_id == person.id,
+        col(Delivery.kind).in_(DAY_KINDS),
+        Delivery.status == DeliveryStatus.SENT,
+        col(Delivery.local_date) < local_today(person, now),
+    )
+    if marks:
+        statement = statement.where(col(Delivery.sent_at) > max(marks))
+    return (await session.exec(statement)).one()
+
+
+async def silence_tick(
+    *, sessions: SessionFactory, clock: Clock, admin_addresses: Sequence[str] = ()
+) -> int:
+    """Open cases for learners silent for `silent_days` working days; returns cases opened.
+
+    A working day counts when the learner was sent a lesson or prompt that day,
+    so weekends, holidays and pauses never count as silence. Run it daily.
+    """
+    now = clock.now()
+    async with sessions() as session:
+        statement = select(Person.id).where(
+            Person.role == Role.LEARNER, Person.status == PersonStatus.ACTIVE
+        )
+        person_ids = list((await session.exec(statement)).all())
+    opened = 0
+    for person_id in person_ids:
+        try:
+            async with sessions.begin() as session:
+                person = await session.get(Person, person_id)
+                policy = await policy_of(session, person)
+                if not policy.signal_silence or await open_case_of(session, person_id):
+                    continue
+                days = await silent_days(session, person=person, now=now)
+                if days < policy.silent_days:
+                    continue
+                _, new = await open_case(
+                    session,
+                    person=person,
+                    signal="silence",
+                    reason=f"no answer on {days} working days",
+                    now=now,
+                    admin_addresses=admin_addresses,
+                )
+                opened += int(new)
+        except IntegrityError:
+            log.info("person %s got a case from another process meanwhile", person_id)
+    return opened
