@@ -32,7 +32,7 @@ from bot.coaching.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Item, Response
 
 PROMPT_KINDS = ("quiz", "review")
-DAY_KINDS = ("lesson", "quiz", "review")
+DAY_KINDS = ("lesson", "quiz", "review", "reflection")
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."

@@ -106,7 +106,7 @@ async def gather_evidence(
         await session.exec(
             select(Reflection)
             .where(Reflection.person_id == person.id)
-            .order_by(col(Reflection.created_at).desc())
+            .order_by(col(Reflection.created_at).desc(), col(Reflection.id).desc())
             .limit(EVIDENCE_REFLECTIONS)
         )
     ).all()

@@ -1,0 +1,87 @@
+"""Nudges: one reminder per learner and day for prompts still unanswered after N hours.
+
+Only inside the learner's working hours (before the team's `working_hours_end`,
+local time), never while paused. The key `nudge:<local date>` makes the
+reminder once per day even with several ticking processes.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from sqlmodel import col, select
+
+from bot.clock import Clock
+from bot.coaching.answers import PROMPT_KINDS
+from bot.coaching.pauses import is_paused
+from bot.coaching.people import local_now
+from bot.coaching.policy import policy_for
+from bot.coaching.replies import message_payload, queue_once
+from storage.db import SessionFactory
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Person,
+    PersonStatus,
+    Response,
+    Role,
+    Team,
+)
+
+
+def nudge_text(count: int) -> str:
+    """The reminder's wording for `count` waiting questions."""
+    if count == 1:
+        return "⏰ Today's question is still waiting for your answer; it only takes a minute."
+    return f"⏰ {count} of today's questions are still waiting for your answers."
+
+
+async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
+    """Queue due nudges in one transaction; returns how many were queued."""
+    now = clock.now()
+    queued = 0
+    async with sessions.begin() as session:
+        statement = (
+            select(Delivery, Person, Team)
+            .join(Person, col(Person.id) == Delivery.person_id)
+            .outerjoin(Team, col(Team.id) == Person.team_id)
+            .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
+            .where(
+                col(Delivery.kind).in_(PROMPT_KINDS),
+                Delivery.status == DeliveryStatus.SENT,
+                col(Delivery.sent_at) >= now - timedelta(days=2),
+                col(Response.id).is_(None),
+                Person.role == Role.LEARNER,
+                Person.status == PersonStatus.ACTIVE,
+            )
+        )
+        waiting: dict[int, tuple[Person, Team | None, list[Delivery]]] = {}
+        for delivery, person, team in (await session.exec(statement)).all():
+            waiting.setdefault(person.id, (person, team, []))[2].append(delivery)
+        for person, team, deliveries in waiting.values():
+            policy = policy_for(team)
+            local = local_now(person, now)
+            if is_paused(person, local.date()):
+                continue
+            if local.time() >= time.fromisoformat(policy.working_hours_end):
+                continue
+            overdue = now - timedelta(hours=policy.nudge_after_hours)
+            today = [
+                d
+                for d in deliveries
+                if d.local_date == local.date() and d.sent_at is not None and d.sent_at <= overdue
+            ]
+            if not today:
+                continue
+            queued += await queue_once(
+                session,
+                person_id=person.id,
+                delivery_key=f"nudge:{local.date().isoformat()}",
+                kind="nudge",
+                local_date=local.date(),
+                due_at=now,
+                created_at=now,
+                status=DeliveryStatus.PENDING,
+                payload=message_payload(nudge_text(len(today))),
+            )
+    return queued
