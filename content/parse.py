@@ -243,11 +243,11 @@ def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Prob
         problems.extend(found)
     _parse_quiz(lesson, blocks.get("quiz"), problems)
     if "reflection" in blocks:
-        lesson.reflection = blocks["reflection"].text.strip()
-        lesson.reflection_line = blocks["reflection"].line
+        block = blocks["reflection"]
+        lesson.reflection = block.text.strip()
+        lesson.reflection_line = block.line + 1
         if not lesson.reflection:
-            message = "the reflection block is empty"
-            problems.append(Problem(file.shown, lesson.reflection_line, message))
+            problems.append(Problem(file.shown, block.line, "the reflection block is empty"))
     return lesson, problems
 
 

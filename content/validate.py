@@ -24,12 +24,13 @@ from content.schema import (
 )
 
 _WORD = re.compile(r"\S*[^\W_]\S*")
+_LIST_MARKER = re.compile(r"^[ \t]*(?:\d+[.)]|[-*+>#]+)[ \t]", re.MULTILINE)
 Report = Callable[[int, str], None]
 
 
 def word_count(text: str) -> int:
     """Words in a Markdown body: runs of non-space holding a letter or digit."""
-    return len(_WORD.findall(text))
+    return len(_WORD.findall(_LIST_MARKER.sub("", text)))
 
 
 def _reporter(problems: list[Problem], path: str, *, warning: bool = False) -> Report:
@@ -188,7 +189,10 @@ def _check_item(item: Any, doc: YamlDoc, report: Report, warn: Report) -> None:
 
 
 def _check_unique(parsed: ParsedPack, problems: list[Problem]) -> None:
-    """Lesson ids, item ids (across the pack) and lesson order are unique."""
+    """Lesson ids, item ids (across the pack) and lesson order are unique.
+
+    Raw values are used, so an item with other problems still counts.
+    """
     first: dict[tuple[str, object], str] = {}
 
     def claim(kind: str, value: object, path: str, line: int) -> None:
@@ -200,12 +204,15 @@ def _check_unique(parsed: ParsedPack, problems: list[Problem]) -> None:
             first[kind, value] = where
 
     for lesson in parsed.lessons:
-        if lesson.meta is not None and lesson.front is not None:
-            claim("lesson id", lesson.meta.id, lesson.file, lesson.front.line("id"))
-            claim("order", lesson.meta.order, lesson.file, lesson.front.line("order"))
-        if lesson.quiz is not None:
-            for index, item in lesson.items:
-                claim("item id", item.id, lesson.file, lesson.quiz.line(index, "id"))
+        if lesson.front is not None and isinstance(lesson.front.value, dict):
+            for key, kind in (("id", "lesson id"), ("order", "order")):
+                value = lesson.front.value.get(key)
+                if isinstance(value, str | int):
+                    claim(kind, value, lesson.file, lesson.front.line(key))
+        if lesson.quiz is not None and isinstance(lesson.quiz.value, list):
+            for index, item in enumerate(lesson.quiz.value):
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    claim("item id", item["id"], lesson.file, lesson.quiz.line(index, "id"))
 
 
 def check_pack(parsed: ParsedPack) -> list[Problem]:

@@ -171,7 +171,13 @@ def list_packs(
     if not rows:
         typer.echo("no packs loaded")
         return
-    table = Table("id", "title", "version", "lessons", "items", "loaded at")
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    table.add_column("title")
+    for name in ("version", "lessons", "items", "loaded at"):
+        table.add_column(
+            name, no_wrap=True, justify="right" if name in ("lessons", "items") else "left"
+        )
     for row in rows:
         table.add_row(
             row["id"],
