@@ -12,6 +12,7 @@ from bot.coaching.escalation import (
     resolve_case,
 )
 from bot.coaching.turn import Turn
+from storage.models import Escalation
 
 HELP = """Coach commands:
 • `cases`: the open cases you can act on
@@ -58,7 +59,8 @@ async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
             answer = f"Unknown action {action!r}: use claim, message or resolve."
     except CaseError as exc:
         answer = str(exc)
-    turn.reply(answer)
+    known = await session.get(Escalation, case_id) is not None
+    turn.reply(answer, escalation_id=case_id if known else None)
 
 
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:

@@ -32,6 +32,7 @@ from storage.models import (
     Reflection,
     Response,
     ReviewState,
+    Role,
     Team,
 )
 
@@ -138,6 +139,22 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
     }
 
 
+async def _scrub_staff_messages(session: AsyncSession, name: str) -> None:
+    """Blank coach and admin messages that name the learner (case lists, digests)."""
+    statement = (
+        select(Delivery)
+        .join(Person, col(Person.id) == Delivery.person_id)
+        .where(col(Person.role).in_((Role.COACH, Role.ADMIN)))
+        .execution_options(populate_existing=True)
+    )
+    for delivery in (await session.exec(statement)).all():
+        if name in delivery.payload.get("text", ""):
+            delivery.payload = {}
+            if delivery.status == DeliveryStatus.PENDING:
+                delivery.status = DeliveryStatus.CANCELLED
+            session.add(delivery)
+
+
 async def forget_person(session: AsyncSession, person: Person, now: datetime) -> None:
     """Erase everything personal about `person`, keeping anonymous aggregates."""
     case_ids = list(
@@ -171,6 +188,7 @@ async def forget_person(session: AsyncSession, person: Person, now: datetime) ->
         .where(col(EscalationEvent.escalation_id).in_(case_ids))
         .values(text=None)
     )
+    await _scrub_staff_messages(session, person.name)
     for case in (
         await session.exec(select(Escalation).where(col(Escalation.id).in_(case_ids)))
     ).all():

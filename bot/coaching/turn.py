@@ -24,9 +24,21 @@ class Turn:
     policy: TeamPolicy
     admin_addresses: Sequence[str] = ()
 
-    def reply(self, text: str, *, step: str = "", kind: str = "notice") -> Delivery:
-        """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now."""
+    def reply(
+        self, text: str, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
+    ) -> Delivery:
+        """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now.
+
+        `escalation_id` links a reply about a case to it, so forgetting the
+        case's learner also erases the reply.
+        """
         key = f"reply:{self.event_id}" + (f":{step}" if step else "")
         return queue(
-            self.session, person_id=self.person.id, key=key, kind=kind, text=text, now=self.now
+            self.session,
+            person_id=self.person.id,
+            key=key,
+            kind=kind,
+            text=text,
+            now=self.now,
+            escalation_id=escalation_id,
         )

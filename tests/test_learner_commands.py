@@ -1,0 +1,176 @@
+"""Learner commands, typed or as platform commands, handled the same way."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.clock import SimulatedClock
+from bot.coaching.service import CoachingService
+from bot.messages import Answer, Command, Text
+from storage.models import Delivery, DeliveryStatus, Item, Person, PersonStatus, ReviewState
+from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
+
+DAY = timedelta(days=1)
+
+
+async def world(database):
+    """Ada with Monday's lesson and two quiz prompts sent at 9:00."""
+    async with database.sessions() as session:
+        team = await add_team(session)
+        ada = await add_person(session, "ada", team=team)
+        [lesson] = await add_pack(session, types=("single", "true_false"))
+        today = MONDAY_9AM.date()
+        await send(session, ada, kind="lesson", day=today, sent_at=MONDAY_9AM, lesson_id=lesson.id)
+        prompts = [
+            await send(session, ada, kind="quiz", day=today, sent_at=MONDAY_9AM, item=item)
+            for item in (await session.exec(select(Item).order_by(Item.id))).all()
+        ]
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=30))
+    return clock, CoachingService(sessions=database.sessions, clock=clock), ada, prompts
+
+
+async def reply(database, person, event_id):
+    """The text of the reply to one event."""
+    async with database.sessions() as session:
+        return (await outbox(session, person))[f"reply:{event_id}"]
+
+
+async def person(database, name="ada"):
+    """A fresh copy of a person row."""
+    async with database.sessions() as session:
+        return (await session.exec(select(Person).where(Person.name == name))).one()
+
+
+async def test_help_lists_every_command(database):
+    _, service, ada, _ = await world(database)
+    await service.handle(Text(ada.address, "e1", "help"))
+    text = await reply(database, ada, "e1")
+    for name in (
+        "today",
+        "progress",
+        "pause",
+        "resume",
+        "time",
+        "timezone",
+        "coach",
+        "export",
+        "forget",
+        "stop",
+    ):
+        assert f"`{name}" in text
+
+
+async def test_pause_until_a_date_then_resume_freezes_reviews(database):
+    clock, service, ada, prompts = await world(database)
+    await service.handle(Answer(ada.address, "e0", prompts[0].id, "c1"))
+    async with database.sessions() as session:
+        due_before = (await session.exec(select(ReviewState))).one().due
+        session.add(
+            Delivery(
+                person_id=ada.id,
+                delivery_key="lesson:2026-11-24",
+                kind="lesson",
+                due_at=MONDAY_9AM + DAY,
+            )
+        )
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "pause until 2026-12-07"))
+    paused = await person(database)
+    assert paused.paused_until.isoformat() == "2026-12-07"
+    assert "Paused until Mon 7 Dec 2026" in await reply(database, ada, "e1")
+    async with database.sessions() as session:
+        tomorrow = (
+            await session.exec(select(Delivery).where(Delivery.delivery_key == "lesson:2026-11-24"))
+        ).one()
+    assert tomorrow.status == DeliveryStatus.CANCELLED
+
+    clock.advance(10 * DAY)
+    await service.handle(Command(ada.address, "e2", "resume"))
+    resumed = await person(database)
+    assert resumed.paused_until is None and resumed.paused_at is None
+    async with database.sessions() as session:
+        due_after = (await session.exec(select(ReviewState))).one().due
+    assert due_after - due_before == 10 * DAY
+    assert "Welcome back" in await reply(database, ada, "e2")
+
+
+async def test_open_ended_pause_and_bad_dates(database):
+    _, service, ada, _ = await world(database)
+    await service.handle(Command(ada.address, "e1", "pause", ("until", "2020-01-01")))
+    assert "after today" in await reply(database, ada, "e1")
+    await service.handle(Command(ada.address, "e2", "pause", ("soon",)))
+    assert "pause until YYYY-MM-DD" in await reply(database, ada, "e2")
+    assert (await person(database)).paused_until is None
+    await service.handle(Command(ada.address, "e3", "pause"))
+    assert (await person(database)).paused_until.year == 9999
+    await service.handle(Command(ada.address, "e4", "progress"))
+    assert "You are paused" in await reply(database, ada, "e4")
+
+
+async def test_time_and_timezone(database):
+    _, service, ada, _ = await world(database)
+    await service.handle(Text(ada.address, "e1", "time 8:30"))
+    await service.handle(Text(ada.address, "e2", "timezone europe/berlin"))
+    await service.handle(Command(ada.address, "e3", "timezone", ("Mars/Olympus",)))
+    await service.handle(Command(ada.address, "e4", "time", ("25:00",)))
+    ada_now = await person(database)
+    assert (ada_now.send_time, ada_now.timezone) == ("08:30", "Europe/Berlin")
+    assert "10:30 there now" in await reply(database, ada, "e2")
+    assert "Unknown timezone 'Mars/Olympus'" in await reply(database, ada, "e3")
+    assert "time HH:MM" in await reply(database, ada, "e4")
+
+
+async def test_progress_shows_streak_accuracy_and_next_lesson(database):
+    _, service, ada, prompts = await world(database)
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
+    await service.handle(Answer(ada.address, "e2", prompts[1].id, "false"))
+    await service.handle(Command(ada.address, "e3", "progress"))
+    text = await reply(database, ada, "e3")
+    assert "Streak: 1 day in a row" in text
+    assert "phone: 1/2 (50%)" in text
+    assert "Next lesson: Tue 24 Nov at 09:00 (Europe/London)" in text
+
+
+async def test_today_resends_the_lesson_and_unanswered_questions(database):
+    clock, service, ada, prompts = await world(database)
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
+    await service.handle(Text(ada.address, "e2", "today"))
+    async with database.sessions() as session:
+        rows = {d.delivery_key: d for d in (await session.exec(select(Delivery))).all()}
+    assert rows["lesson:2026-11-23"].status == DeliveryStatus.PENDING
+    assert rows["lesson:2026-11-23"].due_at == clock.now()
+    assert rows[f"quiz:2026-11-23:{'L1-true_false'}"].status == DeliveryStatus.PENDING
+    assert rows["quiz:2026-11-23:L1-single"].status == DeliveryStatus.SENT  # answered already
+    assert "today's lesson again" in await reply(database, ada, "e2")
+
+
+async def test_stop_cancels_everything_until_resume(database):
+    _, service, ada, _ = await world(database)
+    async with database.sessions() as session:
+        session.add(
+            Delivery(
+                person_id=ada.id,
+                delivery_key="lesson:2026-11-24",
+                kind="lesson",
+                due_at=MONDAY_9AM + DAY,
+            )
+        )
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "stop"))
+    assert (await person(database)).status == PersonStatus.INACTIVE
+    async with database.sessions() as session:
+        pending = (
+            await session.exec(select(Delivery).where(Delivery.status == DeliveryStatus.PENDING))
+        ).all()
+    assert [d.delivery_key for d in pending] == ["reply:e1"]
+    assert "resume" in await reply(database, ada, "e1")
+    await service.handle(Text(ada.address, "e2", "resume"))
+    assert (await person(database)).status == PersonStatus.ACTIVE
+
+
+async def test_words_in_a_sentence_are_not_commands(database):
+    _, service, ada, _ = await world(database)
+    await service.handle(Text(ada.address, "e1", "time management is hard"))
+    assert (await person(database)).send_time == "09:00"
+    assert "help" in await reply(database, ada, "e1")
