@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
 class PackPathError(ValueError):
@@ -19,10 +22,11 @@ class Problem:
     warning: bool = False
 
     def __str__(self) -> str:
-        """Render as `path:line: message` (or `path: message` for a whole file)."""
+        """Render as one line: `path:line: message` (or `path: message` for a whole file)."""
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         kind = "warning: " if self.warning else ""
-        return f"{where}: {kind}{self.message}"
+        text = f"{where}: {kind}{self.message}"
+        return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def errors(problems: list[Problem]) -> list[Problem]:

@@ -152,7 +152,11 @@ def _error_text(error: yaml.YAMLError) -> str:
 
 def parse_yaml(text: str, *, path: str, offset: int) -> tuple[YamlDoc | None, list[Problem]]:
     """Parse one YAML document; an empty document gives (None, [])."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.YAMLError as error:  # the reader checks for unprintable characters up front
+        line = _error_line(error, text, offset)
+        return None, [Problem(path, line, f"invalid YAML: {_error_text(error)}")]
     try:
         node = loader.get_single_node()
         if node is None:
