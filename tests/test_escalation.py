@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
+from bot.coaching.digest import coach_digest_tick
 from bot.coaching.escalation import sla_tick, working_days_after
 from bot.coaching.service import CoachingService
 from bot.messages import Answer, CoachAction, Command, Text
@@ -161,3 +162,16 @@ async def test_cases_lists_open_cases_for_the_coach(database):
     await service.handle(Text(cora.address, "e2", "cases"))
     async with database.sessions() as session:
         assert "ada: learner asked for a coach (open)" in (await outbox(session, cora))["reply:e2"]
+
+
+async def test_coach_digest_once_a_day_after_send_time(database):
+    clock, service, ada, cora = await world(database)
+    await service.handle(Command(ada.address, "e1", "coach"))
+    clock.set(MONDAY_9AM - timedelta(hours=1))
+    assert await coach_digest_tick(sessions=database.sessions, clock=clock) == 0
+    clock.set(MONDAY_9AM + timedelta(hours=1))
+    assert await coach_digest_tick(sessions=database.sessions, clock=clock) == 1
+    assert await coach_digest_tick(sessions=database.sessions, clock=clock) == 0
+    async with database.sessions() as session:
+        digest = (await outbox(session, cora))["digest:2026-11-23"]
+    assert "ada: learner asked for a coach" in digest

@@ -353,26 +353,34 @@ async def resolve_case(
     return f"Case #{case.id} ({learner.name}) is resolved."
 
 
-async def cases_text(session: AsyncSession, *, coach: Person) -> str:
-    """The open cases a coach can act on: their team's, and any they hold (admins: all)."""
+async def visible_cases(session: AsyncSession, *, coach: Person) -> list[tuple[Escalation, Person]]:
+    """The open cases a coach can act on: their team's and any they hold (admins: all)."""
     statement = (
         select(Escalation, Person)
         .join(Person, col(Person.id) == Escalation.person_id)
         .where(col(Escalation.status).in_(OPEN_STATUSES))
         .order_by(col(Escalation.opened_at))
     )
-    rows = [
+    return [
         (case, learner)
         for case, learner in (await session.exec(statement)).all()
         if coach.role == Role.ADMIN
         or case.coach_id == coach.id
         or (coach.team_id is not None and learner.team_id == coach.team_id)
     ]
-    if not rows:
-        return "No open cases."
+
+
+def cases_lines(rows: list[tuple[Escalation, Person]]) -> str:
+    """One line per case: number, learner, reason, status."""
     return "\n".join(
         f"#{case.id} {learner.name}: {case.reason} ({case.status})" for case, learner in rows
     )
+
+
+async def cases_text(session: AsyncSession, *, coach: Person) -> str:
+    """The `cases` command's answer."""
+    rows = await visible_cases(session, coach=coach)
+    return cases_lines(rows) if rows else "No open cases."
 
 
 async def sla_tick(

@@ -1,0 +1,112 @@
+"""Free text routing: reflections, relays, closed prompts, and the outbox wake-up."""
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.clock import SimulatedClock
+from bot.coaching.service import CoachingService
+from bot.messages import Answer, Command, Text
+from storage.models import Escalation, Item, Reflection, Response, Role
+from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
+
+DAY = timedelta(days=1)
+
+
+async def world(database, **service_args):
+    """Ada (learner) and Cora (coach); Monday's lesson, single quiz and reflection prompt sent."""
+    async with database.sessions() as session:
+        team = await add_team(session)
+        ada = await add_person(session, "ada", team=team)
+        cora = await add_person(session, "cora", team=team, role=Role.COACH)
+        lesson, _ = await add_pack(session, lessons=2)
+        day = MONDAY_9AM.date()
+        item = (await session.exec(select(Item).where(Item.lesson_id == lesson.id))).one()
+        await send(session, ada, kind="lesson", day=day, sent_at=MONDAY_9AM, lesson_id=lesson.id)
+        quiz = await send(session, ada, kind="quiz", day=day, sent_at=MONDAY_9AM, item=item)
+        await send(
+            session, ada, kind="reflection", day=day, sent_at=MONDAY_9AM, lesson_id=lesson.id
+        )
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=10))
+    service = CoachingService(sessions=database.sessions, clock=clock, **service_args)
+    return clock, service, ada, cora, quiz, lesson
+
+
+async def test_reflection_is_stored_with_its_lesson_once(database):
+    _, service, ada, _, _, lesson = await world(database)
+    await service.handle(Text(ada.address, "e1", "I will name the colleague I transfer to."))
+    await service.handle(Text(ada.address, "e2", "and smile"))
+    async with database.sessions() as session:
+        [reflection] = (await session.exec(select(Reflection))).all()
+        texts = await outbox(session, ada)
+    assert reflection.lesson_id == lesson.id and not reflection.asks_for_help
+    assert "saved" in texts["reply:e1"]
+    assert "help" in texts["reply:e2"]  # nothing awaits a reply any more
+
+
+async def test_prompt_closes_when_the_next_lesson_is_sent(database):
+    clock, service, ada, _, quiz, _ = await world(database)
+    async with database.sessions() as session:
+        await send(
+            session,
+            ada,
+            kind="lesson",
+            day=MONDAY_9AM.date() + DAY,
+            sent_at=MONDAY_9AM + DAY,
+            lesson_id=quiz.lesson_id,
+        )
+        await session.commit()
+    clock.set(MONDAY_9AM + DAY + timedelta(hours=1))
+    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))
+    async with database.sessions() as session:
+        assert (await session.exec(select(Response))).all() == []
+        assert "closed" in (await outbox(session, ada))["reply:e1"]
+
+
+async def test_newest_of_coach_message_and_reflection_prompt_gets_the_text(database):
+    clock, service, ada, cora, _, _ = await world(database)
+    await service.handle(Command(ada.address, "e1", "coach"))
+    async with database.sessions() as session:
+        case = (await session.exec(select(Escalation))).one()
+    clock.advance(timedelta(minutes=5))
+    await service.handle(Command(cora.address, "e2", "claim", (str(case.id),)))
+    await service.handle(Text(ada.address, "e3", "thanks for picking this up"))
+    async with database.sessions() as session:
+        assert "thanks for picking" in (await outbox(session, cora))[f"escalation:{case.id}:msg:e3"]
+        assert (await session.exec(select(Reflection))).all() == []
+    async with database.sessions() as session:
+        await send(
+            session,
+            ada,
+            kind="reflection",
+            day=MONDAY_9AM.date(),
+            sent_at=clock.now() + timedelta(minutes=1),
+            lesson_id=1,
+            key="reflection:late",
+        )
+        await session.commit()
+    clock.advance(timedelta(minutes=2))
+    await service.handle(Text(ada.address, "e4", "my reflection"))
+    async with database.sessions() as session:
+        assert [r.text for r in (await session.exec(select(Reflection))).all()] == ["my reflection"]
+
+
+async def test_feedback_wakes_the_dispatcher(database):
+    woken = []
+
+    async def wake():
+        woken.append(True)
+
+    _, service, ada, _, quiz, _ = await world(database, on_outbox=wake)
+    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))
+    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))  # duplicate: nothing new
+    assert woken == [True]
+
+
+async def test_someone_elses_prompt_cannot_be_answered(database):
+    _, service, _, cora, quiz, _ = await world(database)
+    await service.handle(Answer(cora.address, "e1", quiz.id, "c1"))
+    async with database.sessions() as session:
+        assert (await session.exec(select(Response))).all() == []
+        assert "no longer works" in (await outbox(session, cora))["reply:e1"]
