@@ -18,8 +18,10 @@ from pathlib import Path
 
 from storage.models import Role
 
-COLUMNS = ("name", "email", "platform", "platform_id", "team", "role", "timezone")
-COLUMNS += ("send_time", "language")
+COLUMNS = (
+    *("name", "email", "platform", "platform_id", "team"),
+    *("role", "timezone", "send_time", "language"),
+)
 REQUIRED_COLUMNS = ("name", "team")
 PLATFORMS = ("slack", "telegram", "console")
 ROLES = tuple(role.value for role in Role)

@@ -11,22 +11,26 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.enrolment import enrol
+from bot.coaching.enrolment import enrol_all, pack_for
 from bot.roster import RosterInvalid, RosterRow
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role, Team
+
+T = TypeVar("T")
 
 EMAIL_ONLY_PLATFORM = "slack"
 REMOVED_REASON = "removed from roster"
 INVITE_CODE_BYTES = 8
 _LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
-_TRACKED = ("name", "email", "role", "team_id", "platform", "platform_id", "status")
-_TRACKED += ("timezone", "send_time", "language", "invite_code")
+_TRACKED = (
+    *("name", "email", "role", "team_id", "platform", "platform_id", "status"),
+    *("timezone", "send_time", "language", "invite_code"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,46 +68,84 @@ async def import_roster(
     matches = await _match_people(session, rows, source=source)
     teams, summary = await _teams(session, {row.team for row in rows}), ImportSummary()
     summary.teams_created = [name for name, team in teams.items() if team.id is None]
-    for team in teams.values():
-        session.add(team)
+    session.add_all(teams.values())
     await session.flush()
-    kept: set[int] = set()
+    applied: list[tuple[Person, str]] = []
     for row in rows:
         person = matches.get(row.line)
         before = _snapshot(person) if person is not None else None
         person = person or _new_person(row, defaults)
         _apply(person, row, team=teams[row.team])
         session.add(person)
-        await session.flush()
-        kept.add(person.id or 0)
         if before is None:
             summary.created += 1
         elif before != _snapshot(person):
             summary.updated += 1
         else:
             summary.unchanged += 1
-        enrolment = await enrol(session, person=person, team=teams[row.team], now=now)
-        if enrolment is None and person.role == Role.LEARNER:
-            summary.without_pack += 1
+        applied.append((person, row.team))
+    await session.flush()
+    members: dict[str, list[Person]] = {}
+    for person, team_name in applied:
+        members.setdefault(team_name, []).append(person)
+    only_pack = await pack_for(session, None)
+    for name, team in teams.items():
+        pack_id = team.pack_id or only_pack
+        if pack_id is not None:
+            await enrol_all(session, people=members[name], pack_id=pack_id, now=now)
+        else:
+            summary.without_pack += sum(person.role == Role.LEARNER for person in members[name])
+    for person, _ in applied:
         if person.status == PersonStatus.PENDING and person.invite_code is not None:
             summary.invites.append((person.name, person.invite_code))
         elif person.status == PersonStatus.PENDING:
             summary.pending_slack.append(person.name)
     if sync:
+        kept = {person.id for person, _ in applied if person.id is not None}
         team_ids = [team.id for team in teams.values() if team.id is not None]
         summary.deactivated = await _deactivate_missing(session, team_ids, kept=kept)
     return summary
+
+
+@dataclass(slots=True)
+class _Known:
+    """The stored people the rows may mean, by address and by lower-cased email."""
+
+    by_address: dict[tuple[str, str], Person] = field(default_factory=dict)
+    by_email: dict[str, list[Person]] = field(default_factory=dict)
+
+
+async def _known_people(session: AsyncSession, rows: list[RosterRow]) -> _Known:
+    """Load every stored person a row could match, in a few queries."""
+    known = _Known()
+    platform_ids = sorted({row.platform_id for row in rows if row.platform_id is not None})
+    emails = sorted({row.email for row in rows if row.email is not None})
+    for chunk in _chunks(platform_ids):
+        query = select(Person).where(col(Person.platform_id).in_(chunk))
+        for person in (await session.exec(query)).all():
+            known.by_address[(person.platform, person.platform_id or "")] = person
+    for chunk in _chunks(emails):
+        query = select(Person).where(func.lower(col(Person.email)).in_(chunk))
+        for person in (await session.exec(query.order_by(col(Person.id)))).all():
+            known.by_email.setdefault((person.email or "").lower(), []).append(person)
+    return known
+
+
+def _chunks(values: list[T], size: int = 5_000) -> list[list[T]]:
+    """`values` in slices small enough for one IN list on every database."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 async def _match_people(
     session: AsyncSession, rows: list[RosterRow], *, source: str
 ) -> dict[int, Person]:
     """The stored person of each row (by line), or `RosterInvalid` listing every conflict."""
+    known = await _known_people(session, rows)
     problems: list[str] = []
     matches: dict[int, Person] = {}
     claimed: dict[int, int] = {}
     for row in rows:
-        person, problem = await _find(session, row)
+        person, problem = _find(known, row)
         if problem is None and person is not None and person.id in claimed:
             problem = f"same person as line {claimed[person.id]} ({_describe(person)})"
         if problem is not None:
@@ -116,17 +158,13 @@ async def _match_people(
     return matches
 
 
-async def _find(session: AsyncSession, row: RosterRow) -> tuple[Person | None, str | None]:
+def _find(known: _Known, row: RosterRow) -> tuple[Person | None, str | None]:
     """The stored person this row means, or a reason it cannot be imported."""
     person: Person | None = None
     if row.platform_id is not None:
-        by_address = select(Person).where(
-            Person.platform == row.platform, Person.platform_id == row.platform_id
-        )
-        person = (await session.exec(by_address)).first()
+        person = known.by_address.get((row.platform or "", row.platform_id))
     if person is None and row.email is not None:
-        by_email = select(Person).where(func.lower(col(Person.email)) == row.email)
-        found = list((await session.exec(by_email)).all())
+        found = known.by_email.get(row.email, [])
         if len(found) > 1:
             return None, f"several people have email {row.email}; give platform_id"
         person = found[0] if found else None
@@ -202,22 +240,19 @@ def _snapshot(person: Person) -> dict[str, Any]:
 
 async def _deactivate_missing(session: AsyncSession, team_ids: list[int], *, kept: set[int]) -> int:
     """Make people of these teams who are not in the file inactive; cancel what they await."""
-    missing = select(Person).where(
-        col(Person.team_id).in_(team_ids),
-        col(Person.id).not_in(kept),
-        col(Person.status).not_in(_LEFT),
-    )
-    people = list((await session.exec(missing)).all())
+    people: list[Person] = []
+    for chunk in _chunks(team_ids):
+        members = select(Person).where(
+            col(Person.team_id).in_(chunk), col(Person.status).not_in(_LEFT)
+        )
+        people += [p for p in (await session.exec(members)).all() if p.id not in kept]
     for person in people:
         person.status = PersonStatus.INACTIVE
         session.add(person)
-    if people:
+    for chunk in _chunks([person.id for person in people if person.id is not None]):
         await session.exec(
             update(Delivery)
-            .where(
-                col(Delivery.person_id).in_([person.id for person in people]),
-                Delivery.status == DeliveryStatus.PENDING,
-            )
+            .where(col(Delivery.person_id).in_(chunk), Delivery.status == DeliveryStatus.PENDING)
             .values(status=DeliveryStatus.CANCELLED, reason=REMOVED_REASON)
             .execution_options(synchronize_session=False)
         )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStatus, Role, Team
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
+_INSERT_BATCH = 500  # rows per statement: far below every driver's parameter limit
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
@@ -32,41 +33,69 @@ async def pack_for(session: AsyncSession, team: Team | None) -> str | None:
 async def enrol(
     session: AsyncSession, *, person: Person, team: Team | None, now: datetime
 ) -> Enrolment | None:
-    """Enrol a learner in their team's pack; welcome them if they can be reached.
-
-    Enrolments in other packs are made inactive (their history stays), and the
-    welcome is keyed `welcome`, so enrolling again or moving packs never sends
-    a second one. Returns None for non-learners, people who left, or no pack.
-    """
-    if person.role != Role.LEARNER or person.status in (
-        PersonStatus.INACTIVE,
-        PersonStatus.FORGOTTEN,
-    ):
-        return None
+    """Enrol a learner in their team's pack (see `enrol_in_pack`); None if there is none."""
     pack_id = await pack_for(session, team)
     if pack_id is None:
         return None
+    return await enrol_in_pack(session, person=person, pack_id=pack_id, now=now)
+
+
+async def enrol_in_pack(
+    session: AsyncSession, *, person: Person, pack_id: str, now: datetime
+) -> Enrolment | None:
+    """Enrol one learner in `pack_id` (see `enrol_all`); None for non-learners or leavers."""
+    enrolled = await enrol_all(session, people=[person], pack_id=pack_id, now=now)
+    return enrolled[0] if enrolled else None
+
+
+async def enrol_all(
+    session: AsyncSession, *, people: list[Person], pack_id: str, now: datetime
+) -> list[Enrolment]:
+    """Enrol the learners among `people` in `pack_id`, welcoming those who can be reached.
+
+    Enrolments in other packs are made inactive (their history stays), and the
+    welcome is keyed `welcome`, so enrolling again or moving packs never sends
+    a second one. Non-learners and people who left are skipped.
+    """
+    learners = [
+        person
+        for person in people
+        if person.role == Role.LEARNER
+        and person.status not in (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
+    ]
     await session.flush()
-    await session.exec(
-        update(Enrolment)
-        .where(
-            Enrolment.person_id == person.id,
-            Enrolment.pack_id != pack_id,
-            Enrolment.active.is_(True),
-        )
-        .values(active=False)
-        .execution_options(synchronize_session="fetch")
+    held: dict[int, list[Enrolment]] = {}
+    for chunk in _chunks([person.id for person in learners if person.id is not None]):
+        query = select(Enrolment).where(col(Enrolment.person_id).in_(chunk))
+        for enrolment in (await session.exec(query)).all():
+            held.setdefault(enrolment.person_id, []).append(enrolment)
+    enrolled = []
+    for person in learners:
+        current = None
+        for enrolment in held.get(person.id or 0, []):
+            enrolment.active = enrolment.pack_id == pack_id
+            current = enrolment if enrolment.active else current
+        if current is None:
+            current = Enrolment(person_id=person.id, pack_id=pack_id, started_at=now)
+            session.add(current)
+        enrolled.append(current)
+    reachable = [person for person in learners if person.status == PersonStatus.ACTIVE]
+    welcomed = await _welcomed(session, [person.id or 0 for person in reachable])
+    await insert_missing(
+        session, [welcome_delivery(p, now) for p in reachable if p.id not in welcomed]
     )
-    found = select(Enrolment).where(Enrolment.person_id == person.id, Enrolment.pack_id == pack_id)
-    enrolment = (await session.exec(found)).first()
-    if enrolment is None:
-        enrolment = Enrolment(person_id=person.id, pack_id=pack_id, started_at=now)
-        session.add(enrolment)
-    enrolment.active = True
-    if person.status == PersonStatus.ACTIVE:
-        await insert_once(session, welcome_delivery(person, now))
-    await session.flush()
-    return enrolment
+    return enrolled
+
+
+async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
+    """Which of these people already have their welcome row."""
+    found: set[int] = set()
+    for chunk in _chunks(person_ids):
+        query = select(Delivery.person_id).where(
+            Delivery.delivery_key == WELCOME_KEY, col(Delivery.person_id).in_(chunk)
+        )
+        found.update((await session.exec(query)).all())
+    return found
 
 
 def welcome_text(person: Person, now: datetime) -> str:
@@ -97,14 +126,21 @@ def welcome_delivery(person: Person, now: datetime) -> Delivery:
     )
 
 
-async def insert_once(session: AsyncSession, delivery: Delivery) -> bool:
-    """Insert `delivery` unless its `(person, delivery_key)` exists; True if inserted."""
+async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> int:
+    """Insert the deliveries whose `(person, delivery_key)` is not taken; return how many."""
+    if not deliveries:
+        return 0
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    values = delivery.model_dump(exclude={"id"})
+    table = Delivery.__table__
     statement = (
-        dialect.insert(Delivery)
-        .values(**values)
+        dialect.insert(table)
         .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
+        .returning(table.c.id)
     )
-    result = await session.exec(statement)
-    return result.rowcount == 1
+    rows = [delivery.model_dump(exclude={"id"}) for delivery in deliveries]
+    return len((await session.exec(statement, params=rows)).all())
+
+
+def _chunks(values: list[int]) -> list[list[int]]:
+    """`values` in slices small enough for one IN list on every database."""
+    return [values[start : start + _INSERT_BATCH] for start in range(0, len(values), _INSERT_BATCH)]

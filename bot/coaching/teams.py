@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.enrolment import enrol, loaded_pack_ids
+from bot.coaching.enrolment import enrol_all, loaded_pack_ids
 from bot.coaching.policy import (
     WEEKDAYS,
     TeamPolicy,
@@ -247,11 +247,10 @@ async def _move_learners(session: AsyncSession, team: Team, *, now: datetime) ->
         Person.role == Role.LEARNER,
         col(Person.status).not_in(_LEFT),
     )
-    moved = 0
-    for person in (await session.exec(learners)).all():
-        if await enrol(session, person=person, team=team, now=now) is not None:
-            moved += 1
-    return moved
+    if team.pack_id is None:
+        return 0
+    people = list((await session.exec(learners)).all())
+    return len(await enrol_all(session, people=people, pack_id=team.pack_id, now=now))
 
 
 async def team_summaries(session: AsyncSession) -> list[TeamSummary]:

@@ -17,7 +17,7 @@ from bot.roster_import import ImportSummary, PersonDefaults, import_roster
 roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
 
 
-def fail(source: Path, invalid: RosterInvalid) -> NoReturn:
+def _fail(source: Path, invalid: RosterInvalid) -> NoReturn:
     """Print every problem, then stop with one summary line and exit code 1."""
     if len(invalid.problems) == 1:
         raise UserError(invalid.problems[0])
@@ -47,7 +47,7 @@ def import_command(
     try:
         rows = parse_roster(file)
     except RosterInvalid as invalid:
-        fail(file, invalid)
+        _fail(file, invalid)
 
     async def _go(rows: list[RosterRow]) -> ImportSummary:
         async with open_database(config) as database, database.sessions.begin() as session:
@@ -63,7 +63,7 @@ def import_command(
     try:
         summary = run(_go(rows))
     except RosterInvalid as invalid:
-        fail(file, invalid)
+        _fail(file, invalid)
     _report(summary)
 
 
