@@ -28,7 +28,7 @@ PACK_FILE = "pack.yaml"
 LESSONS_DIR = "lessons"
 _FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*([\w-]*)[ \t]*")
 _KNOWN_KEYS = sorted(
-    set().union(
+    {"lessons", "body", "quiz", "reflection"}.union(
         *(model.model_fields for model in (PackMeta, LessonMeta, Choice, *ITEM_TYPES.values()))
     )
 )
@@ -196,19 +196,8 @@ def _split(lesson: ParsedLesson, lines: list[str], problems: list[Problem]) -> d
     return blocks
 
 
-def _parse_quiz(lesson: ParsedLesson, block: _Block | None, problems: list[Problem]) -> None:
-    """Read the quiz block into validated items."""
-    if block is None:
-        problems.append(
-            Problem(lesson.file, 1, "no ```quiz block; every lesson ends with its quiz")
-        )
-        return
-    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
-    problems.extend(found)
-    if doc is None:
-        if not found:
-            problems.append(Problem(lesson.file, block.line, "the quiz block is empty"))
-        return
+def _read_items(lesson: ParsedLesson, doc: YamlDoc, problems: list[Problem]) -> None:
+    """Validate the items of a parsed quiz list."""
     lesson.quiz = doc
     if not isinstance(doc.value, list):
         message = f"the quiz must be a list of items ('- id: …'), found {_kind(doc.value)}"
@@ -219,6 +208,21 @@ def _parse_quiz(lesson: ParsedLesson, block: _Block | None, problems: list[Probl
         problems.extend(found)
         if item is not None:
             lesson.items.append((index, item))
+
+
+def _parse_quiz(lesson: ParsedLesson, block: _Block | None, problems: list[Problem]) -> None:
+    """Read the quiz block into validated items."""
+    if block is None:
+        problems.append(
+            Problem(lesson.file, 1, "no ```quiz block; every lesson ends with its quiz")
+        )
+        return
+    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
+    problems.extend(found)
+    if doc is not None:
+        _read_items(lesson, doc, problems)
+    elif not found:
+        problems.append(Problem(lesson.file, block.line, "the quiz block is empty"))
 
 
 def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Problem]]:
@@ -261,20 +265,32 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def pack_root(path: Path) -> Path:
-    """The folder of the pack at `path`, or `PackPathError` saying why it is not one."""
-    shown = shown_path(path)
+@dataclass(frozen=True, slots=True)
+class PackLocation:
+    """Where a pack is: its folder, how to name it, and its file if it is a single YAML file."""
+
+    root: Path
+    shown: str
+    single_file: Path | None = None
+
+
+def locate_pack(path: Path, *, shown: str | None = None) -> PackLocation:
+    """Where the pack at `path` is, or `PackPathError` saying why it is not one."""
+    shown = shown if shown is not None else shown_path(path)
     if not path.exists() and not path.is_symlink():
         raise PackPathError(f"{shown}: no such file or folder")
     if path.is_file() and path.name == PACK_FILE:
-        return path.parent
+        return PackLocation(path.parent, str(Path(shown).parent))
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        return PackLocation(path.resolve().parent, shown, single_file=path)
     if not path.is_dir():
-        raise PackPathError(f"{shown}: not a pack (give the folder that holds {PACK_FILE})")
+        message = f"not a pack (give the folder that holds {PACK_FILE}, or a .yaml pack file)"
+        raise PackPathError(f"{shown}: {message}")
     if not any(path.iterdir()):
         raise PackPathError(f"{shown}: empty folder, not a pack (no {PACK_FILE})")
     if not (path / PACK_FILE).exists() and not (path / PACK_FILE).is_symlink():
         raise PackPathError(f"{shown}: not a pack (no {PACK_FILE} in it)")
-    return path
+    return PackLocation(path, shown)
 
 
 def _lesson_files(root: Path, shown: str, problems: list[Problem]) -> list[PackFile]:
@@ -305,12 +321,90 @@ def _lesson_files(root: Path, shown: str, problems: list[Problem]) -> list[PackF
     return [PackFile(folder / name, f"{folder_shown}/{name}") for name in sorted(names)]
 
 
-def parse_pack(path: Path, *, shown: str | None = None) -> ParsedPack:
-    """Read a pack folder (or its pack.yaml); raises `PackPathError` if it is not a pack."""
-    root = pack_root(path)
-    shown = shown if shown is not None else shown_path(root)
-    parsed = ParsedPack(shown=shown)
-    meta_file = PackFile(root / PACK_FILE, f"{shown}/{PACK_FILE}")
+def _without(doc: YamlDoc, *keys: str) -> YamlDoc:
+    """The same mapping without some keys (positions unchanged)."""
+    if not isinstance(doc.value, dict):
+        return doc
+    value = {key: item for key, item in doc.value.items() if key not in keys}
+    return YamlDoc(value=value, node=doc.node, path=doc.path, offset=doc.offset)
+
+
+def _text_line(doc: YamlDoc, key: str) -> int:
+    """The first line of the text under `key` (the line after `key: |`)."""
+    block = getattr(doc.sub(key).node, "style", None) in ("|", ">")
+    return doc.line(key) + int(block)
+
+
+def _text_value(doc: YamlDoc, key: str, problems: list[Problem]) -> str | None:
+    """The text under `key` of a mapping, or None with a problem when it is not text."""
+    value = doc.value.get(key)
+    if isinstance(value, str):
+        return value.strip()
+    found = _describe({"loc": (key,), "type": "string_type", "input": value})
+    problems.append(Problem(doc.path, doc.line(key), found))
+    return None
+
+
+def _lesson_mapping(doc: YamlDoc, problems: list[Problem]) -> ParsedLesson:
+    """One lesson written as a mapping inside a single-file pack."""
+    lesson = ParsedLesson(file=doc.path)
+    if not isinstance(doc.value, dict):
+        message = f"a lesson must be keys and values, found {_kind(doc.value)}"
+        problems.append(Problem(doc.path, doc.line(), message))
+        return lesson
+    lesson.front = doc
+    lesson.meta, found = model_from(LessonMeta, _without(doc, "body", "quiz", "reflection"))
+    problems.extend(found)
+    for key in ("body", "quiz"):
+        if key not in doc.value:
+            problems.append(Problem(doc.path, doc.line(), f"missing required key '{key}'"))
+    if "body" in doc.value:
+        body = _text_value(doc, "body", problems)
+        lesson.split = body is not None
+        lesson.body, lesson.body_line = body or "", _text_line(doc, "body")
+    if "quiz" in doc.value:
+        _read_items(lesson, doc.sub("quiz"), problems)
+    if "reflection" in doc.value:
+        lesson.reflection = _text_value(doc, "reflection", problems)
+        lesson.reflection_line = _text_line(doc, "reflection")
+        if lesson.reflection == "":
+            problems.append(Problem(doc.path, doc.line("reflection"), "the reflection is empty"))
+    return lesson
+
+
+def _parse_single_file(file: PackFile, root: Path, parsed: ParsedPack) -> None:
+    """Read a pack written as one YAML file: the pack keys plus `lessons`."""
+    text, problem = read_text(file, root=root)
+    if text is None:
+        parsed.problems.extend(p for p in (problem,) if p is not None)
+        return
+    doc, found = parse_yaml(text, path=file.shown, offset=0)
+    parsed.problems.extend(found)
+    if doc is None:
+        if not found:
+            parsed.problems.append(Problem(file.shown, None, "empty file"))
+        return
+    parsed.meta_doc = doc
+    parsed.meta, found = model_from(PackMeta, _without(doc, "lessons"))
+    parsed.problems.extend(found)
+    if not isinstance(doc.value, dict):
+        return
+    lessons = doc.value.get("lessons")
+    if not isinstance(lessons, list) or not lessons:
+        message = f"'lessons' must be a list of lessons, found {_kind(lessons)}"
+        parsed.problems.append(Problem(file.shown, doc.line("lessons"), message))
+        return
+    if len(lessons) > MAX_LESSON_FILES:
+        message = f"more than {MAX_LESSON_FILES} lessons"
+        parsed.problems.append(Problem(file.shown, doc.line("lessons"), message))
+        return
+    for index in range(len(lessons)):
+        parsed.lessons.append(_lesson_mapping(doc.sub("lessons", index), parsed.problems))
+
+
+def _parse_folder(root: Path, parsed: ParsedPack) -> None:
+    """Read a pack folder: pack.yaml and lessons/*.md."""
+    meta_file = PackFile(root / PACK_FILE, f"{parsed.shown}/{PACK_FILE}")
     text, problem = read_text(meta_file, root=root)
     if problem is not None:
         parsed.problems.append(problem)
@@ -323,8 +417,22 @@ def parse_pack(path: Path, *, shown: str | None = None) -> ParsedPack:
             parsed.meta_doc = doc
             parsed.meta, found = model_from(PackMeta, doc)
             parsed.problems.extend(found)
-    for file in _lesson_files(root, shown, parsed.problems):
+    for file in _lesson_files(root, parsed.shown, parsed.problems):
         lesson, found = parse_lesson(file, root=root)
         parsed.lessons.append(lesson)
         parsed.problems.extend(found)
+
+
+def parse_pack(path: Path, *, shown: str | None = None) -> ParsedPack:
+    """Read a pack folder, its pack.yaml, or a single-file pack.
+
+    Raises `PackPathError` when `path` is not a pack at all.
+    """
+    location = locate_pack(path, shown=shown)
+    parsed = ParsedPack(shown=location.shown)
+    if location.single_file is not None:
+        file = PackFile(location.single_file, location.shown)
+        _parse_single_file(file, location.root, parsed)
+    else:
+        _parse_folder(location.root, parsed)
     return parsed

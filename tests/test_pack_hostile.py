@@ -23,6 +23,11 @@ def _bomb(root: Path) -> tuple[str, str]:
     return "pack", "pack/pack.yaml:1: invalid YAML: anchors and aliases (& and *) are not allowed"
 
 
+def _single_file_bomb(root: Path) -> tuple[str, str]:
+    (root / "bomb.yaml").write_text(BOMB, encoding="utf-8")
+    return "bomb.yaml", "bomb.yaml:1: invalid YAML: anchors and aliases (& and *) are not allowed"
+
+
 def _latin1(root: Path) -> tuple[str, str]:
     pack = copy_sample(root)
     text = (pack / L1).read_text(encoding="utf-8").replace("Look up", "Café: look up")
@@ -110,6 +115,7 @@ def _empty_file(root: Path) -> tuple[str, str]:
 
 HOSTILE: dict[str, Callable[[Path], tuple[str, str]]] = {
     "YAML bomb": _bomb,
+    "YAML bomb as a single-file pack": _single_file_bomb,
     "latin-1 file": _latin1,
     "5 MB file": _huge,
     "link escaping the pack": _escaping_link,
