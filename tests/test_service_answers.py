@@ -1,5 +1,6 @@
 """Answering prompts through the coaching service: graded at once, once only."""
 
+import asyncio
 from datetime import timedelta
 
 from sqlmodel import select
@@ -122,3 +123,18 @@ async def test_unknown_address_is_ignored(database):
     await service.handle(Answer("console:eve", "e1", prompts["single"].id, "c1"))
     async with database.sessions() as session:
         assert (await session.exec(select(Response))).all() == []
+
+
+async def test_simultaneous_answers_count_once(database):
+    _, service, ada, prompts = await setup(database, "single")
+    prompt = prompts["single"].id
+    await asyncio.gather(
+        *[service.handle(Answer("console:ada", f"e{n}", prompt, "c1")) for n in range(3)],
+        *[service.handle(Answer("console:ada", "dup", prompt, "c0")) for _ in range(3)],
+    )
+    async with database.sessions() as session:
+        texts = await outbox(session, ada)
+        assert len((await session.exec(select(Response))).all()) == 1
+    replies = [key for key in texts if key.startswith("reply:")]
+    assert sorted([*replies, f"feedback:{prompt}"]) == sorted(texts)
+    assert len(replies) == 3  # four distinct events: one graded, three told "already answered"
