@@ -7,7 +7,7 @@ from sqlmodel import select
 from bot.clock import SimulatedClock
 from bot.coaching.service import CoachingService
 from bot.messages import Answer, Command, Text
-from storage.models import Escalation, Item, Reflection, Response, Role
+from storage.models import Escalation, Item, Person, PersonStatus, Reflection, Response, Role
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
 
 DAY = timedelta(days=1)
@@ -110,3 +110,14 @@ async def test_someone_elses_prompt_cannot_be_answered(database):
     async with database.sessions() as session:
         assert (await session.exec(select(Response))).all() == []
         assert "no longer works" in (await outbox(session, cora))["reply:e1"]
+
+
+async def test_unreachable_learner_who_writes_is_reachable_again(database):
+    _, service, ada, _, _, _ = await world(database)
+    async with database.sessions() as session:
+        row = await session.get(Person, ada.id)
+        row.status = PersonStatus.UNREACHABLE
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "help"))
+    async with database.sessions() as session:
+        assert (await session.get(Person, ada.id)).status == PersonStatus.ACTIVE

@@ -66,6 +66,9 @@ async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:
     """Run a coach command; False when `name` is not one."""
     name = name.lstrip("/").casefold()
+    if name == "help":
+        turn.reply(HELP)
+        return True
     if name == "cases":
         turn.reply(await cases_text(turn.session, coach=turn.person))
         return True

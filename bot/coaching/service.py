@@ -101,6 +101,8 @@ class CoachingService:
                     "ignoring %s from unknown address %s", type(inbound).__name__, inbound.address
                 )
                 return 0
+            if person.status == PersonStatus.UNREACHABLE:
+                person.status = PersonStatus.ACTIVE  # they wrote to us, so we can write back
             turn = Turn(
                 session=session,
                 person=person,
