@@ -130,8 +130,9 @@ def _item(doc: YamlDoc) -> tuple[Any, list[Problem]]:
     kind = doc.value.get("type")
     if kind is None:
         return None, [Problem(doc.path, doc.line(), "missing required key 'type'")]
-    if kind not in ITEM_TYPES:
-        message = f"unknown item type '{kind}' (use one of: {', '.join(ITEM_TYPES)})"
+    if not isinstance(kind, str) or kind not in ITEM_TYPES:
+        shown = f"'{kind}'" if isinstance(kind, str) else _kind(kind)
+        message = f"unknown item type {shown} (use one of: {', '.join(ITEM_TYPES)})"
         return None, [Problem(doc.path, doc.line("type"), message)]
     return model_from(ITEM_TYPES[kind], doc)
 
