@@ -7,8 +7,17 @@ from sqlmodel import select
 from bot.clock import SimulatedClock
 from bot.coaching.service import CoachingService
 from bot.messages import Answer, Command, Text
-from storage.models import Escalation, Item, Person, PersonStatus, Reflection, Response, Role
-from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
+from storage.models import (
+    Delivery,
+    Escalation,
+    Item,
+    Person,
+    PersonStatus,
+    Reflection,
+    Response,
+    Role,
+)
+from tests.factories import MONDAY_9AM, add_item, add_pack, add_person, add_team, outbox, send
 
 DAY = timedelta(days=1)
 
@@ -121,3 +130,26 @@ async def test_unreachable_learner_who_writes_is_reachable_again(database):
     await service.handle(Text(ada.address, "e1", "help"))
     async with database.sessions() as session:
         assert (await session.get(Person, ada.id)).status == PersonStatus.ACTIVE
+
+
+async def test_a_reply_to_a_message_goes_to_that_message(database):
+    _, service, ada, _, _, lesson = await world(database)
+    async with database.sessions() as session:
+        short = await add_item(session, lesson, "L1-short", "short", {"accepted": ["yes"]})
+        await send(session, ada, kind="quiz", day=MONDAY_9AM.date(), sent_at=MONDAY_9AM, item=short)
+        prompt = (await session.exec(select(Delivery).where(Delivery.kind == "reflection"))).one()
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "a reflection", reply_to_delivery_id=prompt.id))
+    await service.handle(Text(ada.address, "e2", "yes"))
+    async with database.sessions() as session:
+        assert [r.text for r in (await session.exec(select(Reflection))).all()] == ["a reflection"]
+        assert [r.correct for r in (await session.exec(select(Response))).all()] == [True]
+
+
+async def test_unclaimed_case_tells_the_learner_to_wait(database):
+    _, service, ada, _, _, _ = await world(database)
+    await service.handle(Text(ada.address, "e1", "first reflection"))
+    await service.handle(Command(ada.address, "e2", "coach"))
+    await service.handle(Text(ada.address, "e3", "hello?"))
+    async with database.sessions() as session:
+        assert "with the coaches" in (await outbox(session, ada))["reply:e3"]

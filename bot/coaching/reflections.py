@@ -42,6 +42,12 @@ async def awaiting_reflection(session: AsyncSession, *, person_id: int) -> Deliv
     return (await session.exec(statement)).first()
 
 
+async def has_reflection(session: AsyncSession, delivery_id: int) -> bool:
+    """True once the reflection prompt of `delivery_id` has been answered."""
+    statement = select(Reflection.id).where(Reflection.delivery_id == delivery_id)
+    return (await session.exec(statement)).first() is not None
+
+
 async def store_reflection(turn: Turn, prompt: Delivery, text: str) -> Reflection:
     """Save the reflection; if it asks for help (and the team listens), open a case."""
     policy = turn.policy

@@ -22,7 +22,7 @@ from bot.coaching import coach_commands, learner_commands
 from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_at, policy_of, split_address
-from bot.coaching.reflections import awaiting_reflection, store_reflection
+from bot.coaching.reflections import awaiting_reflection, has_reflection, store_reflection
 from bot.coaching.replies import queued_count
 from bot.coaching.turn import Turn
 from bot.messages import Answer, CoachAction, Command, Inbound, Text
@@ -169,6 +169,27 @@ async def _latest_coach_word(turn: Turn, case: Escalation) -> datetime | None:
     return (await turn.session.exec(statement)).one()
 
 
+async def _relay_to_coach(turn: Turn, case: Escalation, text: str) -> None:
+    """Pass the learner's text to the coach holding their case."""
+    await message_coach(
+        turn.session, case=case, learner=turn.person, text=text, now=turn.now, step=turn.event_id
+    )
+
+
+async def _to_target(turn: Turn, target: Delivery, text: str, case: Escalation | None) -> bool:
+    """Text sent as a reply to one of our messages; False when that message wants no reply."""
+    if target.kind in PROMPT_KINDS:
+        await answer_typed(turn, target, text)
+        return True
+    if target.kind == "reflection" and not await has_reflection(turn.session, target.id):
+        await store_reflection(turn, target, text)
+        return True
+    if case is not None and target.escalation_id == case.id:
+        await _relay_to_coach(turn, case, text)
+        return True
+    return False
+
+
 async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
     """Free text: a command, a typed answer, a reflection, or a message for a coach/learner.
 
@@ -182,9 +203,10 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
     if parsed is not None:
         await _on_command(turn, *parsed)
         return
+    case = await open_case_of(turn.session, turn.person.id)
+    claimed = case if case is not None and case.status == EscalationStatus.CLAIMED else None
     target = await _own_delivery(turn, reply_to) if reply_to else None
-    if target is not None and target.kind in PROMPT_KINDS:
-        await answer_typed(turn, target, text)
+    if target is not None and await _to_target(turn, target, text, claimed):
         return
     prompt = await open_typed_prompt(turn.session, person_id=turn.person.id)
     if prompt is not None:
@@ -194,23 +216,13 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
         await _coach_text(turn, text)
         return
     reflection = await awaiting_reflection(turn.session, person_id=turn.person.id)
-    case = await open_case_of(turn.session, turn.person.id)
-    coach_word = (
-        await _latest_coach_word(turn, case)
-        if case is not None and case.status == EscalationStatus.CLAIMED
-        else None
-    )
+    coach_word = await _latest_coach_word(turn, claimed) if claimed else None
     if coach_word is not None and (reflection is None or coach_word >= reflection.sent_at):
-        await message_coach(
-            turn.session,
-            case=case,
-            learner=turn.person,
-            text=text,
-            now=turn.now,
-            step=turn.event_id,
-        )
+        await _relay_to_coach(turn, claimed, text)
     elif reflection is not None:
         await store_reflection(turn, reflection, text)
+    elif case is not None:
+        turn.reply("Your request is with the coaches; one of them will write to you here soon.")
     else:
         turn.reply(HINT)
 
