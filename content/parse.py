@@ -119,7 +119,11 @@ def model_from(model: type[M], doc: YamlDoc) -> tuple[M | None, list[Problem]]:
     try:
         return model.model_validate(doc.value), []
     except ValidationError as error:
-        return None, [Problem(doc.path, doc.line(*e["loc"]), _describe(e)) for e in error.errors()]
+        return None, [
+            Problem(doc.path, doc.line(*e["loc"]), _describe(e))
+            for e in error.errors()
+            if e["type"] != "invalid_key"  # non-text keys are reported while parsing
+        ]
 
 
 def _item(doc: YamlDoc) -> tuple[Any, list[Problem]]:

@@ -112,23 +112,21 @@ def _walk(node: Node) -> Iterator[Node]:
             yield from _walk(child)
 
 
-def _duplicate_keys(doc: YamlDoc) -> list[Problem]:
-    """A problem for every key that repeats within one mapping."""
+def _key_problems(doc: YamlDoc) -> list[Problem]:
+    """A problem for every key that is not text or repeats within one mapping."""
     problems = []
     for node in _walk(doc.node):
         if not isinstance(node, MappingNode):
             continue
         seen: set[str] = set()
         for key, _ in node.value:
-            name = _key(key)
-            if name is not None and name in seen:
-                problems.append(
-                    Problem(
-                        doc.path, doc.offset + key.start_mark.line + 1, f"duplicate key '{name}'"
-                    )
-                )
-            if name is not None:
-                seen.add(name)
+            name, line = _key(key), doc.offset + key.start_mark.line + 1
+            if name is None or key.tag != "tag:yaml.org,2002:str":
+                shown = f"'{name}'" if name is not None else "a list or mapping"
+                problems.append(Problem(doc.path, line, f"key {shown} must be text"))
+            elif name in seen:
+                problems.append(Problem(doc.path, line, f"duplicate key '{name}'"))
+            seen.add(name or "")
     return problems
 
 
@@ -146,7 +144,7 @@ def _error_line(error: yaml.YAMLError, text: str, offset: int) -> int:
 def _error_text(error: yaml.YAMLError) -> str:
     """A short description of a PyYAML error."""
     if isinstance(error, yaml.MarkedYAMLError) and error.problem:
-        return f"{error.context} and {error.problem}" if error.context else error.problem
+        return f"{error.context}, {error.problem}" if error.context else error.problem
     return str(error).splitlines()[0]
 
 
@@ -170,4 +168,4 @@ def parse_yaml(text: str, *, path: str, offset: int) -> tuple[YamlDoc | None, li
     finally:
         loader.dispose()
     doc = YamlDoc(value=value, node=node, path=path, offset=offset)
-    return doc, _duplicate_keys(doc)
+    return doc, _key_problems(doc)

@@ -197,11 +197,17 @@ CASES = {
         "  type: single\n  type: multiple\n",
         f"{L1}:21: duplicate key 'type'",
     ),
+    "key that is not text": (
+        L1,
+        "  type: single\n",
+        "  type: single\n  yes: x\n",
+        f"{L1}:21: key 'yes' must be text",
+    ),
     "YAML syntax error": (
         L2,
         "  explanation: Say what you did, in the words you would use aloud.",
         "  explanation: [unclosed",
-        f"{L2}:24: invalid YAML: while parsing a flow sequence and expected ',' or ']', "
+        f"{L2}:24: invalid YAML: while parsing a flow sequence, expected ',' or ']', "
         "but got ':'",
     ),
     "YAML anchors": (
