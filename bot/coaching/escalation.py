@@ -43,6 +43,13 @@ log = logging.getLogger(__name__)
 OPEN_STATUSES = (EscalationStatus.OPEN, EscalationStatus.CLAIMED)
 EVIDENCE_REFLECTIONS = 3
 QUOTE_CHARS = 200
+CARD_ANSWERS = 10
+RELAY_CHARS = 2500  # a relayed message plus its heading stays within every platform's limit
+
+
+def clip(text: str, limit: int = RELAY_CHARS) -> str:
+    """`text` cut to `limit` characters, saying so when it was cut."""
+    return text if len(text) <= limit else text[: limit - 12].rstrip() + " … (cut)"
 
 
 class CaseError(ValueError):
@@ -130,7 +137,7 @@ def case_card(case: Escalation, learner: Person, *, heading: str = "") -> str:
         lines += [
             f"• {a['item']} ({a['topic']}{', review' if a['review'] else ''}): "
             f"{a['expected']:.2f} → {'✅' if a['correct'] else '❌'}"
-            for a in evidence["answers"]
+            for a in evidence["answers"][:CARD_ANSWERS]
         ]
     if evidence.get("misses_by_topic"):
         misses = ", ".join(f"{topic} {n}" for topic, n in evidence["misses_by_topic"].items())
@@ -307,7 +314,7 @@ async def message_learner(
     if not text.strip():
         raise CaseError(f"Write the message after the case number: `msg {case.id} <text>`.")
     await _add_event(session, case, "coach_message", now=now, actor=coach, text=text)
-    _tell_learner(session, case, f"msg:{step}", f"💬 *{coach.name} (coach):* {text}", now)
+    _tell_learner(session, case, f"msg:{step}", f"💬 *{coach.name} (coach):* {clip(text)}", now)
     return f"Sent to {learner.name}."
 
 
@@ -321,7 +328,8 @@ async def message_coach(
         person_id=case.coach_id,
         key=f"escalation:{case.id}:msg:{step}",
         kind="escalation",
-        text=f"💬 *{learner.name} (case #{case.id}):* {text}\nReply with `msg {case.id} <text>`.",
+        text=f"💬 *{learner.name} (case #{case.id}):* {clip(text)}\n"
+        f"Reply with `msg {case.id} <text>`.",
         now=now,
         escalation_id=case.id,
     )
