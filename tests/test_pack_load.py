@@ -217,3 +217,16 @@ def test_a_shipped_pack_loads_by_name(cli, monkeypatch: pytest.MonkeyPatch, data
     result = cli("packs", "load", "sample")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "loaded sample-pack 1.0"
+
+
+def test_reload_reports_no_changes_or_a_forgotten_version_bump(cli, tmp_path: Path, database):
+    assert cli("packs", "load", str(SAMPLE)).exit_code == 0
+    assert cli("packs", "load", str(SAMPLE)).stdout.splitlines()[-1] == "no changes"
+    pack = copy_sample(tmp_path)
+    edit(pack, L1, "Which of these tell a person", "Which of these show a person")
+    lines = cli("packs", "load", str(pack)).stdout.splitlines()
+    assert lines[0] == (
+        "pack sample-pack: version 1.0 "
+        "(content changed but the version did not; consider a new version)"
+    )
+    assert lines[-1] == "loaded sample-pack 1.0"

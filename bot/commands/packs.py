@@ -94,6 +94,8 @@ def _diff_lines(diff: Diff) -> list[str]:
         head = f"pack {diff.pack_id}: version {diff.new_version}"
         if diff.details_changed:
             head += " (details changed)"
+        if not (diff.lessons.empty and diff.items.empty):
+            head += " (content changed but the version did not; consider a new version)"
     return [head, *_changes_lines("lesson", diff.lessons), *_changes_lines("item", diff.items)]
 
 
