@@ -1,6 +1,8 @@
 """Grading rules for every item type."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.coaching.grading import (
     NotAnAnswer,
@@ -95,3 +97,10 @@ def test_guessing_floors():
     assert guess_floor(item("true_false")) == 0.5
     assert guess_floor(item("multiple")) == pytest.approx(1 / 7)
     assert guess_floor(item("short")) == 0
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**6), st.integers(min_value=0, max_value=99))
+def test_decimal_point_and_comma_read_the_same(whole, cents):
+    text = f"{whole}.{cents:02d}"
+    assert parse_number(text) == parse_number(text.replace(".", ",")) == float(text)
+    assert parse_number(f"about {text} euros") == float(text)
