@@ -24,8 +24,11 @@ async def claim_due(
 
     A row is due when it is pending and its time has come, or when another
     worker claimed it more than `stale_after` ago and never finished (a crash).
-    PostgreSQL uses `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each
-    other by; on SQLite the single `UPDATE … RETURNING` holds the write lock.
+    The candidates are picked once, in a materialised CTE: PostgreSQL locks them
+    with `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each other by (as a
+    plain `IN (subquery)` it may re-run the subquery and claim more than `limit`);
+    on SQLite the single `UPDATE … RETURNING` holds the write lock. Rows already
+    loaded in `session` are refreshed with their claimed state.
     """
     due = or_(
         and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now),
@@ -34,9 +37,10 @@ async def claim_due(
     candidates = select(Delivery.id).where(due).order_by(Delivery.due_at, Delivery.id).limit(limit)
     if session.bind.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
+    picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")
     statement = (
         update(Delivery)
-        .where(Delivery.id.in_(candidates.scalar_subquery()), due)
+        .where(Delivery.id.in_(select(picked.c.id)), due)
         .values(
             status=DeliveryStatus.CLAIMED,
             claimed_at=now,
@@ -44,7 +48,7 @@ async def claim_due(
             attempts=Delivery.attempts + 1,
         )
         .returning(Delivery)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await session.exec(statement)).scalars().all())
     await session.commit()
