@@ -23,14 +23,15 @@ from content.schema import (
     TrueFalseItem,
 )
 
-_WORD = re.compile(r"\S*[^\W_]\S*")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 _LIST_MARKER = re.compile(r"^[ \t]*(?:\d+[.)]|[-*+>#]+)[ \t]", re.MULTILINE)
 Report = Callable[[int, str], None]
 
 
 def word_count(text: str) -> int:
     """Words in a Markdown body: runs of non-space holding a letter or digit."""
-    return len(_WORD.findall(_LIST_MARKER.sub("", text)))
+    tokens = _LIST_MARKER.sub("", text).split()
+    return sum(1 for token in tokens if _LETTER_OR_DIGIT.search(token))
 
 
 def _reporter(problems: list[Problem], path: str, *, warning: bool = False) -> Report:
@@ -144,7 +145,7 @@ def _check_short(item: ShortItem, doc: YamlDoc, report: Report) -> None:
         report(doc.line("accepted"), f"'{item.id}' needs at least one accepted answer")
     for index, answer in enumerate(item.accepted):
         line = doc.line("accepted", index)
-        if not re.search(r"[^\W_]", answer):
+        if not _LETTER_OR_DIGIT.search(answer):
             report(line, f"accepted answer '{answer}' has no letters or digits to compare")
         else:
             _check_text(answer, "accepted answer", line, report, limit=limits.ACCEPTED_CHARS)

@@ -101,6 +101,13 @@ def _binary(root: Path) -> tuple[str, str]:
     return "pack", "pack/pack.yaml:1: invalid YAML: unacceptable character #x0000: "
 
 
+def _pathological_body(root: Path) -> tuple[str, str]:
+    pack = copy_sample(root)
+    text = (pack / L1).read_text(encoding="utf-8")
+    (pack / L1).write_text(text.replace("People decide", "!" * 900_000), encoding="utf-8")
+    return "pack", f"pack/{L1}:7: the body is 900,423 characters; the limit is 2,900"
+
+
 def _fifo(root: Path) -> tuple[str, str]:
     pack = copy_sample(root)
     os.mkfifo(pack / "lessons" / "04-pipe.md")
@@ -127,6 +134,7 @@ HOSTILE: dict[str, Callable[[Path], tuple[str, str]]] = {
     "deep nesting": _deep_nesting,
     "python tag": _python_tag,
     "binary bytes": _binary,
+    "a body that defeats naive regexes": _pathological_body,
     "named pipe": _fifo,
     "empty lesson file": _empty_file,
 }
