@@ -25,7 +25,8 @@ class Problem:
         """Render as one line: `path:line: message` (or `path: message` for a whole file)."""
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         kind = "warning: " if self.warning else ""
-        text = f"{where}: {kind}{self.message}"
+        message = self.message if len(self.message) <= 300 else self.message[:299] + "…"
+        text = f"{where}: {kind}{message}"
         return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
 
 
