@@ -208,7 +208,7 @@ def _check_unique(parsed: ParsedPack, problems: list[Problem]) -> None:
         if lesson.front is not None and isinstance(lesson.front.value, dict):
             for key, kind in (("id", "lesson id"), ("order", "order")):
                 value = lesson.front.value.get(key)
-                if isinstance(value, str | int):
+                if isinstance(value, str | int) and not isinstance(value, bool):
                     claim(kind, value, lesson.file, lesson.front.line(key))
         if lesson.quiz is not None and isinstance(lesson.quiz.value, list):
             for index, item in enumerate(lesson.quiz.value):

@@ -207,8 +207,7 @@ CASES = {
         L2,
         "  explanation: Say what you did, in the words you would use aloud.",
         "  explanation: [unclosed",
-        f"{L2}:24: invalid YAML: while parsing a flow sequence, expected ',' or ']', "
-        "but got ':'",
+        f"{L2}:24: invalid YAML: while parsing a flow sequence, expected ',' or ']', but got ':'",
     ),
     "YAML anchors": (
         L3,
