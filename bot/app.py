@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.errors import UserError
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory
 
@@ -21,10 +24,45 @@ class Database:
     sessions: SessionFactory
 
 
+def _reason(exc: Exception) -> str:
+    """The driver's own first line about why a connection failed."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+def _missing_sqlite_folder(engine: AsyncEngine) -> Path | None:
+    """The folder a SQLite database file should be in, when it does not exist."""
+    name = engine.url.database
+    if engine.dialect.name != "sqlite" or not name or name == ":memory:":
+        return None
+    folder = Path(name).parent
+    return None if folder.is_dir() else folder
+
+
+async def _connect(url: str) -> AsyncEngine:
+    """An engine that has proved it can connect, or a one-line `UserError` saying why not."""
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ValueError) as exc:  # bad URL or driver; never echo the URL
+        raise UserError(f"cannot open database: {_reason(exc)} (check DATABASE_URL)") from None
+    shown = engine.url.render_as_string(hide_password=True)
+    folder = _missing_sqlite_folder(engine)
+    if folder is not None:
+        # Checked up front: aiosqlite's failed connect may report to a closed event loop.
+        raise UserError(f"cannot open database {shown}: folder {folder} does not exist")
+    try:
+        async with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError) as exc:
+        await engine.dispose()
+        raise UserError(f"cannot open database {shown}: {_reason(exc)}") from None
+    return engine
+
+
 @asynccontextmanager
 async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
     """Open the configured database, apply pending migrations, and close it afterwards."""
-    engine = create_engine(settings.database_url)
+    engine = await _connect(settings.database_url)
     try:
         if upgrade:
             await migrate.upgrade(engine)
