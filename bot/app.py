@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +10,19 @@ from pathlib import Path
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.clock import Clock
+from bot.coaching.digest import coach_digest_tick
+from bot.coaching.escalation import sla_tick
+from bot.coaching.nudges import nudge_tick
+from bot.coaching.planner import plan_tick
+from bot.coaching.service import CoachingService
+from bot.coaching.signals import silence_tick
 from bot.config import Settings
+from bot.dispatcher import Dispatcher
 from bot.errors import UserError
+from bot.scheduler import TickJob
+from bot.transports import Transport
+from bot.transports.console import ConsoleTransport
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory
 
@@ -69,3 +80,66 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
         yield Database(engine=engine, sessions=session_factory(engine))
     finally:
         await engine.dispose()
+
+
+def build_transports(*, write: Callable[[str], None] | None = print) -> dict[str, Transport]:
+    """The chat platforms this process sends on (the console until Slack and Telegram land)."""
+    return {"console": ConsoleTransport(write=write)}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything the tick jobs and inbound handlers need, wired once."""
+
+    database: Database
+    clock: Clock
+    transports: Mapping[str, Transport]
+    dispatcher: Dispatcher
+    service: CoachingService
+    admin_addresses: tuple[str, ...]
+
+    def ticks(self) -> list[TickJob]:
+        """The scheduler's jobs: each a plain async tick on this runtime's clock."""
+        sessions, clock, admins = self.database.sessions, self.clock, self.admin_addresses
+        return [
+            TickJob("plan", 60, lambda: plan_tick(sessions=sessions, clock=clock)),
+            TickJob("dispatch", 5, self.dispatcher.tick),
+            TickJob("nudge", 300, lambda: nudge_tick(sessions=sessions, clock=clock)),
+            TickJob(
+                "sla", 600, lambda: sla_tick(sessions=sessions, clock=clock, admin_addresses=admins)
+            ),
+            TickJob(
+                "silence",
+                3600,
+                lambda: silence_tick(sessions=sessions, clock=clock, admin_addresses=admins),
+            ),
+            TickJob("digest", 600, lambda: coach_digest_tick(sessions=sessions, clock=clock)),
+        ]
+
+
+def build_runtime(
+    *,
+    database: Database,
+    settings: Settings,
+    clock: Clock,
+    transports: Mapping[str, Transport],
+) -> Runtime:
+    """Wire the dispatcher and the coaching service; feedback is dispatched at once."""
+    admin_addresses = tuple(settings.admin_addresses)
+    dispatcher = Dispatcher(
+        sessions=database.sessions,
+        transports=transports,
+        clock=clock,
+        admin_addresses=admin_addresses,
+    )
+
+    async def dispatch_now() -> None:
+        await dispatcher.drain(max_ticks=5)
+
+    service = CoachingService(
+        sessions=database.sessions,
+        clock=clock,
+        admin_addresses=admin_addresses,
+        on_outbox=dispatch_now,
+    )
+    return Runtime(database, clock, transports, dispatcher, service, admin_addresses)

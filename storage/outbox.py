@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Delivery, DeliveryStatus
+from storage.models import Delivery, DeliveryStatus, Person
 
 DEFAULT_STALE_AFTER = timedelta(minutes=5)
 
@@ -19,11 +20,14 @@ async def claim_due(
     worker: str,
     limit: int = 50,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
+    platforms: Collection[str] | None = None,
 ) -> list[Delivery]:
     """Atomically claim up to `limit` due deliveries for `worker` and commit.
 
     A row is due when it is pending and its time has come, or when another
     worker claimed it more than `stale_after` ago and never finished (a crash).
+    With `platforms`, only rows for people on those platforms are claimed, so a
+    process never takes rows it has no transport for.
     The candidates are picked once, in a materialised CTE: PostgreSQL locks them
     with `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each other by (as a
     plain `IN (subquery)` it may re-run the subquery and claim more than `limit`);
@@ -35,6 +39,9 @@ async def claim_due(
         and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < now - stale_after),
     )
     candidates = select(Delivery.id).where(due).order_by(Delivery.due_at, Delivery.id).limit(limit)
+    if platforms is not None:
+        on_platforms = select(Person.id).where(Person.platform.in_(tuple(platforms)))
+        candidates = candidates.where(Delivery.person_id.in_(on_platforms))
     if session.bind.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")

@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import holidays
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
+from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
-from bot.coaching.policy import TeamPolicy, parse_workdays, policy_for
+from bot.coaching.policy import TeamPolicy, policy_for
 from bot.coaching.replies import queue
 from bot.coaching.struggle import struggle_score
 from storage.db import SessionFactory
@@ -62,20 +62,6 @@ async def open_case_of(session: AsyncSession, person_id: int) -> Escalation | No
         Escalation.person_id == person_id, col(Escalation.status).in_(OPEN_STATUSES)
     )
     return (await session.exec(statement)).first()
-
-
-def working_days_after(team: Team | None, start: date, days: int) -> date:
-    """The date `days` working days after `start` (team workdays and public holidays)."""
-    workdays = parse_workdays(team.workdays if team else "mon-fri")
-    calendar: Any = ()
-    if team is not None and team.holidays_country:
-        calendar = holidays.country_holidays(team.holidays_country, subdiv=team.holidays_subdiv)
-    current, left = start, days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() in workdays and current not in calendar:
-            left -= 1
-    return current
 
 
 async def gather_evidence(

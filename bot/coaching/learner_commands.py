@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import case, func
 from sqlmodel import col, select
 
-from bot.coaching.escalation import open_case, open_case_of, working_days_after
+from bot.coaching.calendar import working_days_after
+from bot.coaching.escalation import open_case, open_case_of
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
 from bot.coaching.privacy import export_person, forget_person
@@ -355,7 +356,9 @@ async def _stop(turn: Turn, _: tuple[str, ...]) -> None:
     """Stop all lessons until the learner sends `resume`."""
     turn.person.status = PersonStatus.INACTIVE
     turn.session.add(turn.person)
-    await cancel_pending(turn.session, person_id=turn.person.id, kinds=None)
+    await cancel_pending(
+        turn.session, person_id=turn.person.id, kinds=None, reason="learner sent stop"
+    )
     turn.reply("👋 You won't get any more lessons. Send `resume` any time to come back.")
 
 

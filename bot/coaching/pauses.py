@@ -9,6 +9,7 @@ planning a learner, so the cards move then too.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import update
@@ -29,7 +30,12 @@ def is_paused(person: Person, today: date) -> bool:
 
 
 async def cancel_pending(
-    session: AsyncSession, *, person_id: int, kinds: tuple[str, ...] | None = DAY_KINDS
+    session: AsyncSession,
+    *,
+    person_id: int,
+    kinds: tuple[str, ...] | None = DAY_KINDS,
+    reason: str = "paused",
+    except_ids: Collection[int] = (),
 ) -> int:
     """Cancel the person's unsent deliveries (of `kinds`, or all when None); returns how many."""
     statement = (
@@ -38,9 +44,11 @@ async def cancel_pending(
             col(Delivery.person_id) == person_id,
             col(Delivery.status).in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)),
         )
-        .values(status=DeliveryStatus.CANCELLED)
+        .values(status=DeliveryStatus.CANCELLED, reason=reason)
         .execution_options(synchronize_session=False)
     )
+    if except_ids:
+        statement = statement.where(col(Delivery.id).not_in(except_ids))
     if kinds is not None:
         statement = statement.where(col(Delivery.kind).in_(kinds))
     result = await session.exec(statement)

@@ -160,7 +160,7 @@ async def forget_person(session: AsyncSession, person: Person, now: datetime) ->
     case_ids = list(
         (await session.exec(select(Escalation.id).where(Escalation.person_id == person.id))).all()
     )
-    await cancel_pending(session, person_id=person.id, kinds=None)
+    await cancel_pending(session, person_id=person.id, kinds=None, reason="learner data erased")
     await session.exec(delete(Reflection).where(col(Reflection.person_id) == person.id))
     await session.exec(
         update(Response).where(col(Response.person_id) == person.id).values(answer="")

@@ -1,0 +1,156 @@
+"""What one learner gets on one day: the next lesson, its quiz, a reflection, due reviews."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.coaching.policy import TeamPolicy
+from storage.models import Delivery, DeliveryStatus, Enrolment, Item, Lesson, Person, ReviewState
+
+LIVE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENT)
+DAY_PLAN_KINDS = ("lesson", "review")
+
+
+async def next_lesson(session: AsyncSession, *, person_id: int, pack_id: str) -> Lesson | None:
+    """The first lesson of the pack (by order) not yet sent or on its way to the learner.
+
+    A lesson whose delivery failed or was cancelled (a pause) comes round again.
+    """
+    given = select(Delivery.lesson_id).where(
+        Delivery.person_id == person_id,
+        Delivery.kind == "lesson",
+        col(Delivery.status).in_(LIVE_STATUSES),
+        col(Delivery.lesson_id).is_not(None),
+    )
+    statement = (
+        select(Lesson)
+        .where(
+            Lesson.pack_id == pack_id,
+            col(Lesson.retired).is_(False),
+            col(Lesson.id).not_in(given),
+        )
+        .order_by(col(Lesson.order), col(Lesson.id))
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def lesson_items(session: AsyncSession, lesson_id: int) -> list[Item]:
+    """The live quiz items of a lesson in pack order."""
+    statement = (
+        select(Item)
+        .where(Item.lesson_id == lesson_id, col(Item.retired).is_(False))
+        .order_by(col(Item.position), col(Item.id))
+    )
+    return list((await session.exec(statement)).all())
+
+
+async def due_reviews(
+    session: AsyncSession, *, person_id: int, until: datetime, cap: int, skip: set[int]
+) -> list[Item]:
+    """Up to `cap` live items whose review is due by `until`, most overdue first."""
+    if cap <= 0:
+        return []
+    statement = (
+        select(Item)
+        .join(ReviewState, col(ReviewState.item_id) == col(Item.id))
+        .where(
+            ReviewState.person_id == person_id,
+            ReviewState.due <= until,
+            col(Item.retired).is_(False),
+            col(Item.id).not_in(skip or {-1}),
+        )
+        .order_by(col(ReviewState.due), col(Item.id))
+        .limit(cap)
+    )
+    return list((await session.exec(statement)).all())
+
+
+def _row(person: Person, day: date, due_at: datetime, now: datetime, **values: object) -> Delivery:
+    """A delivery row of this learner's day."""
+    return Delivery(person_id=person.id, local_date=day, due_at=due_at, created_at=now, **values)
+
+
+async def plan_day(
+    session: AsyncSession,
+    *,
+    person: Person,
+    enrolment: Enrolment,
+    policy: TeamPolicy,
+    day: date,
+    due_at: datetime,
+    now: datetime,
+) -> list[Delivery]:
+    """Add the learner's rows for local date `day` to the session; returns them.
+
+    A learner who has finished the pack gets due reviews only, and the
+    enrolment records when they finished.
+    """
+    rows: list[Delivery] = []
+    lesson = await next_lesson(session, person_id=person.id, pack_id=enrolment.pack_id)
+    quiz: list[Item] = []
+    if lesson is not None:
+        quiz = await lesson_items(session, lesson.id)
+        rows.append(
+            _row(
+                person,
+                day,
+                due_at,
+                now,
+                delivery_key=f"lesson:{day}",
+                kind="lesson",
+                lesson_id=lesson.id,
+            )
+        )
+        rows += [
+            _row(
+                person,
+                day,
+                due_at,
+                now,
+                delivery_key=f"quiz:{day}:{item.key}",
+                kind="quiz",
+                item_id=item.id,
+                lesson_id=lesson.id,
+            )
+            for item in quiz
+        ]
+    elif enrolment.finished_at is None:
+        enrolment.finished_at = now
+        session.add(enrolment)
+    reviews = await due_reviews(
+        session,
+        person_id=person.id,
+        until=due_at,
+        cap=policy.review_cap,
+        skip={item.id for item in quiz},
+    )
+    rows += [
+        _row(
+            person,
+            day,
+            due_at,
+            now,
+            delivery_key=f"review:{day}:{item.key}",
+            kind="review",
+            item_id=item.id,
+        )
+        for item in reviews
+    ]
+    if lesson is not None and lesson.reflection:
+        rows.append(
+            _row(
+                person,
+                day,
+                due_at,
+                now,
+                delivery_key=f"reflection:{day}",
+                kind="reflection",
+                lesson_id=lesson.id,
+            )
+        )
+    session.add_all(rows)
+    return rows

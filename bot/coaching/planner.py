@@ -1,0 +1,154 @@
+"""The plan tick: give every learner whose send time has come today's rows, once.
+
+Only today's local date is ever planned, so after downtime a learner gets at
+most today's delivery, never a backlog. Rows are keyed `(learner, key)` with
+the local date in the key, so planning twice, or in two processes at once,
+adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.coaching.calendar import calendar_for, local_date, send_instant
+from bot.coaching.daily import DAY_PLAN_KINDS, plan_day
+from bot.coaching.pauses import is_paused, resume_if_due
+from bot.coaching.policy import policy_for
+from storage.db import SessionFactory
+from storage.models import Delivery, Enrolment, Person, PersonStatus, Role, Team
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanResult:
+    """What one plan tick did: learners planned, rows added, and why others were skipped."""
+
+    planned: list[str] = field(default_factory=list)
+    rows: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Learner:
+    """A learner with what planning needs of them."""
+
+    person: Person
+    enrolment: Enrolment
+    team: Team | None
+
+
+async def _learners(session: AsyncSession, person_ids: Collection[int] | None) -> list[_Learner]:
+    """Active learners with an active enrolment (optionally only `person_ids`)."""
+    statement = (
+        select(Person, Enrolment, Team)
+        .join(Enrolment, col(Enrolment.person_id) == col(Person.id))
+        .outerjoin(Team, col(Team.id) == col(Person.team_id))
+        .where(
+            Person.role == Role.LEARNER,
+            Person.status == PersonStatus.ACTIVE,
+            col(Enrolment.active).is_(True),
+        )
+        .order_by(col(Person.id))
+    )
+    if person_ids is not None:
+        statement = statement.where(col(Person.id).in_(person_ids))
+    return [_Learner(*row) for row in (await session.exec(statement)).all()]
+
+
+async def _planned_days(session: AsyncSession, since: date) -> set[tuple[int, date]]:
+    """(learner, local date) pairs that already have a day's plan on or after `since`."""
+    statement = (
+        select(Delivery.person_id, Delivery.local_date)
+        .where(col(Delivery.kind).in_(DAY_PLAN_KINDS), col(Delivery.local_date) >= since)
+        .distinct()
+    )
+    return {(person_id, day) for person_id, day in (await session.exec(statement)).all()}
+
+
+async def plan_tick(
+    *,
+    sessions: SessionFactory,
+    clock: Clock,
+    person_ids: Collection[int] | None = None,
+    now_for_everyone: bool = False,
+) -> PlanResult:
+    """Plan today's rows for every learner whose local send time has passed.
+
+    `now_for_everyone` is `deliver now`: today's lesson is planned at once,
+    ignoring working days, holidays and the send time, but never for a paused
+    learner; it uses the same local-date keys, so the scheduler will not send
+    that day again.
+    """
+    now = clock.now()
+    result = PlanResult()
+    async with sessions() as session:
+        learners = await _learners(session, person_ids)
+        done = await _planned_days(session, (now - timedelta(days=2)).date())
+    for learner in learners:
+        person = learner.person
+        today = local_date(now, person.timezone)
+        if (person.id, today) in done:
+            result.skipped["already planned today"] += 1
+            continue
+        reason = _not_today(learner, today, now, now_for_everyone)
+        if reason:
+            result.skipped[reason] += 1
+            continue
+        due_at = now if now_for_everyone else send_instant(today, person.send_time, person.timezone)
+        added = await _plan_one(sessions, learner, today, due_at, now)
+        if added is None:
+            result.skipped["planned by another process"] += 1
+        elif added == 0:
+            result.skipped["pack finished, no reviews due"] += 1
+        else:
+            result.planned.append(person.name)
+            result.rows += added
+    return result
+
+
+def _not_today(learner: _Learner, today: date, now: datetime, now_for_everyone: bool) -> str:
+    """Why this learner gets nothing now, or '' when they are due."""
+    person = learner.person
+    if is_paused(person, today):
+        return "paused"
+    if now_for_everyone:
+        return ""
+    if not calendar_for(learner.team).is_working_day(today):
+        return "not a working day"
+    if now < send_instant(today, person.send_time, person.timezone):
+        return "send time not reached"
+    return ""
+
+
+async def _plan_one(
+    sessions: SessionFactory, learner: _Learner, today: date, due_at: datetime, now: datetime
+) -> int | None:
+    """Plan one learner's day in its own transaction; None if another planner got there first."""
+    try:
+        async with sessions() as session, session.begin():
+            person = await session.get(Person, learner.person.id)
+            enrolment = await session.get(Enrolment, learner.enrolment.id)
+            await resume_if_due(session, person=person, now=now)
+            rows = await plan_day(
+                session,
+                person=person,
+                enrolment=enrolment,
+                policy=policy_for(learner.team),
+                day=today,
+                due_at=due_at,
+                now=now,
+            )
+            return len(rows)
+    except IntegrityError:
+        log.info("%s: today's rows were planned by another process", learner.person.name)
+        return None

@@ -1,0 +1,191 @@
+"""`servicecoach run`, `deliver now` and `deliveries`: the engine from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import col, select
+
+from bot.app import build_runtime, build_transports, open_database
+from bot.clock import SystemClock
+from bot.coaching.planner import plan_tick
+from bot.commands.common import run as run_async
+from bot.commands.common import settings as read_settings
+from bot.config import Settings
+from bot.errors import UserError
+from bot.scheduler import build_scheduler
+from storage.db import SessionFactory
+from storage.models import Delivery, DeliveryStatus, Person, Team
+
+deliver_app = typer.Typer(help="Send lessons outside the schedule.", no_args_is_help=True)
+
+
+async def _serve(settings: Settings) -> None:
+    """Run the scheduler and transports until SIGINT or SIGTERM."""
+    clock = SystemClock()
+    async with open_database(settings) as database:
+        transports = build_transports()
+        runtime = build_runtime(
+            database=database, settings=settings, clock=clock, transports=transports
+        )
+        for transport in transports.values():
+            await transport.start()
+        scheduler = build_scheduler(runtime.ticks())
+        scheduler.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        typer.echo(f"servicecoach running on {', '.join(transports)}; Ctrl+C stops it")
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            for transport in transports.values():
+                await transport.stop()
+
+
+def run() -> None:
+    """Run the bot: migrations, transports, and the scheduler's tick jobs."""
+    settings = read_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    run_async(_serve(settings))
+
+
+async def _chosen(sessions: SessionFactory, team: str | None, learner: str | None) -> list[int]:
+    """Ids of the learners `deliver now` is for; a name that matches nobody is an error."""
+    async with sessions() as session:
+        statement = select(Person.id).where(Person.role == "learner")
+        if team is not None:
+            found = (await session.exec(select(Team.id).where(Team.name == team))).first()
+            if found is None:
+                raise UserError(f"no team called {team!r} (see `servicecoach teams list`)")
+            statement = statement.where(Person.team_id == found)
+        if learner is not None:
+            statement = statement.where(Person.name == learner)
+        ids = list((await session.exec(statement)).all())
+    if not ids:
+        raise UserError(
+            f"no learner called {learner!r}" if learner else "no learners to deliver to"
+        )
+    return ids
+
+
+async def _deliver_now(settings: Settings, team: str | None, learner: str | None) -> None:
+    """Plan today's lesson at once for the chosen learners and send what is due."""
+    clock = SystemClock()
+    async with open_database(settings) as database:
+        person_ids = await _chosen(database.sessions, team, learner)
+        planned = await plan_tick(
+            sessions=database.sessions, clock=clock, person_ids=person_ids, now_for_everyone=True
+        )
+        runtime = build_runtime(
+            database=database, settings=settings, clock=clock, transports=build_transports()
+        )
+        sent = await runtime.dispatcher.drain()
+    typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s); sent {sent.sent}")
+    for reason, count in sorted(planned.skipped.items()):
+        typer.echo(f"skipped {count}: {reason}")
+    for failure in sent.failed:
+        typer.echo(f"failed: {failure}")
+
+
+@deliver_app.command("now")
+def deliver_now(
+    team: str | None = typer.Option(None, "--team", help="Only this team's learners."),
+    learner: str | None = typer.Option(None, "--learner", help="Only the learner of this name."),
+) -> None:
+    """Send today's lesson now, ignoring working days and holidays (never pauses).
+
+    It uses the same keys as the scheduler, so running it twice sends once and
+    the scheduler will not send that day's lesson again. Safe while `run` runs.
+    """
+    run_async(_deliver_now(read_settings(), team, learner))
+
+
+async def _outbox(
+    settings: Settings, day: date | None, status: str | None, learner: str | None
+) -> list[dict[str, object]]:
+    """Outbox rows as plain dicts, newest first."""
+    async with open_database(settings) as database, database.sessions() as session:
+        statement = (
+            select(Delivery, Person)
+            .join(Person, col(Person.id) == col(Delivery.person_id))
+            .order_by(col(Delivery.due_at).desc(), col(Delivery.id).desc())
+            .limit(500)
+        )
+        if day is not None:
+            statement = statement.where(Delivery.local_date == day)
+        if status is not None:
+            statement = statement.where(Delivery.status == status)
+        if learner is not None:
+            statement = statement.where(Person.name == learner)
+        rows = (await session.exec(statement)).all()
+    return [
+        {
+            "id": delivery.id,
+            "learner": person.name,
+            "key": delivery.delivery_key,
+            "kind": delivery.kind,
+            "due_local": delivery.due_at.astimezone(ZoneInfo(person.timezone)).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "timezone": person.timezone,
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "reason": delivery.reason or "",
+        }
+        for delivery, person in rows
+    ]
+
+
+def deliveries(
+    day: str | None = typer.Option(None, "--date", help="Local date YYYY-MM-DD."),
+    status: str | None = typer.Option(
+        None, "--status", help="pending, claimed, sent, failed or cancelled."
+    ),
+    learner: str | None = typer.Option(None, "--learner", help="Only this learner."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List the outbox: who gets what, when (their local time), and how it ended."""
+    try:
+        chosen_day = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise UserError(f"--date must be YYYY-MM-DD, not {day!r}") from None
+    statuses = [s.value for s in DeliveryStatus]
+    if status is not None and status not in statuses:
+        raise UserError(f"--status must be one of {', '.join(statuses)}")
+    rows = run_async(_outbox(read_settings(), chosen_day, status, learner))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("learner", "key", "kind", "due (local)", "status", "tries", "reason")
+    for row in rows:
+        table.add_row(
+            str(row["learner"]),
+            str(row["key"]),
+            str(row["kind"]),
+            str(row["due_local"]),
+            str(row["status"]),
+            str(row["attempts"]),
+            str(row["reason"]),
+        )
+    Console().print(table)
+    typer.echo(f"{len(rows)} deliveries")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run`, `deliver now` and `deliveries` to the root app."""
+    app.command("run")(run)
+    app.add_typer(deliver_app, name="deliver")
+    app.command("deliveries")(deliveries)

@@ -1,0 +1,267 @@
+"""The dispatch tick: claim due outbox rows, send them, and record how each ended.
+
+Every claimed row ends `sent` (with the platform's message id), `failed` (with
+the reason) or `cancelled` (with the reason), or goes back to `pending` when
+its platform is down. A row marked sent is never claimed again; a claim left by
+a crash is taken over after `stale_after`, so at most the one message that was
+in flight goes out twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from bot.clock import Clock
+from bot.coaching.pauses import cancel_pending
+from bot.coaching.people import admins
+from bot.coaching.render import RenderError, render
+from bot.coaching.replies import queue_once
+from bot.messages import Outbound, SentRef
+from bot.transports import (
+    RateLimited,
+    RecipientGone,
+    TransientError,
+    Transport,
+    TransportDown,
+)
+from storage.db import SessionFactory
+from storage.models import Delivery, DeliveryStatus, Person, PersonStatus
+from storage.outbox import DEFAULT_STALE_AFTER, claim_due
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0)
+MAX_RATE_LIMIT_WAITS = 5
+PER_CHAT_INTERVAL = 1.0  # Slack S1 and Telegram T2: about one message a second per chat
+DOWN_RETRY_AFTER = timedelta(minutes=10)
+NOT_SENDABLE = {
+    PersonStatus.UNREACHABLE: "recipient unreachable",
+    PersonStatus.FORGOTTEN: "recipient's data was erased",
+    PersonStatus.PENDING: "recipient has not joined yet",
+}
+
+
+@dataclass
+class DispatchResult:
+    """What one dispatch tick did."""
+
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)
+    cancelled: int = 0
+    released: int = 0
+
+    @property
+    def handled(self) -> int:
+        """Rows this tick finished one way or another."""
+        return self.sent + len(self.failed) + self.cancelled + self.released
+
+
+class _Outcome(Exception):
+    """Internal: how sending one row ended, when it did not end in `sent`."""
+
+    def __init__(self, status: DeliveryStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Dispatcher:
+    """Sends due deliveries through the transports of this process."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        transports: Mapping[str, Transport],
+        clock: Clock,
+        admin_addresses: Sequence[str] = (),
+        worker: str | None = None,
+        batch: int = 50,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+        backoff: Sequence[float] = BACKOFF_SECONDS,
+        per_chat_interval: float = PER_CHAT_INTERVAL,
+    ) -> None:
+        self._sessions = sessions
+        self._transports = dict(transports)
+        self._clock = clock
+        self._admin_addresses = tuple(admin_addresses)
+        self.worker = worker or f"dispatcher-{uuid.uuid4().hex[:8]}"
+        self._batch = batch
+        self._stale_after = stale_after
+        self._backoff = tuple(backoff)
+        self._per_chat_interval = per_chat_interval
+        self._last_send: dict[str, datetime] = {}
+        self.down_until: dict[str, datetime] = {}
+
+    def _live_platforms(self, now: datetime) -> list[str]:
+        """Platforms with a transport here that are not marked down."""
+        return [p for p in self._transports if self.down_until.get(p, now) <= now]
+
+    async def tick(self) -> DispatchResult:
+        """Claim and send one batch of due rows."""
+        result = DispatchResult()
+        now = self._clock.now()
+        platforms = self._live_platforms(now)
+        if not platforms:
+            return result
+        async with self._sessions() as session:
+            rows = await claim_due(
+                session,
+                now=now,
+                worker=self.worker,
+                limit=self._batch,
+                stale_after=self._stale_after,
+                platforms=platforms,
+            )
+        for row in rows:
+            await self._dispatch(row, result)
+        return result
+
+    async def drain(self, *, max_ticks: int = 1000) -> DispatchResult:
+        """Tick until nothing due is left (bounded); returns the totals."""
+        total = DispatchResult()
+        for _ in range(max_ticks):
+            step = await self.tick()
+            if not step.handled:
+                break
+            total.sent += step.sent
+            total.failed += step.failed
+            total.cancelled += step.cancelled
+            total.released += step.released
+        return total
+
+    async def _dispatch(self, row: Delivery, result: DispatchResult) -> None:
+        """Send one claimed row and record its outcome."""
+        async with self._sessions() as session:
+            person = await session.get(Person, row.person_id)
+            try:
+                if person.status in NOT_SENDABLE:
+                    raise _Outcome(DeliveryStatus.CANCELLED, NOT_SENDABLE[person.status])
+                transport = self._transports[person.platform]
+                if self.down_until.get(person.platform, self._clock.now()) > self._clock.now():
+                    raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
+                try:
+                    outbound = await render(session, row)
+                except RenderError as exc:
+                    raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
+                ref = await self._send(transport, person, outbound, row_id=row.id)
+            except _Outcome as outcome:
+                await self._finish(row, outcome.status, reason=outcome.reason)
+                if outcome.status == DeliveryStatus.PENDING:
+                    result.released += 1
+                elif outcome.status == DeliveryStatus.CANCELLED:
+                    result.cancelled += 1
+                else:
+                    result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
+                    log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
+                return
+        await self._finish(row, DeliveryStatus.SENT, ref=ref)
+        result.sent += 1
+
+    async def _pace(self, address: str) -> None:
+        """Keep to about one message a second per chat, waiting on the clock."""
+        last = self._last_send.get(address)
+        if last is not None:
+            wait = self._per_chat_interval - (self._clock.now() - last).total_seconds()
+            if wait > 0:
+                await self._clock.sleep(wait)
+        self._last_send[address] = self._clock.now()
+
+    async def _send(
+        self, transport: Transport, person: Person, outbound: Outbound, *, row_id: int
+    ) -> SentRef:
+        """Send with retries; raises `_Outcome` when the row does not end up sent."""
+        rate_waits = transient = 0
+        while True:
+            await self._pace(person.address)
+            try:
+                return await transport.send(person.address, outbound)
+            except RateLimited as exc:
+                rate_waits += 1
+                if rate_waits > MAX_RATE_LIMIT_WAITS:
+                    raise _Outcome(DeliveryStatus.FAILED, f"still rate limited: {exc}") from exc
+                await self._clock.sleep(exc.retry_after)
+            except TransientError as exc:
+                if transient >= len(self._backoff):
+                    reason = f"gave up after {transient + 1} attempts: {exc}"
+                    raise _Outcome(DeliveryStatus.FAILED, reason) from exc
+                await self._clock.sleep(self._backoff[transient])
+                transient += 1
+            except RecipientGone as exc:
+                await self._recipient_gone(person, str(exc), row_id=row_id)
+                raise _Outcome(DeliveryStatus.FAILED, f"recipient gone: {exc}") from exc
+            except TransportDown as exc:
+                await self._platform_down(person.platform, str(exc))
+                raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down") from exc
+
+    async def _finish(
+        self,
+        row: Delivery,
+        status: DeliveryStatus,
+        *,
+        reason: str | None = None,
+        ref: SentRef | None = None,
+    ) -> None:
+        """Record a row's outcome, only while this worker still holds its claim."""
+        values: dict[str, object] = {"status": status, "reason": reason}
+        if status == DeliveryStatus.SENT:
+            values |= {"sent_at": self._clock.now(), "platform_ref": ref.message_id}
+        if status == DeliveryStatus.PENDING:
+            values |= {"claimed_at": None, "claimed_by": None}
+        statement = (
+            update(Delivery)
+            .where(
+                col(Delivery.id) == row.id,
+                col(Delivery.status) == DeliveryStatus.CLAIMED,
+                col(Delivery.claimed_by) == self.worker,
+            )
+            .values(**values)
+        )
+        async with self._sessions() as session, session.begin():
+            updated = (await session.exec(statement)).rowcount
+        if not updated:
+            log.warning("delivery %s was taken over by another worker before it finished", row.id)
+
+    async def _recipient_gone(self, person: Person, why: str, *, row_id: int) -> None:
+        """Mark the learner unreachable and cancel everything else queued for them."""
+        log.warning("%s (%s) cannot be reached: %s", person.name, person.address, why)
+        async with self._sessions() as session, session.begin():
+            stored = await session.get(Person, person.id)
+            stored.status = PersonStatus.UNREACHABLE
+            await cancel_pending(
+                session,
+                person_id=person.id,
+                kinds=None,
+                reason="recipient unreachable",
+                except_ids=(row_id,),
+            )
+
+    async def _platform_down(self, platform: str, why: str) -> None:
+        """Stop sending on `platform` for a while and alert admins on the other platforms."""
+        now = self._clock.now()
+        self.down_until[platform] = now + DOWN_RETRY_AFTER
+        log.error("%s is down, sends paused for %s: %s", platform, DOWN_RETRY_AFTER, why)
+        text = (
+            f"⚠️ servicecoach cannot send on {platform}: {why}. Sends there are paused and "
+            "will be retried; no learner was marked unreachable. Check the bot's credentials."
+        )
+        async with self._sessions() as session, session.begin():
+            for admin in await admins(session, self._admin_addresses):
+                if admin.platform == platform:
+                    continue
+                await queue_once(
+                    session,
+                    person_id=admin.id,
+                    kind="notice",
+                    due_at=now,
+                    created_at=now,
+                    delivery_key=f"notice:alert:{platform}:{now:%Y-%m-%dT%H}",
+                    payload={"text": text},
+                )
