@@ -13,7 +13,7 @@ from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStat
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
-_INSERT_BATCH = 500  # rows per statement: far below every driver's parameter limit
+_IN_BATCH = 500  # ids per IN list: far below every driver's parameter limit
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
@@ -143,4 +143,4 @@ async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> i
 
 def _chunks(values: list[int]) -> list[list[int]]:
     """`values` in slices small enough for one IN list on every database."""
-    return [values[start : start + _INSERT_BATCH] for start in range(0, len(values), _INSERT_BATCH)]
+    return [values[start : start + _IN_BATCH] for start in range(0, len(values), _IN_BATCH)]
