@@ -145,7 +145,10 @@ def parse_calendar(spec: str) -> tuple[str | None, str | None]:
     if subdiv not in known:
         listed = ", ".join(known.values()) or "none"
         raise UserError(f"{country} has no holiday subdivision {subdiv!r} (known: {listed})")
-    holidays.country_holidays(country, subdiv=known[subdiv])
+    try:
+        holidays.country_holidays(country, subdiv=known[subdiv])
+    except NotImplementedError as exc:
+        raise UserError(f"holiday calendar {spec!r} is not available: {exc}") from None
     return country, known[subdiv]
 
 
