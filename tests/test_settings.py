@@ -37,3 +37,11 @@ def test_version(cli):
     result = cli("--version")
     assert result.exit_code == 0
     assert result.stdout.strip() == f"servicecoach {__version__}"
+
+
+def test_bad_setting_is_one_line(cli, monkeypatch):
+    monkeypatch.setenv("DEFAULT_SEND_TIME", "nine o'clock")
+    result = cli("db", "upgrade")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: bad setting: DEFAULT_SEND_TIME")
+    assert len(result.stderr.strip().splitlines()) == 1

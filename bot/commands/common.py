@@ -6,7 +6,10 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from bot.config import Settings
+from bot.errors import UserError
 
 T = TypeVar("T")
 
@@ -17,5 +20,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def settings() -> Settings:
-    """Read the settings once for this command."""
-    return Settings()
+    """Read the settings once for this command; a bad value is one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise UserError(f"bad setting: {problems}") from None
