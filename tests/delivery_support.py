@@ -1,0 +1,79 @@
+"""Helpers for delivery-engine tests: an enrolled learner, a failing console, the outbox."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from typing import Any
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import Database
+from bot.clock import SimulatedClock
+from bot.dispatcher import Dispatcher
+from bot.messages import Outbound, SentRef
+from bot.transports import TransportError
+from bot.transports.console import ConsoleTransport
+from storage.models import Delivery, Enrolment, Person, Team
+from tests.factories import add_person
+
+
+async def add_learner(
+    session: AsyncSession, name: str = "ada", *, team: Team | None = None, **fields: Any
+) -> Person:
+    """A console learner enrolled in pack `care` (the pack must exist)."""
+    person = await add_person(session, name, team=team, **fields)
+    session.add(Enrolment(person_id=person.id, pack_id="care"))
+    await session.flush()
+    return person
+
+
+async def rows(database: Database, **where: Any) -> list[Delivery]:
+    """Outbox rows matching `where` (column=value), in id order."""
+    async with database.sessions() as session:
+        statement = select(Delivery).order_by(Delivery.id)
+        for column, value in where.items():
+            statement = statement.where(getattr(Delivery, column) == value)
+        return list((await session.exec(statement)).all())
+
+
+async def by_key(database: Database) -> dict[str, Delivery]:
+    """Every outbox row by its key (tests with one learner)."""
+    return {row.delivery_key: row for row in await rows(database)}
+
+
+class FailingConsole(ConsoleTransport):
+    """A console transport that raises queued errors for an address before sending."""
+
+    def __init__(self, platform: str = "console") -> None:
+        super().__init__()
+        self.platform = platform
+        self.errors: dict[str, deque[TransportError]] = defaultdict(deque)
+        self.attempts: list[str] = []
+
+    def fail_next(self, address: str, *errors: TransportError) -> None:
+        """Raise these errors, one per attempt, on the next sends to `address`."""
+        self.errors[address].extend(errors)
+
+    async def send(self, address: str, outbound: Outbound) -> SentRef:
+        """Fail with the next queued error for `address`, or send."""
+        self.attempts.append(address)
+        if self.errors[address]:
+            raise self.errors[address].popleft()
+        return await super().send(address, outbound)
+
+
+def dispatcher(
+    database: Database,
+    clock: SimulatedClock,
+    *transports: ConsoleTransport,
+    **options: Any,
+) -> Dispatcher:
+    """A dispatcher on `transports` (default: one plain console) with this clock."""
+    chosen = transports or (ConsoleTransport(),)
+    return Dispatcher(
+        sessions=database.sessions,
+        transports={transport.platform: transport for transport in chosen},
+        clock=clock,
+        **options,
+    )
