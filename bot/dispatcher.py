@@ -19,8 +19,9 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from bot.clock import Clock
+from bot.coaching.daily import EXPIRED, is_expired
 from bot.coaching.pauses import cancel_pending
-from bot.coaching.people import admins
+from bot.coaching.people import admins, local_today
 from bot.coaching.render import RenderError, render
 from bot.coaching.replies import queue_once
 from bot.messages import Outbound, SentRef
@@ -144,6 +145,8 @@ class Dispatcher:
             try:
                 if person.status in NOT_SENDABLE:
                     raise _Outcome(DeliveryStatus.CANCELLED, NOT_SENDABLE[person.status])
+                if is_expired(row, local_today(person, self._clock.now())):
+                    raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
                 transport = self._transports[person.platform]
                 if self.down_until.get(person.platform, self._clock.now()) > self._clock.now():
                     raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")

@@ -4,14 +4,45 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.coaching.pauses import DAY_KINDS
 from bot.coaching.policy import TeamPolicy
 from storage.models import Delivery, DeliveryStatus, Enrolment, Item, Lesson, Person, ReviewState
 
 LIVE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENT)
 DAY_PLAN_KINDS = ("lesson", "review")
+EXPIRED = "expired: its day passed before it was sent"
+
+
+def is_expired(delivery: Delivery, today: date) -> bool:
+    """True for a lesson, prompt or nudge of a local date before `today`."""
+    return (
+        delivery.kind in DAY_KINDS
+        and delivery.local_date is not None
+        and delivery.local_date < today
+    )
+
+
+async def expire_past_days(session: AsyncSession, *, person_id: int, today: date) -> int:
+    """Cancel the learner's unsent rows of earlier days, so downtime never sends a backlog.
+
+    A cancelled lesson is not "given", so it comes round again as the next lesson.
+    """
+    statement = (
+        update(Delivery)
+        .where(
+            col(Delivery.person_id) == person_id,
+            col(Delivery.status) == DeliveryStatus.PENDING,
+            col(Delivery.kind).in_(DAY_KINDS),
+            col(Delivery.local_date) < today,
+        )
+        .values(status=DeliveryStatus.CANCELLED, reason=EXPIRED)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.exec(statement)).rowcount
 
 
 async def next_lesson(session: AsyncSession, *, person_id: int, pack_id: str) -> Lesson | None:

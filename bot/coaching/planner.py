@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.coaching.calendar import calendar_for, local_date, send_instant
-from bot.coaching.daily import DAY_PLAN_KINDS, plan_day
+from bot.coaching.daily import DAY_PLAN_KINDS, expire_past_days, plan_day
 from bot.coaching.pauses import is_paused, resume_if_due
 from bot.coaching.policy import policy_for
 from storage.db import SessionFactory
@@ -139,6 +139,7 @@ async def _plan_one(
             person = await session.get(Person, learner.person.id)
             enrolment = await session.get(Enrolment, learner.enrolment.id)
             await resume_if_due(session, person=person, now=now)
+            await expire_past_days(session, person_id=person.id, today=today)
             rows = await plan_day(
                 session,
                 person=person,
