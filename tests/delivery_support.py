@@ -72,7 +72,7 @@ def dispatcher(
     """A dispatcher on `transports` (default: one plain console) with this clock."""
     chosen = transports or (ConsoleTransport(),)
     return Dispatcher(
-        sessions=database.sessions,
+        sessions=options.pop("sessions", database.sessions),
         transports={transport.platform: transport for transport in chosen},
         clock=clock,
         **options,

@@ -14,7 +14,9 @@ import pytest
 
 from bot.clock import SimulatedClock
 from bot.coaching.planner import plan_tick
-from tests.delivery_support import add_learner, rows
+from bot.messages import OutboundKind
+from bot.transports.console import ConsoleTransport
+from tests.delivery_support import add_learner, dispatcher, rows
 from tests.factories import add_pack, add_team
 
 YEAR = 2026
@@ -35,17 +37,22 @@ def at_local(day: date, at: time, zone: str) -> datetime:
 async def world(database, *, zone: str, country: str, subdiv: str | None, send_time: str) -> None:
     """One learner in `zone` on a Monday–Friday team with the country's holidays."""
     async with database.sessions() as session:
-        await add_pack(session, lessons=300, types=())
+        for lesson in await add_pack(session, lessons=300, types=()):
+            lesson.reflection = None  # one message a day keeps a year of ticks fast
         team = await add_team(session, "front", holidays_country=country, holidays_subdiv=subdiv)
         await add_learner(session, team=team, timezone=zone, send_time=send_time)
         await session.commit()
 
 
-async def tick_at(database, clock: SimulatedClock, moments: list[datetime]) -> None:
-    """Run the plan tick at each moment, in time order."""
+async def tick_at(database, clock: SimulatedClock, moments: list[datetime]) -> ConsoleTransport:
+    """Run the plan tick, then the dispatch tick, at each moment in time order."""
+    console = ConsoleTransport()
+    send = dispatcher(database, clock, console)
     for moment in sorted(moments):
         clock.set(moment)
         await plan_tick(sessions=database.sessions, clock=clock)
+        await send.tick()
+    return console
 
 
 @pytest.mark.parametrize(
@@ -62,16 +69,18 @@ async def test_every_working_day_once_at_nine_local_all_year(database, zone, cou
     public = holidays.country_holidays(country, subdiv=subdiv, years=YEAR)
     working = [d for d in days_of_year() if d.weekday() < 5 and d not in public]
     expected = {day: at_local(day, NINE, zone) for day in working}
-    # A minute before nine (nothing yet) and at nine (planned) on working days;
-    # at nine on weekends and holidays (nothing).
+    # At nine every day (planned and sent on working days only), and a minute
+    # before nine on working Mondays (nothing yet).
     moments = [at_local(d, NINE, zone) for d in days_of_year()]
-    moments += [at_local(d, NINE, zone) - timedelta(minutes=1) for d in working]
+    moments += [at_local(d, NINE, zone) - timedelta(minutes=1) for d in working if not d.weekday()]
     clock = SimulatedClock(min(moments))
-    await tick_at(database, clock, moments)
+    console = await tick_at(database, clock, moments)
 
     lessons = await rows(database, kind="lesson")
     assert {row.local_date: row.due_at for row in lessons} == expected
-    assert len(lessons) == len(working)
+    assert {row.local_date: row.sent_at for row in lessons} == expected
+    received = [m for m in console.to("console:ada") if m.kind == OutboundKind.LESSON]
+    assert len(received) == len(lessons) == len(working)
     assert all(row.created_at == row.due_at for row in lessons)  # planned at the minute, not early
     assert [row.delivery_key for row in lessons] == [f"lesson:{d}" for d in working]
     lesson_ids = [row.lesson_id for row in lessons]
@@ -142,8 +151,11 @@ async def test_dst_change_days_gap_moves_on_repeat_sends_once(
         start = at_local(day, time(0, 0), zone)
         moments += [start + timedelta(minutes=5 * n) for n in range(12 * 5)]
     clock = SimulatedClock(min(moments))
-    await tick_at(database, clock, moments)
+    console = await tick_at(database, clock, moments)
 
+    assert len([m for m in console.to("console:ada") if m.kind == OutboundKind.LESSON]) == len(
+        window
+    )
     lessons = {row.local_date: row for row in await rows(database, kind="lesson")}
     assert sorted(lessons) == window  # every day exactly once (the key is per date)
     for day, row in lessons.items():

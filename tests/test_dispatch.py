@@ -1,0 +1,364 @@
+"""The dispatch tick: claim, send, mark; every transport error leads to its outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+from sqlmodel import select
+
+from bot.clock import SimulatedClock
+from bot.coaching.planner import plan_tick
+from bot.dispatcher import DOWN_RETRY_AFTER
+from bot.messages import Choice, OutboundKind
+from bot.transports import RateLimited, RecipientGone, TransientError, TransportDown
+from bot.transports.console import ConsoleTransport
+from storage.db import create_engine, session_factory
+from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role
+from storage.outbox import claim_due
+from tests.delivery_support import FailingConsole, add_learner, by_key, dispatcher, rows
+from tests.factories import MONDAY_9AM, add_pack, add_person
+
+ADA = "console:ada"
+
+
+async def notices(database, person: Person, *keys: str, due_in: timedelta = timedelta(0)) -> None:
+    """Text messages queued for `person`, due MONDAY_9AM + `due_in`."""
+    async with database.sessions() as session:
+        session.add_all(
+            Delivery(
+                person_id=person.id,
+                delivery_key=key,
+                kind="notice",
+                due_at=MONDAY_9AM + due_in,
+                payload={"text": f"hello {key}"},
+            )
+            for key in keys
+        )
+        await session.commit()
+
+
+async def ada_with(database, *keys: str) -> Person:
+    """Ada, a console learner, with one notice per key due at MONDAY_9AM."""
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada")
+        await session.commit()
+    await notices(database, ada, *keys)
+    return ada
+
+
+async def elsewhere(session, name: str, platform: str, platform_id: str, **fields) -> Person:
+    """A person on another platform than the console."""
+    person = Person(name=name, platform=platform, platform_id=platform_id, **fields)
+    session.add(person)
+    await session.flush()
+    return person
+
+
+async def status_of(database, key: str) -> tuple[str, str | None]:
+    """(status, reason) of one row."""
+    row = (await by_key(database))[key]
+    return row.status, row.reason
+
+
+async def test_a_planned_day_is_sent_once_and_marked_with_platform_ids(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=("single", "true_false"))
+        await add_learner(session)
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    await plan_tick(sessions=database.sessions, clock=clock)
+    console = ConsoleTransport()
+    result = await dispatcher(database, clock, console).tick()
+
+    assert result.sent == 4
+    sent = console.to(ADA)
+    assert [m.kind for m in sent] == [
+        OutboundKind.LESSON,
+        OutboundKind.QUIZ,
+        OutboundKind.QUIZ,
+        OutboundKind.REFLECTION,
+    ]
+    assert sent[0].text == "📘 *Lesson 1*\n\nBe kind."
+    assert sent[1].choices == (
+        Choice("c0", "Transfer at once"),
+        Choice("c1", "Say who you are putting them through to"),
+        Choice("c2", "Ask them to call back"),
+    )
+    assert sent[2].choices == (Choice("true", "True"), Choice("false", "False"))
+    stored = await rows(database)
+    assert [m.delivery_id for m in sent] == [row.id for row in stored]
+    assert [row.platform_ref for row in stored] == [m.ref.message_id for m in console.sent]
+    assert {row.status for row in stored} == {DeliveryStatus.SENT}
+    assert all(row.sent_at >= MONDAY_9AM for row in stored)
+    assert (await dispatcher(database, clock, console).tick()).sent == 0
+    assert len(console.sent) == 4
+
+
+async def test_rows_are_sent_when_due_not_before(database):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada")
+        await session.commit()
+    await notices(database, ada, "later", due_in=timedelta(minutes=10))
+    clock = SimulatedClock(MONDAY_9AM)
+    console = ConsoleTransport()
+    send = dispatcher(database, clock, console)
+    assert (await send.tick()).sent == 0
+    clock.advance(timedelta(minutes=10))
+    assert (await send.tick()).sent == 1
+    assert [m.text for m in console.to(ADA)] == ["hello later"]
+
+
+async def test_rate_limited_waits_retry_after_on_the_clock_then_sends(database):
+    await ada_with(database, "hi")
+    clock = SimulatedClock(MONDAY_9AM)
+    console = FailingConsole()
+    console.fail_next(ADA, RateLimited(30), RateLimited(12))
+    result = await dispatcher(database, clock, console).tick()
+    assert result.sent == 1
+    assert clock.slept == [30, 12]
+    assert len(console.attempts) == 3
+    row = (await by_key(database))["hi"]
+    assert row.status == DeliveryStatus.SENT
+    assert row.sent_at == MONDAY_9AM + timedelta(seconds=42)
+
+
+async def test_endless_rate_limits_fail_the_row_with_the_reason(database):
+    await ada_with(database, "hi")
+    console = FailingConsole()
+    console.fail_next(ADA, *(RateLimited(1) for _ in range(20)))
+    result = await dispatcher(database, SimulatedClock(MONDAY_9AM), console).tick()
+    status, reason = await status_of(database, "hi")
+    assert status == DeliveryStatus.FAILED
+    assert reason.startswith("still rate limited")
+    assert len(result.failed) == 1
+    assert console.sent == []
+
+
+async def test_transient_errors_retry_with_backoff_then_send(database):
+    await ada_with(database, "hi")
+    clock = SimulatedClock(MONDAY_9AM)
+    console = FailingConsole()
+    console.fail_next(ADA, TransientError("502"), TransientError("timeout"))
+    assert (await dispatcher(database, clock, console).tick()).sent == 1
+    assert clock.slept == [1.0, 2.0]
+    assert await status_of(database, "hi") == (DeliveryStatus.SENT, None)
+
+
+async def test_transient_errors_past_the_limit_fail_the_row_and_report_it(database, caplog):
+    await ada_with(database, "hi", "second")
+    clock = SimulatedClock(MONDAY_9AM)
+    console = FailingConsole()
+    console.fail_next(ADA, *(TransientError("503 service unavailable") for _ in range(5)))
+    with caplog.at_level(logging.ERROR):
+        result = await dispatcher(database, clock, console).tick()
+    assert clock.slept[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert console.attempts.count(ADA) == 6  # five failures, then the second row
+    status, reason = await status_of(database, "hi")
+    assert status == DeliveryStatus.FAILED
+    assert reason == "gave up after 5 attempts: 503 service unavailable"
+    assert result.failed == ["ada hi: gave up after 5 attempts: 503 service unavailable"]
+    assert "503 service unavailable" in caplog.text
+    assert await status_of(database, "second") == (DeliveryStatus.SENT, None)
+
+
+async def test_recipient_gone_marks_them_unreachable_and_cancels_the_rest(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=("single",))
+        await add_learner(session)
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    await plan_tick(sessions=database.sessions, clock=clock)
+    console = FailingConsole()
+    console.fail_next(ADA, RecipientGone("cannot_dm_bot"))
+    result = await dispatcher(database, clock, console).tick()
+
+    assert console.sent == []
+    assert len(result.failed) == 1
+    stored = await by_key(database)
+    assert (stored["lesson:2026-11-23"].status, stored["lesson:2026-11-23"].reason) == (
+        DeliveryStatus.FAILED,
+        "recipient gone: cannot_dm_bot",
+    )
+    rest = [row for key, row in stored.items() if key != "lesson:2026-11-23"]
+    assert {(row.status, row.reason) for row in rest} == {
+        (DeliveryStatus.CANCELLED, "recipient unreachable")
+    }
+    async with database.sessions() as session:
+        assert (await session.exec(select(Person))).one().status == PersonStatus.UNREACHABLE
+    clock.advance(timedelta(days=1))
+    assert (await plan_tick(sessions=database.sessions, clock=clock)).planned == []
+
+
+async def test_transport_down_stops_the_platform_alerts_admins_elsewhere_and_keeps_rows(
+    database, caplog
+):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada")
+        await elsewhere(session, "bob", "slack", "UBOB", role=Role.ADMIN)
+        await add_person(session, "eve", role=Role.ADMIN)  # on the console, which is down
+        await session.commit()
+    await notices(database, ada, "one", "two")
+    clock = SimulatedClock(MONDAY_9AM)
+    console, slack = FailingConsole(), FailingConsole("slack")
+    console.fail_next(ADA, TransportDown("invalid_auth"))
+    send = dispatcher(database, clock, console, slack, admin_addresses=("slack:UCAROL",))
+    with caplog.at_level(logging.ERROR):
+        first = await send.tick()
+    assert first.sent == 0
+    assert "console is down" in caplog.text and "invalid_auth" in caplog.text
+    assert console.attempts == [ADA]  # the second row was not tried on a dead platform
+    stored = await by_key(database)
+    assert {stored["one"].status, stored["two"].status} == {DeliveryStatus.PENDING}
+    async with database.sessions() as session:
+        people = {p.name: p for p in (await session.exec(select(Person))).all()}
+    assert people["ada"].status == PersonStatus.ACTIVE  # nobody is marked unreachable
+
+    await send.tick()  # the alerts go out on Slack; console rows are left alone
+    alerted = sorted(m.address for m in slack.sent)
+    assert alerted == ["slack:UBOB", "slack:UCAROL"]
+    assert all("cannot send on console" in m.outbound.text for m in slack.sent)
+    assert console.attempts == [ADA]
+    assert [row.delivery_key for row in await rows(database, person_id=people["eve"].id)] == []
+
+    clock.advance(DOWN_RETRY_AFTER)
+    assert (await send.tick()).sent == 2
+    assert [m.text for m in console.to(ADA)] == ["hello one", "hello two"]
+
+
+async def test_a_claim_left_by_a_crash_is_sent_once_after_the_timeout(database):
+    await ada_with(database, "hi")
+    async with database.sessions() as session:  # a dispatcher claims, then its process dies
+        [claimed] = await claim_due(session, now=MONDAY_9AM, worker="crashed")
+    clock = SimulatedClock(MONDAY_9AM + timedelta(seconds=5))
+    console = ConsoleTransport()
+    restarted = dispatcher(database, clock, console, stale_after=timedelta(minutes=5))
+    assert (await restarted.tick()).sent == 0  # the claim may still be in flight
+    clock.advance(timedelta(minutes=5))
+    assert (await restarted.tick()).sent == 1
+    clock.advance(timedelta(minutes=10))
+    assert (await restarted.tick()).sent == 0
+    assert [m.delivery_id for m in console.to(ADA)] == [claimed.id]
+    row = (await by_key(database))["hi"]
+    assert (row.status, row.claimed_by, row.attempts) == (
+        DeliveryStatus.SENT,
+        restarted.worker,
+        2,
+    )
+
+
+async def test_a_row_marked_sent_is_never_sent_again(database):
+    await ada_with(database, "hi")
+    async with database.sessions() as session:
+        [row] = await claim_due(session, now=MONDAY_9AM, worker="w1")
+        row.status = DeliveryStatus.SENT  # sent and marked, then the process died
+        session.add(row)
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM + timedelta(hours=1))
+    console = ConsoleTransport()
+    assert (await dispatcher(database, clock, console).tick()).sent == 0
+    assert console.sent == []
+
+
+async def test_a_late_finisher_does_not_overwrite_a_takeover(database):
+    await ada_with(database, "hi")
+    clock = SimulatedClock(MONDAY_9AM)
+    slow = dispatcher(database, clock, ConsoleTransport(), worker="slow")
+    async with database.sessions() as session:
+        [row] = await claim_due(session, now=MONDAY_9AM, worker="other")
+    await slow._finish(row, DeliveryStatus.FAILED, reason="should not land")
+    assert await status_of(database, "hi") == (DeliveryStatus.CLAIMED, None)
+
+
+async def test_sends_to_one_chat_are_paced_to_one_a_second_on_the_clock(database):
+    await ada_with(database, "a", "b", "c")
+    clock = SimulatedClock(MONDAY_9AM)
+    assert (await dispatcher(database, clock).tick()).sent == 3
+    sent_at = sorted(row.sent_at for row in await rows(database))
+    assert [later - earlier for earlier, later in pairwise(sent_at)] == [
+        timedelta(seconds=1),
+        timedelta(seconds=1),
+    ]
+
+
+async def test_different_chats_are_not_held_back_by_each_other(database):
+    async with database.sessions() as session:
+        people = [await add_person(session, name) for name in ("ada", "bea", "cy")]
+        await session.commit()
+    for person in people:
+        await notices(database, person, f"hi-{person.name}")
+    clock = SimulatedClock(MONDAY_9AM)
+    assert (await dispatcher(database, clock).tick()).sent == 3
+    assert clock.slept == []
+
+
+async def test_a_row_that_cannot_be_rendered_fails_with_the_reason(database):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada")
+        session.add(
+            Delivery(person_id=ada.id, delivery_key="quiz:x", kind="quiz", due_at=MONDAY_9AM)
+        )
+        await session.commit()
+    await dispatcher(database, SimulatedClock(MONDAY_9AM)).tick()
+    status, reason = await status_of(database, "quiz:x")
+    assert status == DeliveryStatus.FAILED
+    assert "no longer exists" in reason
+
+
+async def test_people_who_cannot_be_written_to_have_their_rows_cancelled(database):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada", status=PersonStatus.PENDING)
+        await session.commit()
+    await notices(database, ada, "hi")
+    await dispatcher(database, SimulatedClock(MONDAY_9AM)).tick()
+    assert await status_of(database, "hi") == (
+        DeliveryStatus.CANCELLED,
+        "recipient has not joined yet",
+    )
+
+
+async def test_rows_for_a_platform_without_a_transport_wait_untouched(database):
+    async with database.sessions() as session:
+        tg = await elsewhere(session, "tg", "telegram", "42")
+        await session.commit()
+    await notices(database, tg, "hi")
+    await dispatcher(database, SimulatedClock(MONDAY_9AM)).tick()
+    row = (await by_key(database))["hi"]
+    assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
+
+
+async def test_two_dispatchers_on_one_postgresql_database_never_send_a_row_twice(
+    database, database_url
+):
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: concurrent claimers with FOR UPDATE SKIP LOCKED")
+    async with database.sessions() as session:
+        people = [await add_person(session, f"p{n}") for n in range(30)]
+        await session.commit()
+    for person in people:
+        await notices(database, person, "a", "b", "c")
+    engines = [create_engine(database_url) for _ in range(2)]
+    consoles = [ConsoleTransport(), ConsoleTransport()]
+    clock = SimulatedClock(MONDAY_9AM)
+    workers = [
+        dispatcher(
+            database, clock, console, worker=f"w{n}", batch=7, sessions=session_factory(engine)
+        )
+        for n, (console, engine) in enumerate(zip(consoles, engines, strict=True))
+    ]
+    try:
+        for _ in range(20):
+            results = await asyncio.gather(*(worker.tick() for worker in workers))
+            if not any(result.handled for result in results):
+                break
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    sent_ids = [m.outbound.delivery_id for console in consoles for m in console.sent]
+    assert len(sent_ids) == 90
+    assert len(set(sent_ids)) == 90
+    assert all(console.sent for console in consoles)  # both really took part
+    assert {row.status for row in await rows(database)} == {DeliveryStatus.SENT}
