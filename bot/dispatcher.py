@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import zip_longest
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -62,6 +63,18 @@ class DispatchResult:
     def handled(self) -> int:
         """Rows this tick finished one way or another."""
         return self.sent + len(self.failed) + self.cancelled + self.released
+
+
+def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
+    """The rows reordered so people take turns, each person's rows kept in order.
+
+    Pacing waits about a second between two messages to one chat; taking turns
+    lets the other chats' messages go out during that second.
+    """
+    queues: dict[int, list[Delivery]] = {}
+    for row in rows:
+        queues.setdefault(row.person_id, []).append(row)
+    return [row for turn in zip_longest(*queues.values()) for row in turn if row is not None]
 
 
 class _Outcome(Exception):
@@ -121,7 +134,7 @@ class Dispatcher:
                 stale_after=self._stale_after,
                 platforms=platforms,
             )
-        for row in rows:
+        for row in _taking_turns(rows):
             await self._dispatch(row, result)
         return result
 

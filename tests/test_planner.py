@@ -329,3 +329,18 @@ async def test_a_cancelled_lesson_comes_round_again(database):
         (date(2026, 11, 24), DeliveryStatus.PENDING),
     ]
     assert lessons[1].lesson_id == first.id
+
+
+async def test_a_tick_plans_at_most_a_batch_and_leaves_the_rest_for_the_next(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=())
+        for name in ("ada", "bea", "cy", "dee", "eve"):
+            await add_learner(session, name)
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    first = await plan(database, clock, batch=2)
+    assert (first.planned, first.deferred) == (["ada", "bea"], 3)
+    second = await plan(database, clock, batch=2)
+    assert (second.planned, second.deferred) == (["cy", "dee"], 1)
+    assert (await plan(database, clock, batch=2)).planned == ["eve"]
+    assert len(await rows(database, kind="lesson")) == 5

@@ -36,6 +36,7 @@ class PlanResult:
     planned: list[str] = field(default_factory=list)
     rows: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    deferred: int = 0  # due learners left for the next tick (see `batch`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,20 @@ async def _learners(session: AsyncSession, person_ids: Collection[int] | None) -
     return [_Learner(*row) for row in (await session.exec(statement)).all()]
 
 
+async def _not_plannable(session: AsyncSession, person_ids: Collection[int]) -> Counter[str]:
+    """Why each of these people is never planned: their status, role or missing enrolment."""
+    reasons: Counter[str] = Counter()
+    statement = select(Person).where(col(Person.id).in_(person_ids))
+    for person in (await session.exec(statement)).all():
+        if person.role != Role.LEARNER:
+            reasons[f"not a learner ({person.role})"] += 1
+        elif person.status != PersonStatus.ACTIVE:
+            reasons[str(person.status)] += 1
+        else:
+            reasons["not enrolled in a pack"] += 1
+    return reasons
+
+
 async def _planned_days(session: AsyncSession, since: date) -> set[tuple[int, date]]:
     """(learner, local date) pairs that already have a day's plan on or after `since`."""
     statement = (
@@ -81,9 +96,14 @@ async def plan_tick(
     clock: Clock,
     person_ids: Collection[int] | None = None,
     now_for_everyone: bool = False,
+    batch: int = 500,
 ) -> PlanResult:
     """Plan today's rows for every learner whose local send time has passed.
 
+    Active learners with an active enrolment are planned; with `person_ids`,
+    only those, and the others among them are counted in `skipped` with the
+    reason. At most `batch` learners are planned per tick (the rest are
+    `deferred` to the next one), so a tick stays short.
     `now_for_everyone` is `deliver now`: today's lesson is planned at once,
     ignoring working days, holidays and the send time, but never for a paused
     learner; it uses the same local-date keys, so the scheduler will not send
@@ -94,6 +114,12 @@ async def plan_tick(
     async with sessions() as session:
         learners = await _learners(session, person_ids)
         done = await _planned_days(session, (now - timedelta(days=2)).date())
+        if person_ids is not None:
+            found = {learner.person.id for learner in learners}
+            others = [person_id for person_id in person_ids if person_id not in found]
+            if others:
+                result.skipped.update(await _not_plannable(session, others))
+    attempts = 0
     for learner in learners:
         person = learner.person
         today = local_date(now, person.timezone)
@@ -104,6 +130,10 @@ async def plan_tick(
         if reason:
             result.skipped[reason] += 1
             continue
+        if attempts >= batch:
+            result.deferred += 1
+            continue
+        attempts += 1
         due_at = now if now_for_everyone else send_instant(today, person.send_time, person.timezone)
         added = await _plan_one(sessions, learner, today, due_at, now)
         if added is None:

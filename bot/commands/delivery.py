@@ -48,6 +48,8 @@ async def _serve(settings: Settings) -> None:
         try:
             await stop.wait()
         finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
             scheduler.shutdown(wait=False)
             for transport in transports.values():
                 await transport.stop()
@@ -59,6 +61,9 @@ def run() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
+    # APScheduler logs every run of every job at INFO: a line every 5 seconds.
+    quiet = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(quiet)
     run_async(_serve(settings))
 
 
@@ -93,7 +98,9 @@ async def _deliver_now(settings: Settings, team: str | None, learner: str | None
             database=database, settings=settings, clock=clock, transports=build_transports()
         )
         sent = await runtime.dispatcher.drain()
-    typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s); sent {sent.sent}")
+    names = f": {', '.join(planned.planned)}" if planned.planned else ""
+    typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s){names}")
+    typer.echo(f"sent {sent.sent} message(s)")
     for reason, count in sorted(planned.skipped.items()):
         typer.echo(f"skipped {count}: {reason}")
     for failure in sent.failed:
@@ -181,7 +188,7 @@ def deliveries(
             str(row["reason"]),
         )
     Console().print(table)
-    typer.echo(f"{len(rows)} deliveries")
+    typer.echo(f"{len(rows)} {'delivery' if len(rows) == 1 else 'deliveries'}")
 
 
 def register(app: typer.Typer) -> None:
