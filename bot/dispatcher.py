@@ -216,6 +216,11 @@ class Dispatcher:
             except TransportDown as exc:
                 await self._platform_down(person.platform, str(exc))
                 raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down") from exc
+            except Exception as exc:
+                # A transport bug must not leave the row claimed, to be re-sent after
+                # every stale timeout for ever: it fails, with the error, and is logged.
+                log.exception("%s transport crashed sending delivery %s", person.platform, row_id)
+                raise _Outcome(DeliveryStatus.FAILED, f"unexpected error: {exc!r}") from exc
 
     async def _finish(
         self,

@@ -12,7 +12,6 @@ from bot.app import Database
 from bot.clock import SimulatedClock
 from bot.dispatcher import Dispatcher
 from bot.messages import Outbound, SentRef
-from bot.transports import TransportError
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
 from tests.factories import add_person
@@ -48,10 +47,10 @@ class FailingConsole(ConsoleTransport):
     def __init__(self, platform: str = "console") -> None:
         super().__init__()
         self.platform = platform
-        self.errors: dict[str, deque[TransportError]] = defaultdict(deque)
+        self.errors: dict[str, deque[Exception]] = defaultdict(deque)
         self.attempts: list[str] = []
 
-    def fail_next(self, address: str, *errors: TransportError) -> None:
+    def fail_next(self, address: str, *errors: Exception) -> None:
         """Raise these errors, one per attempt, on the next sends to `address`."""
         self.errors[address].extend(errors)
 

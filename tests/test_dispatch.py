@@ -165,6 +165,25 @@ async def test_transient_errors_past_the_limit_fail_the_row_and_report_it(databa
     assert await status_of(database, "second") == (DeliveryStatus.SENT, None)
 
 
+async def test_an_unexpected_transport_error_fails_the_row_and_the_tick_goes_on(database, caplog):
+    async with database.sessions() as session:
+        ada, bea = await add_person(session, "ada"), await add_person(session, "bea")
+        await session.commit()
+    await notices(database, ada, "hi-ada")
+    await notices(database, bea, "hi-bea")
+    console = FailingConsole()
+    console.fail_next(ADA, KeyError("ts"))
+    with caplog.at_level(logging.ERROR):
+        result = await dispatcher(database, SimulatedClock(MONDAY_9AM), console).tick()
+    assert await status_of(database, "hi-ada") == (
+        DeliveryStatus.FAILED,
+        "unexpected error: KeyError('ts')",
+    )
+    assert await status_of(database, "hi-bea") == (DeliveryStatus.SENT, None)
+    assert result.sent == 1 and len(result.failed) == 1
+    assert "transport crashed" in caplog.text
+
+
 async def test_recipient_gone_marks_them_unreachable_and_cancels_the_rest(database):
     async with database.sessions() as session:
         await add_pack(session, types=("single",))
