@@ -77,6 +77,10 @@ def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
     return [row for turn in zip_longest(*queues.values()) for row in turn if row is not None]
 
 
+class _TakenOver(Exception):
+    """Internal: another worker took the row over after this one's claim went stale."""
+
+
 class _Outcome(Exception):
     """Internal: how sending one row ended, when it did not end in `sent`."""
 
@@ -155,31 +159,58 @@ class Dispatcher:
         """Send one claimed row and record its outcome."""
         async with self._sessions() as session:
             person = await session.get(Person, row.person_id)
-            try:
-                if person.status in NOT_SENDABLE:
-                    raise _Outcome(DeliveryStatus.CANCELLED, NOT_SENDABLE[person.status])
-                if is_expired(row, local_today(person, self._clock.now())):
-                    raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
-                transport = self._transports[person.platform]
-                if self.down_until.get(person.platform, self._clock.now()) > self._clock.now():
-                    raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
-                try:
-                    outbound = await render(session, row)
-                except RenderError as exc:
-                    raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
-                ref = await self._send(transport, person, outbound, row_id=row.id)
-            except _Outcome as outcome:
-                await self._finish(row, outcome.status, reason=outcome.reason)
-                if outcome.status == DeliveryStatus.PENDING:
-                    result.released += 1
-                elif outcome.status == DeliveryStatus.CANCELLED:
-                    result.cancelled += 1
-                else:
-                    result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
-                    log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
-                return
+        try:
+            outbound, transport = await self._prepare(row, person)
+            ref = await self._send(transport, person, outbound, row_id=row.id)
+        except _TakenOver:
+            log.warning("delivery %s was taken over by another worker; not sending it", row.id)
+            return
+        except _Outcome as outcome:
+            await self._finish(row, outcome.status, reason=outcome.reason)
+            if outcome.status == DeliveryStatus.PENDING:
+                result.released += 1
+            elif outcome.status == DeliveryStatus.CANCELLED:
+                result.cancelled += 1
+            else:
+                result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
+                log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
+            return
         await self._finish(row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
+
+    async def _prepare(self, row: Delivery, person: Person) -> tuple[Outbound, Transport]:
+        """The message and the transport for a row; raises `_Outcome` when it is not sent."""
+        now = self._clock.now()
+        if person.status in NOT_SENDABLE:
+            raise _Outcome(DeliveryStatus.CANCELLED, NOT_SENDABLE[person.status])
+        if is_expired(row, local_today(person, now)):
+            raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
+        if self.down_until.get(person.platform, now) > now:
+            raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
+        async with self._sessions() as session:
+            try:
+                outbound = await render(session, row)
+            except RenderError as exc:
+                raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
+        return outbound, self._transports[person.platform]
+
+    async def _renew_claim(self, row_id: int) -> bool:
+        """Refresh this worker's claim before a send; False if another worker took the row.
+
+        Retry waits can outlast `stale_after`; a renewed claim cannot be taken over,
+        and a row already taken over is not sent a second time by this worker.
+        """
+        statement = (
+            update(Delivery)
+            .where(
+                col(Delivery.id) == row_id,
+                col(Delivery.status) == DeliveryStatus.CLAIMED,
+                col(Delivery.claimed_by) == self.worker,
+            )
+            .values(claimed_at=self._clock.now())
+        )
+        async with self._sessions() as session, session.begin():
+            return bool((await session.exec(statement)).rowcount)
 
     async def _pace(self, address: str) -> None:
         """Keep to about one message a second per chat, waiting on the clock."""
@@ -197,6 +228,8 @@ class Dispatcher:
         rate_waits = transient = 0
         while True:
             await self._pace(person.address)
+            if not await self._renew_claim(row_id):
+                raise _TakenOver
             try:
                 return await transport.send(person.address, outbound)
             except RateLimited as exc:

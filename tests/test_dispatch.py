@@ -269,6 +269,43 @@ async def test_a_claim_left_by_a_crash_is_sent_once_after_the_timeout(database):
     )
 
 
+class InterruptedClock(SimulatedClock):
+    """A simulated clock that runs `during_next_sleep` once, while a sleeper waits."""
+
+    def __init__(self, start) -> None:
+        super().__init__(start)
+        self.during_next_sleep = None
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance, then let the waiting callback run (another process, meanwhile)."""
+        await super().sleep(seconds)
+        callback, self.during_next_sleep = self.during_next_sleep, None
+        if callback is not None:
+            await callback()
+
+
+async def test_a_worker_whose_claim_was_taken_over_during_a_long_wait_does_not_send(database):
+    async with database.sessions() as session:
+        ada, bea = await add_person(session, "ada"), await add_person(session, "bea")
+        await session.commit()
+    await notices(database, ada, "hi-ada")
+    await notices(database, bea, "hi-bea")
+    clock = InterruptedClock(MONDAY_9AM)
+    slow_console, other_console = FailingConsole(), ConsoleTransport()
+    slow_console.fail_next(ADA, RateLimited(400))  # a wait longer than the stale timeout
+    slow = dispatcher(database, clock, slow_console, worker="slow")
+    other = dispatcher(database, clock, other_console, worker="other")
+    clock.during_next_sleep = other.tick  # meanwhile another process finds both claims stale
+
+    await slow.tick()
+
+    assert sorted(m.address for m in other_console.sent) == [ADA, "console:bea"]
+    assert slow_console.sent == []  # neither row went out twice
+    assert {(row.status, row.claimed_by) for row in await rows(database)} == {
+        (DeliveryStatus.SENT, "other")
+    }
+
+
 async def test_a_row_marked_sent_is_never_sent_again(database):
     await ada_with(database, "hi")
     async with database.sessions() as session:
