@@ -11,13 +11,15 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.clock import SimulatedClock
 from bot.coaching.calendar import send_instant
 from bot.coaching.planner import plan_tick
 from bot.transports.console import ConsoleTransport
-from storage.models import DeliveryStatus, PersonStatus
+from storage.models import DeliveryStatus, PersonStatus, Team
 from tests.delivery_support import add_learner, dispatcher, rows
-from tests.factories import add_pack, add_team
+from tests.factories import add_pack, add_person, add_team
 
 
 async def call(cli, *args: str):
@@ -72,29 +74,21 @@ async def test_deliver_now_twice_sends_once_and_the_scheduler_not_again(cli, dat
     assert len(await rows(database, kind="lesson", person_id=lesson.person_id)) == 1
 
 
-async def test_deliver_now_for_a_team_skips_paused_and_unreachable_learners(cli, database):
+async def test_deliver_now_for_a_team_says_who_was_skipped_and_why(cli, database):
     await cohort(database, paused_until=date(9999, 12, 31))
     async with database.sessions() as session:
-        await add_learner(
-            session, "dee", team=await _team(session, "front"), status=PersonStatus.UNREACHABLE
-        )
+        front = (await session.exec(select(Team).where(Team.name == "front"))).one()
+        await add_learner(session, "dee", team=front, status=PersonStatus.UNREACHABLE)
+        await add_person(session, "eli", team=front)  # never enrolled
         await session.commit()
     result = await call(cli, "deliver", "now", "--team", "front")
     assert result.exit_code == 0, result.stderr
     assert "planned today's lesson for 1 learner(s): bea" in result.stdout
     assert "skipped 1: paused" in result.stdout
     assert "skipped 1: unreachable" in result.stdout
+    assert "skipped 1: not enrolled in a pack" in result.stdout
     people = {row.person_id for row in await rows(database, kind="lesson")}
     assert len(people) == 1
-
-
-async def _team(session, name: str):
-    """The team called `name`."""
-    from sqlmodel import select
-
-    from storage.models import Team
-
-    return (await session.exec(select(Team).where(Team.name == name))).one()
 
 
 async def test_deliver_now_for_everyone(cli, database):
