@@ -79,6 +79,18 @@ def test_every_item_explains_and_every_wrong_answer_gets_feedback(pack: PackMode
             assert wrong_pick, item.id
 
 
+def test_right_answers_cannot_be_guessed_from_a_pattern(pack: PackModel):
+    items = _items(pack)
+    truths = Counter(item.answer for item in items if isinstance(item, TrueFalseItem))
+    assert min(truths[True], truths[False]) >= sum(truths.values()) // 3, truths
+    positions = Counter(
+        next(index for index, choice in enumerate(item.choices) if choice.correct)
+        for item in items
+        if isinstance(item, SingleItem)
+    )
+    assert len(positions) >= 3 and max(positions.values()) <= positions.total() // 2, positions
+
+
 def test_typed_answers_are_short_and_the_right_one_is_marked_right(pack: PackModel):
     for item in _items(pack):
         if not isinstance(item, ShortItem | NumericItem):
@@ -110,7 +122,13 @@ def test_the_readme_maps_every_lesson_to_an_article_idea(pack: PackModel):
         (lesson.order, lesson.title, lesson.topic) for lesson in pack.lessons
     ]
     assert all(idea.strip() for *_, idea in rows)
-    assert f"{len(pack.lessons)} lessons" in readme
+    reflections = sum(1 for lesson in pack.lessons if lesson.reflection)
+    for count in (
+        f"{len(pack.lessons)} lessons",
+        f"{pack.item_count} in all",
+        f"{reflections} lessons",
+    ):
+        assert count in readme, count
 
 
 def test_validate_and_load_by_name(cli, database_url: str, database, pack: PackModel):
