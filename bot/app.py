@@ -82,8 +82,14 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
         await engine.dispose()
 
 
-def build_transports(*, write: Callable[[str], None] | None = print) -> dict[str, Transport]:
-    """The chat platforms this process sends on (the console until Slack and Telegram land)."""
+def build_transports(
+    settings: Settings, *, write: Callable[[str], None] | None = print
+) -> dict[str, Transport]:
+    """The chat platforms this process sends on, by platform name, from the settings.
+
+    The console is always there (it prints through `write`); each chat platform
+    adds its transport here when its settings are given.
+    """
     return {"console": ConsoleTransport(write=write)}
 
 

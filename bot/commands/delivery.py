@@ -32,7 +32,7 @@ async def _serve(settings: Settings) -> None:
     """Run the scheduler and transports until SIGINT or SIGTERM."""
     clock = SystemClock()
     async with open_database(settings) as database:
-        transports = build_transports()
+        transports = build_transports(settings)
         runtime = build_runtime(
             database=database, settings=settings, clock=clock, transports=transports
         )
@@ -95,7 +95,7 @@ async def _deliver_now(settings: Settings, team: str | None, learner: str | None
             sessions=database.sessions, clock=clock, person_ids=person_ids, now_for_everyone=True
         )
         runtime = build_runtime(
-            database=database, settings=settings, clock=clock, transports=build_transports()
+            database=database, settings=settings, clock=clock, transports=build_transports(settings)
         )
         sent = await runtime.dispatcher.drain()
     names = f": {', '.join(planned.planned)}" if planned.planned else ""
