@@ -1,0 +1,65 @@
+"""`servicecoach demo`: a simulated cohort over simulated weeks, then a report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from bot.app import open_database
+from bot.commands.common import run, settings
+from bot.config import Settings
+from bot.demo.report import print_human, summarise
+from bot.demo.simulation import DemoConfig, DemoRun, simulate
+from bot.errors import UserError
+
+
+def _database_url(db: str | None, folder: str) -> str:
+    """The demo's database: a SQLite file given with --db (or a URL), else a temporary one."""
+    if db is None:
+        return f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}"
+    return db if "://" in db else f"sqlite+aiosqlite:///{Path(db).resolve()}"
+
+
+async def _demo(config: DemoConfig, base: Settings, url: str) -> tuple[DemoRun, dict[str, Any]]:
+    """Simulate on a fresh database and summarise it."""
+    demo_settings = base.model_copy(update={"database_url": url})
+    async with open_database(demo_settings) as database:
+        outcome = await simulate(config, database=database, settings=demo_settings)
+        return outcome, await summarise(database, outcome)
+
+
+def demo(
+    learners: int = typer.Option(24, "--learners", min=1, max=500, help="Learners to simulate."),
+    days: int = typer.Option(20, "--days", min=1, max=120, help="Simulated days."),
+    seed: int = typer.Option(1, "--seed", help="Same seed, same cohort, same output."),
+    db: str | None = typer.Option(
+        None, "--db", help="Keep the simulated database in this new SQLite file (or URL)."
+    ),
+    pack: Path | None = typer.Option(
+        None, "--pack", help="Teach this pack folder instead of the starter pack."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object and nothing else."),
+) -> None:
+    """Simulate a cohort (four personas, four timezones, one coach) and report what happened."""
+    if db is not None and "://" not in db and Path(db).exists():
+        raise UserError(f"{db} already exists; the demo writes a new database")
+    config = DemoConfig(learners=learners, days=days, seed=seed, pack=pack)
+    base = settings()
+    with tempfile.TemporaryDirectory(prefix="servicecoach-demo-") as folder:
+        outcome, summary = run(_demo(config, base, _database_url(db, folder)))
+    if as_json:
+        typer.echo(json.dumps(summary, sort_keys=True))
+        return
+    print_human(Console(), outcome, summary)
+    if db is not None:
+        typer.echo(f"The simulated data is in {db}: try `report` or `learner show NAME` on it.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `demo` to the root app."""
+    app.command("demo")(demo)

@@ -1,0 +1,255 @@
+"""The demo's numbers, read from the database, and the expectation they are checked against.
+
+Definitions (also in the README):
+
+* `deliveries_expected`: for each learner, their lesson days: the local dates
+  that are Monday to Friday, not a public holiday of the team's calendar
+  (asked of the `holidays` package here, not of the planner), whose local
+  send time falls inside the simulated window, at most as many as the pack
+  has lessons (after the last lesson a learner gets reviews only, and only
+  when some are due).
+* `deliveries_sent`: lesson deliveries with status sent.
+* `missed_deliveries`: expected lesson days with no lesson sent for that
+  learner's local date.
+* `duplicate_deliveries`: every extra sent lesson on one learner's local date,
+  every lesson sent to one learner more than once, every quiz or review item
+  sent twice on one local date, plus every outbox row the console transport
+  sent more than once.
+* `unexpected_deliveries`: lessons sent on a date that is not a lesson day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from statistics import median
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+from sqlalchemy import case, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.demo.personas import DemoLearner
+from bot.reports import share
+from bot.transports.console import ConsoleTransport
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Escalation,
+    EscalationStatus,
+    Person,
+    Reflection,
+    Response,
+    Role,
+)
+
+SENT = DeliveryStatus.SENT
+
+
+def lesson_days(
+    learner: DemoLearner,
+    *,
+    start: datetime,
+    end: datetime,
+    calendar: tuple[str, str | None],
+    lessons: int,
+) -> list[date]:
+    """The local dates a learner should get a lesson on (see the module docstring)."""
+    zone = ZoneInfo(learner.timezone)
+    public = holidays.country_holidays(calendar[0], subdiv=calendar[1])
+    send = time.fromisoformat(learner.send_time)
+    days = []
+    day = start.astimezone(zone).date()
+    while len(days) < lessons:
+        instant = datetime.combine(day, send, tzinfo=zone)
+        if instant > end:
+            break
+        if instant >= start and day.weekday() < 5 and day not in public:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _extra(counts: Sequence[int]) -> int:
+    """How many rows beyond the first in each group."""
+    return sum(count - 1 for count in counts if count > 1)
+
+
+async def _grouped_extra(session: AsyncSession, *columns: Any, kinds: tuple[str, ...]) -> int:
+    """Extra sent rows of `kinds` sharing `columns`."""
+    statement = (
+        select(func.count(col(Delivery.id)))
+        .where(col(Delivery.kind).in_(kinds), Delivery.status == SENT)
+        .group_by(*columns)
+    )
+    return _extra(list((await session.exec(statement)).all()))
+
+
+def console_repeats(transport: ConsoleTransport) -> int:
+    """Outbox rows the console transport sent more than once."""
+    counts = Counter(
+        m.outbound.delivery_id
+        for m in transport.sent
+        if not m.edited and m.outbound.delivery_id is not None
+    )
+    return _extra(list(counts.values()))
+
+
+async def integrity(
+    session: AsyncSession,
+    *,
+    learners: Sequence[DemoLearner],
+    start: datetime,
+    end: datetime,
+    calendar: tuple[str, str | None],
+    lessons: int,
+    transport: ConsoleTransport,
+) -> dict[str, int]:
+    """Expected, sent, missed, duplicate and unexpected lesson deliveries."""
+    ids = {
+        f"console:{platform_id}": person_id
+        for platform_id, person_id in (
+            await session.exec(
+                select(Person.platform_id, Person.id).where(Person.platform == "console")
+            )
+        ).all()
+    }
+    sent = {
+        (person_id, day)
+        for person_id, day in (
+            await session.exec(
+                select(Delivery.person_id, Delivery.local_date).where(
+                    Delivery.kind == "lesson", Delivery.status == SENT
+                )
+            )
+        ).all()
+    }
+    expected = {
+        (ids[learner.address], day)
+        for learner in learners
+        for day in lesson_days(learner, start=start, end=end, calendar=calendar, lessons=lessons)
+    }
+    duplicates = (
+        await _grouped_extra(
+            session, col(Delivery.person_id), col(Delivery.local_date), kinds=("lesson",)
+        )
+        + await _grouped_extra(
+            session, col(Delivery.person_id), col(Delivery.lesson_id), kinds=("lesson",)
+        )
+        + await _grouped_extra(
+            session,
+            col(Delivery.person_id),
+            col(Delivery.item_id),
+            col(Delivery.local_date),
+            kinds=("quiz", "review"),
+        )
+        + console_repeats(transport)
+    )
+    lessons_sent = (
+        await session.exec(
+            select(func.count(col(Delivery.id))).where(
+                Delivery.kind == "lesson", Delivery.status == SENT
+            )
+        )
+    ).one()
+    return {
+        "deliveries_expected": len(expected),
+        "deliveries_sent": lessons_sent,
+        "missed_deliveries": len(expected - sent),
+        "duplicate_deliveries": duplicates,
+        "unexpected_deliveries": len(sent - expected),
+    }
+
+
+async def _count(session: AsyncSession, statement: Any) -> int:
+    """The single number a count query returns."""
+    return int((await session.exec(statement)).one())
+
+
+async def learning(session: AsyncSession) -> dict[str, Any]:
+    """Answers, accuracy, reviews, reflections, messages and nudges, cohort-wide."""
+    right, answers = (
+        await session.exec(
+            select(
+                func.coalesce(func.sum(case((col(Response.correct), 1), else_=0)), 0),
+                func.count(col(Response.id)),
+            )
+        )
+    ).one()
+    sent_of = {
+        kind: count
+        for kind, count in (
+            await session.exec(
+                select(Delivery.kind, func.count(col(Delivery.id)))
+                .where(Delivery.status == SENT)
+                .group_by(col(Delivery.kind))
+            )
+        ).all()
+    }
+    return {
+        "answers": answers,
+        "accuracy": share(int(right), answers),
+        "reviews_sent": sent_of.get("review", 0),
+        "nudges_sent": sent_of.get("nudge", 0),
+        "messages_sent": sum(sent_of.values()),
+        "reflections": await _count(session, select(func.count(col(Reflection.id)))),
+    }
+
+
+async def escalations(session: AsyncSession) -> dict[str, Any]:
+    """Cases opened, claimed and resolved, their signals, and how fast they were claimed."""
+    cases = list((await session.exec(select(Escalation).order_by(col(Escalation.id)))).all())
+    waits = [
+        (case.claimed_at - case.opened_at).total_seconds() / 3600
+        for case in cases
+        if case.claimed_at is not None
+    ]
+    return {
+        "escalations_opened": len(cases),
+        "escalations_claimed": len(waits),
+        "escalations_resolved": sum(case.status == EscalationStatus.RESOLVED for case in cases),
+        "escalation_reasons": dict(
+            sorted(Counter(case.evidence.get("signal", "other") for case in cases).items())
+        ),
+        "median_hours_to_claim": round(median(waits), 1) if waits else None,
+    }
+
+
+async def by_persona(
+    session: AsyncSession, learners: Sequence[DemoLearner]
+) -> dict[str, dict[str, Any]]:
+    """Per persona: learners, answers, accuracy, reviews sent, reflections, cases."""
+    persona_of = {learner.name: learner.persona.key for learner in learners}
+    people = dict(
+        (
+            await session.exec(select(Person.id, Person.name).where(Person.role == Role.LEARNER))
+        ).all()
+    )
+    answers = (await session.exec(select(Response.person_id, Response.correct))).all()
+    reviews = (
+        await session.exec(
+            select(Delivery.person_id).where(Delivery.kind == "review", Delivery.status == SENT)
+        )
+    ).all()
+    reflections = (await session.exec(select(Reflection.person_id))).all()
+    cases = (await session.exec(select(Escalation.person_id))).all()
+    table: dict[str, dict[str, Any]] = {}
+    for learner in learners:
+        row = table.setdefault(
+            learner.persona.key,
+            {"learners": 0, "answers": 0, "correct": 0, "reviews": 0, "reflections": 0, "cases": 0},
+        )
+        row["learners"] += 1
+    for person_id, correct in answers:
+        row = table[persona_of[people[person_id]]]
+        row["answers"] += 1
+        row["correct"] += int(correct)
+    for column, rows in (("reviews", reviews), ("reflections", reflections), ("cases", cases)):
+        for person_id in rows:
+            table[persona_of[people[person_id]]][column] += 1
+    for row in table.values():
+        row["accuracy"] = share(row.pop("correct"), row["answers"])
+    return table
