@@ -51,7 +51,8 @@ async def cases(database):
 
 
 async def test_low_struggle_score_opens_one_case_and_resolution_is_final(database):
-    clock, service, [ada], items = await world(database, lessons=6)
+    policy = {"struggle_min_answers": 3}
+    clock, service, [ada], items = await world(database, lessons=6, policy=policy)
     for day, item in enumerate(items[:2]):
         await answer_on_day(database, clock, service, ada, item, day, "c0")
     assert await cases(database) == []
@@ -73,6 +74,16 @@ async def test_low_struggle_score_opens_one_case_and_resolution_is_final(databas
     assert len(await cases(database)) == 1  # the old misses no longer count
     await answer_on_day(database, clock, service, ada, items[5], 5, "c0")
     assert len(await cases(database)) == 1
+
+
+async def test_score_waits_for_enough_answers_since_the_last_case(database):
+    clock, service, [ada], items = await world(database, lessons=6)
+    for day, item in enumerate(items[:4]):
+        await answer_on_day(database, clock, service, ada, item, day, "c0")
+    assert await cases(database) == []  # four misses: too few answers to judge (default 5)
+    await answer_on_day(database, clock, service, ada, items[4], 4, "c0")
+    [(case, _)] = await cases(database)
+    assert case.evidence["signal"] == "score"
 
 
 async def test_expected_share_follows_the_team_shrunk_to_the_pack(database):

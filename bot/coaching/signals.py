@@ -72,6 +72,8 @@ async def answer_signal(
     score, answers = await struggle_score(
         session, person_id=person.id, window=policy.struggle_window
     )
+    if len(answers) < policy.struggle_min_answers:
+        return None  # too few answers since the last case to judge fairly
     if policy.signal_score and score < policy.struggle_threshold:
         return "score", (
             f"struggle score {score:+.2f} over the last {len(answers)} answers "

@@ -119,7 +119,7 @@ async def struggle_score(
 async def team_scores(
     session: AsyncSession, *, team_id: int, window: int, min_answers: int
 ) -> dict[int, float]:
-    """Struggle scores of the team's learners who have at least `min_answers` answers."""
+    """Struggle scores of the team's learners with `min_answers` answers since their last case."""
     resolved = (
         select(
             col(Escalation.person_id).label("person_id"),
@@ -148,23 +148,18 @@ async def team_scores(
         )
         .subquery()
     )
-    scores = (
+    rows = (
         await session.exec(
-            select(ranked.c.person_id, func.sum(ranked.c.correct - ranked.c.expected))
+            select(
+                ranked.c.person_id,
+                func.sum(ranked.c.correct - ranked.c.expected),
+                func.count(),
+            )
             .where(ranked.c.rank <= window)
             .group_by(ranked.c.person_id)
         )
     ).all()
-    counts = (
-        await session.exec(
-            select(col(Response.person_id), func.count(col(Response.id)))
-            .join(Person, col(Person.id) == Response.person_id)
-            .where(Person.team_id == team_id, Person.role == Role.LEARNER)
-            .group_by(col(Response.person_id))
-        )
-    ).all()
-    eligible = {person_id for person_id, count in counts if count >= min_answers}
-    return {person_id: float(score) for person_id, score in scores if person_id in eligible}
+    return {person_id: float(score) for person_id, score, count in rows if count >= min_answers}
 
 
 def in_bottom_share(scores: dict[int, float], person_id: int, share: float) -> bool:
