@@ -1,8 +1,9 @@
-"""`servicecoach demo`: a simulated cohort over simulated weeks, then a report."""
+"""`servicecoach demo` (a simulated cohort, then a report) and `shell` (be a learner)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,13 @@ import typer
 from rich.console import Console
 
 from bot.app import open_database
+from bot.clock import SimulatedClock, SystemClock
 from bot.commands.common import run, settings
 from bot.config import Settings
 from bot.demo.report import print_human, summarise
 from bot.demo.simulation import DemoConfig, DemoRun, simulate
 from bot.errors import UserError
+from bot.shell import ensure_learner, open_shell
 
 
 def _database_url(db: str | None, folder: str) -> str:
@@ -60,6 +63,36 @@ def demo(
         typer.echo(f"The simulated data is in {db}: try `report` or `learner show NAME` on it.")
 
 
+async def _shell(base: Settings, name: str, fast: bool) -> None:
+    """Run the interactive loop until `quit` or the end of input."""
+    clock = SimulatedClock(SystemClock().now())
+    async with open_database(base) as database:
+        learner = await ensure_learner(database, name=name, settings=base, now=clock.now())
+        session = open_shell(
+            database=database, settings=base, clock=clock, learner=learner, write=typer.echo
+        )
+        await session.start()
+        while True:
+            typer.echo("> ", nl=False)
+            line = sys.stdin.readline()
+            if not line:
+                typer.echo()
+                return
+            if not await session.handle_line(line, fast=fast):
+                return
+
+
+def shell(
+    learner: str = typer.Option("you", "--learner", help="Your learner name (one word)."),
+    fast: bool = typer.Option(
+        False, "--fast", help="Skip to the next lesson as soon as everything is answered."
+    ),
+) -> None:
+    """Be a learner in the terminal: the real engine, a console chat and simulated time."""
+    run(_shell(settings(), learner, fast))
+
+
 def register(app: typer.Typer) -> None:
-    """Add `demo` to the root app."""
+    """Add `demo` and `shell` to the root app."""
     app.command("demo")(demo)
+    app.command("shell")(shell)
