@@ -1,0 +1,45 @@
+"""How fast the default demo runs: wall time and messages per second, with a small baseline.
+
+Run with `python benchmarks/demo_speed.py`. Both runs happen in this process on
+fresh temporary SQLite files, so the two numbers are comparable on one machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from bot.app import open_database
+from bot.config import Settings
+from bot.demo.report import summarise
+from bot.demo.simulation import DemoConfig, simulate
+
+
+async def timed(config: DemoConfig) -> tuple[float, dict]:
+    """Run one demo on a fresh database; (seconds, summary)."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+        started = time.perf_counter()
+        async with open_database(settings) as database:
+            run = await simulate(config, database=database, settings=settings)
+            summary = await summarise(database, run)
+        return time.perf_counter() - started, summary
+
+
+def main() -> None:
+    """Print one line per configuration."""
+    for label, config in (("baseline", DemoConfig(learners=6)), ("default", DemoConfig())):
+        seconds, summary = asyncio.run(timed(config))
+        rate = summary["messages_sent"] / seconds
+        print(
+            f"{label:8} learners={config.learners:3} days={config.days} "
+            f"wall={seconds:6.1f}s messages={summary['messages_sent']:5} ({rate:5.0f}/s) "
+            f"answers={summary['answers']} missed={summary['missed_deliveries']} "
+            f"duplicates={summary['duplicate_deliveries']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
