@@ -18,6 +18,7 @@ from itertools import zip_longest
 
 from sqlalchemy import update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.coaching.daily import EXPIRED, is_expired
@@ -159,26 +160,38 @@ class Dispatcher:
         """Send one claimed row and record its outcome."""
         async with self._sessions() as session:
             person = await session.get(Person, row.person_id)
+            try:
+                outbound, transport = await self._prepare(session, row, person)
+            except _Outcome as outcome:
+                await self._record(row, person, outcome, result)
+                return
         try:
-            outbound, transport = await self._prepare(row, person)
-            ref = await self._send(transport, person, outbound, row_id=row.id)
+            ref = await self._send(transport, person, outbound, row=row)
         except _TakenOver:
             log.warning("delivery %s was taken over by another worker; not sending it", row.id)
             return
         except _Outcome as outcome:
-            await self._finish(row, outcome.status, reason=outcome.reason)
-            if outcome.status == DeliveryStatus.PENDING:
-                result.released += 1
-            elif outcome.status == DeliveryStatus.CANCELLED:
-                result.cancelled += 1
-            else:
-                result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
-                log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
+            await self._record(row, person, outcome, result)
             return
         await self._finish(row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
 
-    async def _prepare(self, row: Delivery, person: Person) -> tuple[Outbound, Transport]:
+    async def _record(
+        self, row: Delivery, person: Person, outcome: _Outcome, result: DispatchResult
+    ) -> None:
+        """Store a row's outcome other than sent, and count it."""
+        await self._finish(row, outcome.status, reason=outcome.reason)
+        if outcome.status == DeliveryStatus.PENDING:
+            result.released += 1
+        elif outcome.status == DeliveryStatus.CANCELLED:
+            result.cancelled += 1
+        else:
+            result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
+            log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
+
+    async def _prepare(
+        self, session: AsyncSession, row: Delivery, person: Person
+    ) -> tuple[Outbound, Transport]:
         """The message and the transport for a row; raises `_Outcome` when it is not sent."""
         now = self._clock.now()
         if person.status in NOT_SENDABLE:
@@ -187,30 +200,37 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
-        async with self._sessions() as session:
-            try:
-                outbound = await render(session, row)
-            except RenderError as exc:
-                raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
+        try:
+            outbound = await render(session, row)
+        except RenderError as exc:
+            raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
 
-    async def _renew_claim(self, row_id: int) -> bool:
+    async def _renew_claim(self, row: Delivery) -> bool:
         """Refresh this worker's claim before a send; False if another worker took the row.
 
         Retry waits can outlast `stale_after`; a renewed claim cannot be taken over,
-        and a row already taken over is not sent a second time by this worker.
+        and a row already taken over is not sent a second time by this worker. A
+        claim younger than half of `stale_after` cannot have been taken over yet,
+        so it is left alone (one write less per message).
         """
+        now = self._clock.now()
+        if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
+            return True
         statement = (
             update(Delivery)
             .where(
-                col(Delivery.id) == row_id,
+                col(Delivery.id) == row.id,
                 col(Delivery.status) == DeliveryStatus.CLAIMED,
                 col(Delivery.claimed_by) == self.worker,
             )
-            .values(claimed_at=self._clock.now())
+            .values(claimed_at=now)
         )
         async with self._sessions() as session, session.begin():
-            return bool((await session.exec(statement)).rowcount)
+            renewed = bool((await session.exec(statement)).rowcount)
+        if renewed:
+            row.claimed_at = now
+        return renewed
 
     async def _pace(self, address: str) -> None:
         """Keep to about one message a second per chat, waiting on the clock."""
@@ -222,13 +242,14 @@ class Dispatcher:
         self._last_send[address] = self._clock.now()
 
     async def _send(
-        self, transport: Transport, person: Person, outbound: Outbound, *, row_id: int
+        self, transport: Transport, person: Person, outbound: Outbound, *, row: Delivery
     ) -> SentRef:
         """Send with retries; raises `_Outcome` when the row does not end up sent."""
+        row_id = row.id
         rate_waits = transient = 0
         while True:
             await self._pace(person.address)
-            if not await self._renew_claim(row_id):
+            if not await self._renew_claim(row):
                 raise _TakenOver
             try:
                 return await transport.send(person.address, outbound)
