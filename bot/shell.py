@@ -3,7 +3,7 @@
 Time is simulated: it starts at the wall-clock time and jumps to the next
 lesson when asked (`next`), or by itself with `--fast` once everything sent
 has been answered. Each line typed becomes the inbound event a chat platform
-would deliver: a number or letter presses a button of the last question,
+would deliver: a number or letter presses a button of the first unanswered question,
 `/name args` is a command, anything else is text (typed answers, reflections,
 or commands written out like `progress`).
 """
@@ -23,6 +23,7 @@ from bot.coaching.answers import PROMPT_KINDS, latest_day
 from bot.coaching.calendar import calendar_for, local_date, send_instant
 from bot.coaching.enrolment import enrol, loaded_pack_ids
 from bot.coaching.planner import plan_tick
+from bot.coaching.render import render
 from bot.config import Settings
 from bot.errors import UserError
 from bot.messages import Answer, Command, Inbound, Outbound, Text
@@ -34,7 +35,8 @@ from storage.models import Delivery, DeliveryStatus, Person, Response, Role, Tea
 STARTER_PACK = "service-everyone"
 LOOKAHEAD_DAYS = 21
 HELP = (
-    "Type a number (1, 2, …) or letter (a, b, …) to press a button of the last question, "
+    "Type a number (1, 2, …) or letter (a, b, …) to press a button of the first unanswered "
+    "question, "
     "any text to reply, /help for the bot's commands, `next` to skip to the next lesson, "
     "`quit` to leave."
 )
@@ -120,7 +122,6 @@ class Shell:
         self._learner = learner
         self._write = write
         self._shown = 0
-        self._last_question: Outbound | None = None
 
     def show_new(self) -> None:
         """Print every message sent to the learner since the last call."""
@@ -129,8 +130,6 @@ class Shell:
                 continue
             when = f"{self._clock.now():%a %d %b %H:%M}"
             self._write(f"[{when}] bot:\n{render_text(message.outbound)}\n")
-            if message.outbound.choices:
-                self._last_question = message.outbound
         self._shown = len(self._transport.sent)
 
     async def start(self) -> None:
@@ -169,16 +168,37 @@ class Shell:
         self._write(f"Nothing to send in the next {LOOKAHEAD_DAYS} days.\n")
         return False
 
-    def parse(self, line: str) -> Inbound | None:
+    async def _open_question(self) -> Outbound | None:
+        """The first unanswered question with buttons of the newest day (even from a past run)."""
+        async with self._runtime.database.sessions() as session:
+            statement = (
+                select(Delivery)
+                .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
+                .where(
+                    Delivery.person_id == self._learner.person_id,
+                    col(Delivery.kind).in_(PROMPT_KINDS),
+                    Delivery.status == DeliveryStatus.SENT,
+                    col(Response.id).is_(None),
+                    Delivery.local_date == latest_day(self._learner.person_id),
+                )
+                .order_by(col(Delivery.sent_at), col(Delivery.id))
+            )
+            for delivery in (await session.exec(statement)).all():
+                outbound = await render(session, delivery)
+                if outbound.choices:
+                    return outbound
+        return None
+
+    async def parse(self, line: str) -> Inbound | None:
         """The event a typed line stands for; None when it presses no existing button."""
         event_id = f"shell-{uuid.uuid4().hex}"
         address = self._learner.address
         if line.startswith("/") and len(line) > 1:
             name, *args = line[1:].split()
             return Command(address, event_id, name, tuple(args))
-        question = self._last_question
         index = _button_index(line)
         if index is not None:
+            question = await self._open_question()
             if question is None or index >= len(question.choices):
                 return None
             choice = question.choices[index].choice_id
@@ -211,9 +231,9 @@ class Shell:
             return True
         if not line:
             return True
-        inbound = self.parse(line)
+        inbound = await self.parse(line)
         if inbound is None:
-            self._write("There is no such button on the last question.\n")
+            self._write("No unanswered question has that button.\n")
             return True
         self._clock.advance(timedelta(minutes=1))
         before = len(self._transport.sent)
