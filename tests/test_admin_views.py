@@ -208,3 +208,22 @@ def test_empty_database(cli, database):
     assert cli("report").stdout.strip().startswith("no learners yet")
     assert cli("escalations", "list").stdout.strip() == "no open cases"
     assert json.loads(cli("report", "--json").stdout)["totals"]["learners"] == 0
+
+
+def test_a_learner_who_sent_stop_can_still_be_shown_exported_and_forgotten(
+    seeded, cli, database_url
+):
+    async def stop_bob(database: Database) -> None:
+        async with database.sessions() as session:
+            bob = (await session.exec(select(Person).where(Person.name == "bob"))).one()
+            bob.status = "inactive"
+            await session.commit()
+
+    on_database(database_url, stop_bob)
+    shown = cli("learner", "show", "bob")
+    assert shown.exit_code == 0, shown.stderr
+    assert "bob" in shown.stdout
+    exported = cli("learner", "export", "bob")
+    assert exported.exit_code == 0 and "bob" in exported.stdout
+    assert cli("learner", "forget", "bob", "--yes").exit_code == 0
+    assert cli("learner", "show", "bob").exit_code == 1

@@ -178,10 +178,18 @@ def workdays_label(stored: str) -> str:
     )
 
 
-async def find_person(session: AsyncSession, reference: str) -> Person:
-    """The one person an admin means by a name, an email or a `platform:id` address."""
+async def find_person(
+    session: AsyncSession, reference: str, *, include_inactive: bool = False
+) -> Person:
+    """The one person an admin means by a name, an email or a `platform:id` address.
+
+    People who left (inactive or forgotten) count only with `include_inactive`,
+    e.g. for a coach looking back at a learner who sent `stop`.
+    """
     reference = reference.strip()
-    query = select(Person).where(col(Person.status).not_in(_LEFT))
+    query = select(Person)
+    if not include_inactive:
+        query = query.where(col(Person.status).not_in(_LEFT))
     platform, colon, platform_id = reference.partition(":")
     if colon and platform in ("slack", "telegram", "console"):
         query = query.where(Person.platform == platform, Person.platform_id == platform_id)

@@ -218,7 +218,8 @@ def show(name: str = typer.Argument(..., help="Name, email or platform:id.")) ->
     now = SystemClock().now()
 
     async def _detail(session: AsyncSession) -> LearnerDetail:
-        return await learner_detail(session, person=await find_person(session, name), now=now)
+        person = await find_person(session, name, include_inactive=True)
+        return await learner_detail(session, person=person, now=now)
 
     for line in detail_lines(_query(_detail)):
         typer.echo(line)
@@ -229,7 +230,7 @@ def export(name: str = typer.Argument(..., help="Name, email or platform:id.")) 
     """Everything stored about one person, as JSON on stdout."""
 
     async def _export(session: AsyncSession) -> dict[str, Any]:
-        return await export_person(session, await find_person(session, name))
+        return await export_person(session, await find_person(session, name, include_inactive=True))
 
     typer.echo(json.dumps(_query(_export), indent=2, ensure_ascii=False))
 
@@ -245,7 +246,7 @@ def forget(
     now = SystemClock().now()
 
     async def _forget(session: AsyncSession) -> str:
-        person: Person = await find_person(session, name)
+        person: Person = await find_person(session, name, include_inactive=True)
         shown = person.name
         await forget_person(session, person, now)
         return shown
