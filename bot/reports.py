@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func
@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.escalation import OPEN_STATUSES
-from bot.coaching.people import local_today
+from bot.coaching.progress import streak_days
 from bot.coaching.teams import calendar_label, workdays_label
 from storage.models import (
     Delivery,
@@ -356,34 +356,6 @@ class LearnerDetail:
         calendar = (calendar_label(team) if team else None) or "no holiday calendar"
         paused = f", paused until {self.person.paused_until}" if self.person.paused_until else ""
         return f"{self.person.send_time} {self.person.timezone}, {days}, {calendar}{paused}"
-
-
-async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -> int:
-    """Most recent consecutive delivered days with an answer (an unanswered today is open)."""
-    answered = func.max(case((col(Response.id).is_not(None), 1), else_=0))
-    days = (
-        await session.exec(
-            select(Delivery.local_date, answered)
-            .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
-            .where(
-                Delivery.person_id == person.id,
-                col(Delivery.kind).in_(("quiz", "review")),
-                Delivery.status == DeliveryStatus.SENT,
-                col(Delivery.local_date).is_not(None),
-            )
-            .group_by(col(Delivery.local_date))
-            .order_by(col(Delivery.local_date).desc())
-        )
-    ).all()
-    today: date = local_today(person, now)
-    streak = 0
-    for day, done in days:
-        if not done and day == today:
-            continue
-        if not done:
-            break
-        streak += 1
-    return streak
 
 
 async def learner_detail(session: AsyncSession, *, person: Person, now: datetime) -> LearnerDetail:

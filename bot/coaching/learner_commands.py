@@ -22,6 +22,7 @@ from bot.coaching.escalation import open_case, open_case_of
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
 from bot.coaching.privacy import export_person, forget_person
+from bot.coaching.progress import streak_days
 from bot.coaching.reflections import awaiting_reflection
 from bot.coaching.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
@@ -174,35 +175,6 @@ async def _next_lesson_text(turn: Turn) -> str:
     return f"Next lesson: {next_day:%a %-d %b} at {person.send_time} ({person.timezone})."
 
 
-async def _streak(turn: Turn) -> int:
-    """Consecutive most recent delivered days with at least one answer (today may be open)."""
-    session, person = turn.session, turn.person
-    answered = func.max(case((col(Response.id).is_not(None), 1), else_=0))
-    days = (
-        await session.exec(
-            select(Delivery.local_date, answered)
-            .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
-            .where(
-                Delivery.person_id == person.id,
-                col(Delivery.kind).in_(("quiz", "review")),
-                Delivery.status == DeliveryStatus.SENT,
-                col(Delivery.local_date).is_not(None),
-            )
-            .group_by(col(Delivery.local_date))
-            .order_by(col(Delivery.local_date).desc())
-        )
-    ).all()
-    today = local_today(person, turn.now)
-    streak = 0
-    for day, done in days:
-        if not done and day == today:
-            continue
-        if not done:
-            break
-        streak += 1
-    return streak
-
-
 async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
     """Streak, accuracy by topic, next lesson."""
     rows = (
@@ -219,7 +191,7 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
             .order_by(col(Lesson.topic))
         )
     ).all()
-    streak = await _streak(turn)
+    streak = await streak_days(turn.session, person=turn.person, now=turn.now)
     lines = [f"🔥 Streak: {streak} day{'s' if streak != 1 else ''} in a row"]
     if rows:
         lines.append("Accuracy by topic:")
