@@ -171,3 +171,21 @@ async def outbox(session: AsyncSession, person: Person) -> dict[str, str]:
     """Every text message queued for `person`, by delivery key."""
     rows = (await session.exec(select(Delivery).where(Delivery.person_id == person.id))).all()
     return {row.delivery_key: row.payload["text"] for row in rows if "text" in row.payload}
+
+
+async def add_tiny_pack(session: AsyncSession, pack_id: str = "care", *, lessons: int) -> None:
+    """A pack of `lessons` one-message lessons (no items, no reflection), added in one batch."""
+    session.add(Pack(id=pack_id, title="Tiny", version="1"))
+    await session.flush()
+    session.add_all(
+        Lesson(
+            pack_id=pack_id,
+            key=f"L{number}",
+            title=f"Lesson {number}",
+            topic="phone",
+            order=number,
+            body="Be kind.",
+        )
+        for number in range(1, lessons + 1)
+    )
+    await session.flush()
