@@ -1,8 +1,7 @@
-"""Helpers for delivery-engine tests: an enrolled learner, a failing console, the outbox."""
+"""Helpers for delivery-engine tests: an enrolled learner, the outbox, a dispatcher."""
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 from typing import Any
 
 from sqlmodel import select
@@ -11,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import Database
 from bot.clock import SimulatedClock
 from bot.dispatcher import Dispatcher
-from bot.messages import Outbound, SentRef
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
 from tests.factories import add_person
@@ -39,27 +37,6 @@ async def rows(database: Database, **where: Any) -> list[Delivery]:
 async def by_key(database: Database) -> dict[str, Delivery]:
     """Every outbox row by its key (tests with one learner)."""
     return {row.delivery_key: row for row in await rows(database)}
-
-
-class FailingConsole(ConsoleTransport):
-    """A console transport that raises queued errors for an address before sending."""
-
-    def __init__(self, platform: str = "console") -> None:
-        super().__init__()
-        self.platform = platform
-        self.errors: dict[str, deque[Exception]] = defaultdict(deque)
-        self.attempts: list[str] = []
-
-    def fail_next(self, address: str, *errors: Exception) -> None:
-        """Raise these errors, one per attempt, on the next sends to `address`."""
-        self.errors[address].extend(errors)
-
-    async def send(self, address: str, outbound: Outbound) -> SentRef:
-        """Fail with the next queued error for `address`, or send."""
-        self.attempts.append(address)
-        if self.errors[address]:
-            raise self.errors[address].popleft()
-        return await super().send(address, outbound)
 
 
 def dispatcher(

@@ -7,7 +7,6 @@ import logging
 from datetime import timedelta
 from itertools import pairwise
 
-import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
@@ -19,8 +18,9 @@ from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role
 from storage.outbox import claim_due
-from tests.delivery_support import FailingConsole, add_learner, by_key, dispatcher, rows
+from tests.delivery_support import add_learner, by_key, dispatcher, rows
 from tests.factories import MONDAY_9AM, add_pack, add_person
+from tests.fakes.flaky_transport import FlakyTransport
 
 ADA = "console:ada"
 
@@ -115,7 +115,7 @@ async def test_rows_are_sent_when_due_not_before(database):
 async def test_rate_limited_waits_retry_after_on_the_clock_then_sends(database):
     await ada_with(database, "hi")
     clock = SimulatedClock(MONDAY_9AM)
-    console = FailingConsole()
+    console = FlakyTransport()
     console.fail_next(ADA, RateLimited(30), RateLimited(12))
     result = await dispatcher(database, clock, console).tick()
     assert result.sent == 1
@@ -128,8 +128,8 @@ async def test_rate_limited_waits_retry_after_on_the_clock_then_sends(database):
 
 async def test_endless_rate_limits_fail_the_row_with_the_reason(database):
     await ada_with(database, "hi")
-    console = FailingConsole()
-    console.fail_next(ADA, *(RateLimited(1) for _ in range(20)))
+    console = FlakyTransport()
+    console.fail_always(ADA, RateLimited(1))
     result = await dispatcher(database, SimulatedClock(MONDAY_9AM), console).tick()
     status, reason = await status_of(database, "hi")
     assert status == DeliveryStatus.FAILED
@@ -141,7 +141,7 @@ async def test_endless_rate_limits_fail_the_row_with_the_reason(database):
 async def test_transient_errors_retry_with_backoff_then_send(database):
     await ada_with(database, "hi")
     clock = SimulatedClock(MONDAY_9AM)
-    console = FailingConsole()
+    console = FlakyTransport()
     console.fail_next(ADA, TransientError("502"), TransientError("timeout"))
     assert (await dispatcher(database, clock, console).tick()).sent == 1
     assert clock.slept == [1.0, 2.0]
@@ -151,7 +151,7 @@ async def test_transient_errors_retry_with_backoff_then_send(database):
 async def test_transient_errors_past_the_limit_fail_the_row_and_report_it(database, caplog):
     await ada_with(database, "hi", "second")
     clock = SimulatedClock(MONDAY_9AM)
-    console = FailingConsole()
+    console = FlakyTransport()
     console.fail_next(ADA, *(TransientError("503 service unavailable") for _ in range(5)))
     with caplog.at_level(logging.ERROR):
         result = await dispatcher(database, clock, console).tick()
@@ -171,7 +171,7 @@ async def test_an_unexpected_transport_error_fails_the_row_and_the_tick_goes_on(
         await session.commit()
     await notices(database, ada, "hi-ada")
     await notices(database, bea, "hi-bea")
-    console = FailingConsole()
+    console = FlakyTransport()
     console.fail_next(ADA, KeyError("ts"))
     with caplog.at_level(logging.ERROR):
         result = await dispatcher(database, SimulatedClock(MONDAY_9AM), console).tick()
@@ -191,7 +191,7 @@ async def test_recipient_gone_marks_them_unreachable_and_cancels_the_rest(databa
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM)
     await plan_tick(sessions=database.sessions, clock=clock)
-    console = FailingConsole()
+    console = FlakyTransport()
     console.fail_next(ADA, RecipientGone("cannot_dm_bot"))
     result = await dispatcher(database, clock, console).tick()
 
@@ -222,7 +222,7 @@ async def test_transport_down_stops_the_platform_alerts_admins_elsewhere_and_kee
         await session.commit()
     await notices(database, ada, "one", "two")
     clock = SimulatedClock(MONDAY_9AM)
-    console, slack = FailingConsole(), FailingConsole("slack")
+    console, slack = FlakyTransport(), FlakyTransport("slack")
     console.fail_next(ADA, TransportDown("invalid_auth"))
     send = dispatcher(database, clock, console, slack, admin_addresses=("slack:UCAROL",))
     with caplog.at_level(logging.ERROR):
@@ -235,6 +235,10 @@ async def test_transport_down_stops_the_platform_alerts_admins_elsewhere_and_kee
     async with database.sessions() as session:
         people = {p.name: p for p in (await session.exec(select(Person))).all()}
     assert people["ada"].status == PersonStatus.ACTIVE  # nobody is marked unreachable
+
+    alerts = await rows(database, delivery_key="notice:alert:console:2026-11-23T09")
+    assert [(row.kind, row.status) for row in alerts] == [("notice", DeliveryStatus.PENDING)] * 2
+    assert people["eve"].id not in {row.person_id for row in alerts}
 
     await send.tick()  # the alerts go out on Slack; console rows are left alone
     alerted = sorted(m.address for m in slack.sent)
@@ -291,7 +295,7 @@ async def test_a_worker_whose_claim_was_taken_over_during_a_long_wait_does_not_s
     await notices(database, ada, "hi-ada")
     await notices(database, bea, "hi-bea")
     clock = InterruptedClock(MONDAY_9AM)
-    slow_console, other_console = FailingConsole(), ConsoleTransport()
+    slow_console, other_console = FlakyTransport(), ConsoleTransport()
     slow_console.fail_next(ADA, RateLimited(400))  # a wait longer than the stale timeout
     slow = dispatcher(database, clock, slow_console, worker="slow")
     other = dispatcher(database, clock, other_console, worker="other")
@@ -386,11 +390,8 @@ async def test_rows_for_a_platform_without_a_transport_wait_untouched(database):
     assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
 
 
-async def test_two_dispatchers_on_one_postgresql_database_never_send_a_row_twice(
-    database, database_url
-):
-    if database.engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent claimers with FOR UPDATE SKIP LOCKED")
+async def test_two_dispatchers_on_one_database_never_send_a_row_twice(database, database_url):
+    """Two processes (two engines) tick at once; on PostgreSQL they claim with SKIP LOCKED."""
     async with database.sessions() as session:
         people = [await add_person(session, f"p{n}") for n in range(30)]
         await session.commit()
@@ -418,3 +419,49 @@ async def test_two_dispatchers_on_one_postgresql_database_never_send_a_row_twice
     assert len(set(sent_ids)) == 90
     assert all(console.sent for console in consoles)  # both really took part
     assert {row.status for row in await rows(database)} == {DeliveryStatus.SENT}
+
+
+async def test_every_row_ends_sent_failed_or_cancelled_and_only_sent_once(database):
+    async with database.sessions() as session:
+        await add_pack(session, lessons=2, types=("single",))
+        learners = {name: await add_learner(session, name) for name in ("ada", "bea", "cy", "dee")}
+        eve = await add_learner(session, "eve")
+        eve.platform = "slack"  # the platform that goes down for a while
+        await add_person(session, "root", role=Role.ADMIN)  # told on the console
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    console, slack = FlakyTransport(), FlakyTransport("slack")
+    console.fail_next("console:bea", RateLimited(5), RateLimited(5))
+    console.fail_always("console:cy", TransientError("502 bad gateway"))
+    console.fail_next("console:dee", RecipientGone("blocked"))
+    slack.fail_next("slack:eve", TransportDown("token revoked"))
+    send = dispatcher(database, clock, console, slack)
+
+    await plan_tick(sessions=database.sessions, clock=clock)
+    await send.drain()
+    clock.advance(DOWN_RETRY_AFTER)
+    await send.drain()
+
+    stored = await rows(database)
+    ended = {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED}
+    assert {row.status for row in stored} <= ended
+    assert all(row.reason for row in stored if row.status != DeliveryStatus.SENT)
+    sent = [row for row in stored if row.status == DeliveryStatus.SENT]
+    assert all(row.sent_at and row.platform_ref and not row.reason for row in sent)
+    messages = [m.outbound.delivery_id for m in console.sent + slack.sent]
+    assert sorted(messages) == sorted(row.id for row in sent)  # each sent row exactly once
+
+    def outcomes(person: Person) -> set[tuple[str, str | None]]:
+        return {(row.status, row.reason) for row in stored if row.person_id == person.id}
+
+    assert outcomes(learners["ada"]) == outcomes(learners["bea"]) == {(DeliveryStatus.SENT, None)}
+    assert outcomes(eve) == {(DeliveryStatus.SENT, None)}
+    assert outcomes(learners["cy"]) == {
+        (DeliveryStatus.FAILED, "gave up after 5 attempts: 502 bad gateway")
+    }
+    assert outcomes(learners["dee"]) == {
+        (DeliveryStatus.FAILED, "recipient gone: blocked"),
+        (DeliveryStatus.CANCELLED, "recipient unreachable"),
+    }
+    [alert] = console.to("console:root")
+    assert "cannot send on slack: token revoked" in alert.text
