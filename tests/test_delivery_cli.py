@@ -16,10 +16,12 @@ from sqlmodel import select
 from bot.clock import SimulatedClock
 from bot.coaching.calendar import send_instant
 from bot.coaching.planner import plan_tick
+from bot.transports import TransientError
 from bot.transports.console import ConsoleTransport
 from storage.models import DeliveryStatus, PersonStatus, Team
 from tests.delivery_support import add_learner, dispatcher, rows
-from tests.factories import add_pack, add_person, add_team
+from tests.factories import MONDAY_9AM, add_pack, add_person, add_team
+from tests.fakes.flaky_transport import FlakyTransport
 
 
 async def call(cli, *args: str):
@@ -101,9 +103,9 @@ async def test_deliver_now_for_everyone(cli, database):
 
 async def test_deliver_now_for_someone_unknown_is_one_line_and_changes_nothing(cli, database):
     await cohort(database)
-    result = await call(cli, "deliver", "now", "--learner", "zed")
+    result = await call(cli, "deliver", "now", "--learner", "nobody")
     assert result.exit_code == 1
-    assert result.stderr == "error: no learner called 'zed'\n"
+    assert result.stderr == "error: no learner called 'nobody'\n"
     result = await call(cli, "deliver", "now", "--team", "nowhere")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: no team called 'nowhere'")
@@ -126,6 +128,29 @@ async def test_deliveries_lists_the_outbox_with_filters(cli, database):
     past = await call(cli, "deliveries", "--json", "--date", "2001-01-01")
     assert json.loads(past.stdout) == []
     assert "0 deliveries" in (await call(cli, "deliveries", "--status", "failed")).stdout
+
+
+async def test_deliveries_shows_why_a_row_failed(cli, database):
+    await cohort(database)
+    clock = SimulatedClock(MONDAY_9AM)
+    await plan_tick(sessions=database.sessions, clock=clock)
+    console = FlakyTransport()
+    console.fail_always("console:bea", TransientError("502 bad gateway"))
+    await dispatcher(database, clock, console).drain()
+
+    result = await call(cli, "deliveries", "--status", "failed", "--json")
+    assert result.exit_code == 0, result.stderr
+    [failed] = json.loads(result.stdout)
+    assert (failed["learner"], failed["key"], failed["status"]) == (
+        "bea",
+        "lesson:2026-11-23",
+        "failed",
+    )
+    assert failed["reason"] == "gave up after 5 attempts: 502 bad gateway"
+    assert failed["attempts"] == 1  # one claim; its retries happen inside it
+    assert failed["due_local"] == "2026-11-23 09:00"
+    table = await call(cli, "deliveries", "--status", "failed")
+    assert "gateway" in table.stdout and "1 delivery\n" in table.stdout  # wrapped to fit
 
 
 def test_deliveries_refuses_a_bad_date_or_status(cli):

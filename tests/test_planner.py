@@ -10,7 +10,7 @@ from fsrs import Card
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.pauses import pause_person
+from bot.coaching.pauses import pause_person, resume_person
 from bot.coaching.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
@@ -261,6 +261,42 @@ async def test_pause_stops_planning_and_resume_shifts_reviews_by_the_pause(datab
     # Three days and an hour paused: the card comes back that much later.
     assert state.due == MONDAY_9AM + timedelta(days=13, hours=1)
     assert learner.paused_until is None
+
+
+async def test_an_open_ended_pause_cancels_todays_rows_and_resume_plans_the_same_day(database):
+    async with database.sessions() as session:
+        await add_pack(session, lessons=3, types=("single",))
+        ada = await add_learner(session)
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    await plan(database, clock)  # Monday's rows wait to be sent
+    clock.advance(timedelta(minutes=30))
+    async with database.sessions() as session:
+        ada = await session.get(type(ada), ada.id)
+        await pause_person(session, person=ada, until=None, now=clock.now())
+        await session.commit()
+    for _ in range(2):  # Tuesday and Wednesday at ten
+        clock.advance(timedelta(days=1))
+        assert (await plan(database, clock)).skipped["paused"] == 1
+    async with database.sessions() as session:
+        ada = await session.get(type(ada), ada.id)
+        await resume_person(session, person=ada, now=clock.now())
+        await session.commit()
+    assert (await plan(database, clock)).planned == ["ada"]  # Wednesday, straight away
+
+    console = ConsoleTransport()
+    await dispatcher(database, clock, console).tick()
+    assert [m.text.splitlines()[0] for m in console.to("console:ada")] == [
+        "📘 *Lesson 1*",  # Monday's lesson was never sent, so it comes now
+        "❓ *Quiz*",
+        "💭 *Reflection*",
+    ]
+    monday = await rows(database, local_date=MONDAY)
+    assert {(row.status, row.reason) for row in monday} == {(DeliveryStatus.CANCELLED, "paused")}
+    assert [row.local_date for row in await rows(database, kind="lesson")] == [
+        MONDAY,
+        date(2026, 11, 25),
+    ]
 
 
 async def test_three_days_of_downtime_then_restart_gives_one_delivery_not_four(database):
