@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from itertools import pairwise
 
+import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
@@ -17,7 +18,7 @@ from bot.transports import RateLimited, RecipientGone, TransientError, Transport
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role
-from storage.outbox import claim_due
+from storage.outbox import DEFAULT_STALE_AFTER, claim_due
 from tests.delivery_support import add_learner, by_key, dispatcher, rows
 from tests.factories import MONDAY_9AM, add_pack, add_person
 from tests.fakes.flaky_transport import FlakyTransport
@@ -271,6 +272,28 @@ async def test_a_claim_left_by_a_crash_is_sent_once_after_the_timeout(database):
         restarted.worker,
         2,
     )
+
+
+async def test_a_dispatcher_killed_mid_batch_leaves_claims_that_a_restart_sends_once(database):
+    await ada_with(database, "a", "b", "c")
+    clock = SimulatedClock(MONDAY_9AM)
+    dying = FlakyTransport()
+    dying.fail_next(ADA, asyncio.CancelledError())  # the process is stopped mid-batch
+    with pytest.raises(asyncio.CancelledError):
+        await dispatcher(database, clock, dying, worker="dead").tick()
+    assert dying.sent == []
+    assert {(row.status, row.claimed_by) for row in await rows(database)} == {
+        (DeliveryStatus.CLAIMED, "dead")
+    }
+
+    console = ConsoleTransport()
+    restarted = dispatcher(database, clock, console)
+    assert (await restarted.tick()).sent == 0  # a claim may be in flight for a while
+    clock.advance(DEFAULT_STALE_AFTER + timedelta(seconds=1))
+    assert (await restarted.drain()).sent == 3
+    clock.advance(DEFAULT_STALE_AFTER * 2)
+    assert (await restarted.drain()).sent == 0
+    assert [m.text for m in console.to(ADA)] == ["hello a", "hello b", "hello c"]
 
 
 class InterruptedClock(SimulatedClock):
