@@ -59,6 +59,7 @@ class DispatchResult:
     failed: list[str] = field(default_factory=list)
     cancelled: int = 0
     released: int = 0
+    claimed: int = 0
 
     @property
     def handled(self) -> int:
@@ -139,21 +140,22 @@ class Dispatcher:
                 stale_after=self._stale_after,
                 platforms=platforms,
             )
+        result.claimed = len(rows)
         for row in _taking_turns(rows):
             await self._dispatch(row, result)
         return result
 
     async def drain(self, *, max_ticks: int = 1000) -> DispatchResult:
-        """Tick until nothing due is left (bounded); returns the totals."""
+        """Tick until a batch is empty or short of full (bounded); returns the totals."""
         total = DispatchResult()
         for _ in range(max_ticks):
             step = await self.tick()
-            if not step.handled:
-                break
             total.sent += step.sent
             total.failed += step.failed
             total.cancelled += step.cancelled
             total.released += step.released
+            if not step.handled or step.claimed < self._batch:
+                break  # a batch short of full took every row due when it was claimed
         return total
 
     async def _dispatch(self, row: Delivery, result: DispatchResult) -> None:

@@ -25,7 +25,7 @@ from bot.coaching.grading import (
 )
 from bot.coaching.people import local_today
 from bot.coaching.replies import queue
-from bot.coaching.review import record_review, state_for
+from bot.coaching.review import apply_review, state_for
 from bot.coaching.signals import after_answer
 from bot.coaching.struggle import expected_for_new, expected_for_review
 from bot.coaching.turn import Turn
@@ -127,8 +127,9 @@ async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> R
         answered_at=now,
     )
     session.add(response)
-    await record_review(
+    apply_review(
         session,
+        state=state,
         person_id=person.id,
         item_id=item.id,
         correct=grade.correct,

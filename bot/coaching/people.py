@@ -31,6 +31,20 @@ async def person_at(session: AsyncSession, address: str) -> Person | None:
     return (await session.exec(statement)).first()
 
 
+async def person_and_team_at(
+    session: AsyncSession, address: str
+) -> tuple[Person | None, Team | None]:
+    """The person reachable at `address` and their team, loaded in one query."""
+    platform, platform_id = split_address(address)
+    statement = (
+        select(Person, Team)
+        .outerjoin(Team, col(Team.id) == Person.team_id)
+        .where(Person.platform == platform, Person.platform_id == platform_id)
+    )
+    row = (await session.exec(statement)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def team_of(session: AsyncSession, person: Person) -> Team | None:
     """The person's team, if any."""
     return await session.get(Team, person.team_id) if person.team_id is not None else None

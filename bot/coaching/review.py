@@ -70,6 +70,30 @@ async def record_review(
 ) -> ReviewState:
     """Apply one graded answer to the item's card and store the new due time."""
     state = await state_for(session, person_id=person_id, item_id=item_id)
+    return apply_review(
+        session,
+        state=state,
+        person_id=person_id,
+        item_id=item_id,
+        correct=correct,
+        late=late,
+        now=now,
+        policy=policy,
+    )
+
+
+def apply_review(
+    session: AsyncSession,
+    *,
+    state: ReviewState | None,
+    person_id: int,
+    item_id: int,
+    correct: bool,
+    late: bool,
+    now: datetime,
+    policy: TeamPolicy,
+) -> ReviewState:
+    """`record_review` with the learner's review state for the item already loaded."""
     card = card_of(state) if state else Card(card_id=item_id)
     card, _ = scheduler_for(policy).review_card(
         card, rating_for(correct=correct, late=late), _utc(now)

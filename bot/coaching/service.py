@@ -21,7 +21,8 @@ from bot.clock import Clock
 from bot.coaching import coach_commands, learner_commands
 from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
 from bot.coaching.escalation import message_coach, open_case_of
-from bot.coaching.people import person_at, policy_of, split_address
+from bot.coaching.people import person_and_team_at, split_address
+from bot.coaching.policy import policy_for
 from bot.coaching.reflections import awaiting_reflection, has_reflection, store_reflection
 from bot.coaching.replies import queued_count
 from bot.coaching.turn import Turn
@@ -95,7 +96,7 @@ class CoachingService:
                 await session.flush()
             except IntegrityError as exc:
                 raise _Duplicate from exc
-            person = await person_at(session, inbound.address)
+            person, team = await person_and_team_at(session, inbound.address)
             if person is None or person.status == PersonStatus.FORGOTTEN:
                 log.info(
                     "ignoring %s from unknown address %s", type(inbound).__name__, inbound.address
@@ -108,7 +109,7 @@ class CoachingService:
                 person=person,
                 now=now,
                 event_id=inbound.event_id,
-                policy=await policy_of(session, person),
+                policy=policy_for(team),
                 admin_addresses=self._admin_addresses,
             )
             await self._route(turn, inbound)

@@ -70,7 +70,7 @@ async def answer_signal(
     if not (policy.signal_score or policy.signal_bottom):
         return None
     score, answers = await struggle_score(
-        session, person_id=person.id, window=policy.struggle_window
+        session, person_id=person.id, window=policy.struggle_window, since=since
     )
     if len(answers) < policy.struggle_min_answers:
         return None  # too few answers since the last case to judge fairly

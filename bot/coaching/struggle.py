@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func
+from sqlalchemy import and_, case, false, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,29 +48,34 @@ def shrunk_share(*, correct: int, answers: int, prior: float) -> float:
 
 
 async def expected_for_new(session: AsyncSession, *, item: Item, team_id: int | None) -> float:
-    """The chance a learner of this team gets a new lesson item right."""
-    pack_row = (
+    """The chance a learner of this team gets a new lesson item right.
+
+    One query counts the pack's first answers and, among them, the team's on this item.
+    """
+    in_team = (
+        and_(col(Person.team_id) == team_id, col(Response.item_id) == item.id)
+        if team_id is not None
+        else false()
+    )
+    row = (
         await session.exec(
-            select(_CORRECT, func.count(col(Response.id)))
+            select(
+                _CORRECT,
+                func.count(col(Response.id)),
+                func.coalesce(
+                    func.sum(case((and_(in_team, col(Response.correct)), 1), else_=0)), 0
+                ),
+                func.coalesce(func.sum(case((in_team, 1), else_=0)), 0),
+            )
             .join(Item, col(Item.id) == Response.item_id)
+            .join(Person, col(Person.id) == Response.person_id)
             .where(Item.pack_id == item.pack_id, col(Response.review).is_(False))
         )
     ).one()
-    pack_share = shrunk_share(correct=pack_row[0], answers=pack_row[1], prior=PACK_SHARE_START)
+    pack_share = shrunk_share(correct=row[0], answers=row[1], prior=PACK_SHARE_START)
     if team_id is None:
         return pack_share
-    team_row = (
-        await session.exec(
-            select(_CORRECT, func.count(col(Response.id)))
-            .join(Person, col(Person.id) == Response.person_id)
-            .where(
-                Person.team_id == team_id,
-                Response.item_id == item.id,
-                col(Response.review).is_(False),
-            )
-        )
-    ).one()
-    return shrunk_share(correct=team_row[0], answers=team_row[1], prior=pack_share)
+    return shrunk_share(correct=row[2], answers=row[3], prior=pack_share)
 
 
 def expected_for_review(
@@ -108,10 +113,16 @@ def score_of(answers: list[Response]) -> float:
 
 
 async def struggle_score(
-    session: AsyncSession, *, person_id: int, window: int
+    session: AsyncSession,
+    *,
+    person_id: int,
+    window: int,
+    since: datetime | None,
 ) -> tuple[float, list[Response]]:
-    """The learner's struggle score and the answers it is made of."""
-    since = await last_resolved_at(session, person_id)
+    """The learner's struggle score and the answers since `since` it is made of.
+
+    `since` is the learner's `last_resolved_at`.
+    """
     answers = await recent_answers(session, person_id=person_id, window=window, since=since)
     return score_of(answers), answers
 
