@@ -16,7 +16,7 @@ def test_answering_a_quiz_shows_feedback(cli, database):
 def test_end_of_input_ends_cleanly_and_the_learner_is_kept(cli, database):
     first = cli("shell", input="9\nhello there\n")
     assert first.exit_code == 0, first.stderr
-    assert "No unanswered question has that button" in first.stdout or "I didn't catch that" in first.stdout
+    assert "No unanswered question has that button" in first.stdout
     again = cli("shell", input="quit\n")
     assert again.exit_code == 0 and again.stdout.count("Welcome, you!") == 0
     learners = json.loads(cli("report", "--json").stdout)["learners"]
