@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from itertools import zip_longest
 
 from sqlalchemy import update
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -80,7 +80,7 @@ def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
 
 
 class _TakenOver(Exception):
-    """Internal: another worker took the row over after this one's claim went stale."""
+    """Internal: the row was cancelled, or taken over by another worker, since its claim."""
 
 
 class _Outcome(Exception):
@@ -170,7 +170,7 @@ class Dispatcher:
         try:
             ref = await self._send(transport, person, outbound, row=row)
         except _TakenOver:
-            log.warning("delivery %s was taken over by another worker; not sending it", row.id)
+            log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
             return
         except _Outcome as outcome:
             await self._record(row, person, outcome, result)
@@ -209,25 +209,23 @@ class Dispatcher:
         return outbound, self._transports[person.platform]
 
     async def _renew_claim(self, row: Delivery) -> bool:
-        """Refresh this worker's claim before a send; False if another worker took the row.
+        """Check, before a send, that this worker still holds the row; False if not.
 
-        Retry waits can outlast `stale_after`; a renewed claim cannot be taken over,
-        and a row already taken over is not sent a second time by this worker. A
-        claim younger than half of `stale_after` cannot have been taken over yet,
-        so it is left alone (one write less per message).
+        A row cancelled since it was claimed (the learner paused or stopped) or
+        taken over by another worker is not sent. Retry waits can outlast
+        `stale_after`, so a claim half-way to stale is renewed and cannot be taken
+        over; a younger one is only read (one write less per message).
         """
         now = self._clock.now()
-        if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
-            return True
-        statement = (
-            update(Delivery)
-            .where(
-                col(Delivery.id) == row.id,
-                col(Delivery.status) == DeliveryStatus.CLAIMED,
-                col(Delivery.claimed_by) == self.worker,
-            )
-            .values(claimed_at=now)
+        ours = (
+            col(Delivery.id) == row.id,
+            col(Delivery.status) == DeliveryStatus.CLAIMED,
+            col(Delivery.claimed_by) == self.worker,
         )
+        if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
+            async with self._sessions() as session:
+                return (await session.exec(select(Delivery.id).where(*ours))).first() is not None
+        statement = update(Delivery).where(*ours).values(claimed_at=now)
         async with self._sessions() as session, session.begin():
             renewed = bool((await session.exec(statement)).rowcount)
         if renewed:

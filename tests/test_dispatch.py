@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
+from bot.coaching.pauses import pause_person
 from bot.coaching.planner import plan_tick
 from bot.dispatcher import DOWN_RETRY_AFTER
 from bot.messages import Choice, OutboundKind
@@ -331,6 +332,32 @@ async def test_a_worker_whose_claim_was_taken_over_during_a_long_wait_does_not_s
     assert {(row.status, row.claimed_by) for row in await rows(database)} == {
         (DeliveryStatus.SENT, "other")
     }
+
+
+async def test_a_learner_who_pauses_while_their_day_goes_out_gets_nothing_more(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=("single",))
+        ada = await add_learner(session)
+        await session.commit()
+    clock = InterruptedClock(MONDAY_9AM)
+    await plan_tick(sessions=database.sessions, clock=clock)
+
+    async def ada_pauses() -> None:  # her lesson arrived; she sends `pause` at once
+        async with database.sessions() as session:
+            person = await session.get(Person, ada.id)
+            await pause_person(session, person=person, until=None, now=clock.now())
+            await session.commit()
+
+    clock.during_next_sleep = ada_pauses  # the second second of the batch (pacing)
+    console = ConsoleTransport()
+    await dispatcher(database, clock, console).tick()
+
+    assert [m.kind for m in console.to(ADA)] == [OutboundKind.LESSON]
+    assert [(row.kind, row.status, row.reason) for row in await rows(database)] == [
+        ("lesson", DeliveryStatus.SENT, None),
+        ("quiz", DeliveryStatus.CANCELLED, "paused"),
+        ("reflection", DeliveryStatus.CANCELLED, "paused"),
+    ]
 
 
 async def test_a_row_marked_sent_is_never_sent_again(database):
