@@ -10,10 +10,9 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, cases_lines, visible_cases
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.coaching.replies import message_payload, queue_once
+from bot.coaching.replies import queue_day_message
 from storage.db import SessionFactory
 from storage.models import (
-    DeliveryStatus,
     Escalation,
     Person,
     PersonStatus,
@@ -54,15 +53,13 @@ async def coach_digest_tick(*, sessions: SessionFactory, clock: Clock) -> int:
             rows = await visible_cases(session, coach=coach)
             if not rows:
                 continue
-            sent += await queue_once(
+            sent += await queue_day_message(
                 session,
                 person_id=coach.id,
-                delivery_key=f"digest:{local.date().isoformat()}",
+                key=f"digest:{local.date().isoformat()}",
                 kind="notice",
-                local_date=local.date(),
-                due_at=now,
-                created_at=now,
-                status=DeliveryStatus.PENDING,
-                payload=message_payload(f"📋 *Your open cases*\n{cases_lines(rows)}"),
+                day=local.date(),
+                text=f"📋 *Your open cases*\n{cases_lines(rows)}",
+                now=now,
             )
     return sent

@@ -16,7 +16,7 @@ from bot.coaching.answers import PROMPT_KINDS
 from bot.coaching.pauses import is_paused
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.coaching.replies import message_payload, queue_once
+from bot.coaching.replies import queue_day_message
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,
@@ -73,15 +73,13 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
             ]
             if not today:
                 continue
-            queued += await queue_once(
+            queued += await queue_day_message(
                 session,
                 person_id=person.id,
-                delivery_key=f"nudge:{local.date().isoformat()}",
+                key=f"nudge:{local.date().isoformat()}",
                 kind="nudge",
-                local_date=local.date(),
-                due_at=now,
-                created_at=now,
-                status=DeliveryStatus.PENDING,
-                payload=message_payload(nudge_text(len(today))),
+                day=local.date(),
+                text=nudge_text(len(today)),
+                now=now,
             )
     return queued

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Delivery
+from storage.models import Delivery, DeliveryStatus
 
 _QUEUED = "coaching_queued"
 
@@ -80,3 +80,27 @@ async def queue_once(session: AsyncSession, **values: Any) -> bool:
 def queued_count(session: AsyncSession) -> int:
     """How many delivery rows coaching code added in this session."""
     return int(session.info.get(_QUEUED, 0))
+
+
+async def queue_day_message(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    key: str,
+    kind: str,
+    day: date,
+    text: str,
+    now: datetime,
+) -> bool:
+    """Queue a tick's message for one person's local `day` once (`queue_once`); True if new."""
+    return await queue_once(
+        session,
+        person_id=person_id,
+        delivery_key=key,
+        kind=kind,
+        local_date=day,
+        due_at=now,
+        created_at=now,
+        status=DeliveryStatus.PENDING,
+        payload=message_payload(text),
+    )
