@@ -157,13 +157,20 @@ async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> R
     return response
 
 
-async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
-    """Handle a button on a quiz or review prompt; the Response when it was graded."""
+async def _open_item(turn: Turn, delivery: Delivery) -> Item | None:
+    """The item a prompt asks about, when it can still be answered (the learner is told if not)."""
     if not await _answerable(turn, delivery):
         return None
     item = await turn.session.get(Item, delivery.item_id)
     if item is None:
         turn.reply("That question is no longer available.")
+    return item
+
+
+async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
+    """Handle a button on a quiz or review prompt; the Response when it was graded."""
+    item = await _open_item(turn, delivery)
+    if item is None:
         return None
     picks: list[str] = [choice_id]
     if item.type == "multiple":
@@ -189,11 +196,8 @@ async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Respo
 
 async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | None:
     """Handle typed text answering a short or numeric prompt."""
-    if not await _answerable(turn, delivery):
-        return None
-    item = await turn.session.get(Item, delivery.item_id)
+    item = await _open_item(turn, delivery)
     if item is None:
-        turn.reply("That question is no longer available.")
         return None
     if item.type not in TYPED_TYPES:
         turn.reply("Please answer this question with its buttons.")

@@ -142,6 +142,22 @@ def _card_choices(case: Escalation) -> list[tuple[str, str]]:
     return [(f"claim:{case.id}", "Claim"), (f"resolve:{case.id}", "Resolve")]
 
 
+def _queue_card(
+    session: AsyncSession, case: Escalation, *, to: Person, card: str, key: str, now: datetime
+) -> None:
+    """Queue a case card, with its Claim and Resolve buttons, for one coach or admin."""
+    queue(
+        session,
+        person_id=to.id,
+        key=key,
+        kind="escalation",
+        text=card,
+        now=now,
+        choices=_card_choices(case),
+        escalation_id=case.id,
+    )
+
+
 async def coaches_for(
     session: AsyncSession, learner: Person, admin_addresses: Sequence[str] = ()
 ) -> list[Person]:
@@ -220,16 +236,7 @@ async def open_case(
     await _add_event(session, case, "opened", now=now, text=reason)
     card = case_card(case, person)
     for coach in await coaches_for(session, person, admin_addresses):
-        queue(
-            session,
-            person_id=coach.id,
-            key=f"escalation:{case.id}",
-            kind="escalation",
-            text=card,
-            now=now,
-            choices=_card_choices(case),
-            escalation_id=case.id,
-        )
+        _queue_card(session, case, to=coach, card=card, key=f"escalation:{case.id}", now=now)
     log.info("opened case %s for person %s: %s", case.id, person.id, reason)
     return case, True
 
@@ -399,16 +406,8 @@ async def sla_tick(
             learner = await session.get(Person, case.person_id)
             card = case_card(case, learner, heading="⏰ *Unclaimed past its SLA*")
             for admin in recipients:
-                queue(
-                    session,
-                    person_id=admin.id,
-                    key=f"escalation:{case.id}:sla",
-                    kind="escalation",
-                    text=card,
-                    now=now,
-                    choices=_card_choices(case),
-                    escalation_id=case.id,
-                )
+                key = f"escalation:{case.id}:sla"
+                _queue_card(session, case, to=admin, card=card, key=key, now=now)
             case.resent_to_admins_at = now
             session.add(case)
             await _add_event(session, case, "resent_to_admins", now=now)
