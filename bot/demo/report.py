@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -68,9 +69,12 @@ def featured_learner(run: DemoRun) -> str | None:
     return max(candidates, key=lambda name: (score(run.transcripts[name]), -candidates.index(name)))
 
 
+_EMPHASIS = re.compile(r"(?<!\w)[*_]|[*_](?!\w)")  # markers, not the _ in New_York
+
+
 def _brief(text: str) -> str:
     """A bot message cut for the transcript: two lines of text, then its choices."""
-    lines = [line for line in text.replace("*", "").replace("_", "").splitlines() if line]
+    lines = [line for line in _EMPHASIS.sub("", text).splitlines() if line]
     words = [line for line in lines if not line.startswith("  [")]
     kept = [line if len(line) <= 100 else line[:97].rstrip() + "…" for line in words[:2]]
     return "\n".join(kept + [line for line in lines if line.startswith("  [")])

@@ -366,7 +366,8 @@ def _short(message: ConsoleMessage) -> str:
     if outbound.kind == OutboundKind.LESSON or text.startswith("Welcome"):
         head, _, body = text.partition("\n\n")
         first = body.split(". ")[0].strip()
-        text = f"{head} {first}…" if first else head
+        joiner = " " if head.endswith((".", "!", "?")) else ": "  # a title gets a colon
+        text = f"{head}{joiner}{first}…" if first else head
     choices = [f"  [{n}] {c.label}" for n, c in enumerate(outbound.choices, 1)]
     return "\n".join([text, *choices])
 
