@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,13 @@ def _database_url(db: str | None, folder: str) -> str:
     return db if "://" in db else f"sqlite+aiosqlite:///{Path(db).resolve()}"
 
 
-async def _demo(config: DemoConfig, base: Settings, url: str) -> tuple[DemoRun, dict[str, Any]]:
+async def _demo(
+    config: DemoConfig, base: Settings, url: str, *, on_day: Callable[[int], None] | None
+) -> tuple[DemoRun, dict[str, Any]]:
     """Simulate on a fresh database and summarise it."""
     demo_settings = base.model_copy(update={"database_url": url})
     async with open_database(demo_settings) as database:
-        outcome = await simulate(config, database=database, settings=demo_settings)
+        outcome = await simulate(config, database=database, settings=demo_settings, on_day=on_day)
         return outcome, await summarise(database, outcome)
 
 
@@ -53,8 +56,14 @@ def demo(
         raise UserError(f"{db} already exists; the demo writes a new database")
     config = DemoConfig(learners=learners, days=days, seed=seed, pack=pack)
     base = settings()
-    with tempfile.TemporaryDirectory(prefix="servicecoach-demo-") as folder:
-        outcome, summary = run(_demo(config, base, _database_url(db, folder)))
+    # Progress goes to stderr and only to a terminal: stdout stays the report (or the JSON).
+    status = Console(stderr=True).status("Setting up the simulated team…")
+
+    def on_day(day: int) -> None:
+        status.update(f"Simulating day {day} of {days} ({learners} learners)…")
+
+    with tempfile.TemporaryDirectory(prefix="servicecoach-demo-") as folder, status:
+        outcome, summary = run(_demo(config, base, _database_url(db, folder), on_day=on_day))
     if as_json:
         typer.echo(json.dumps(summary, sort_keys=True))
         return

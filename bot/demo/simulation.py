@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -405,8 +405,17 @@ class _Outbox:
         self.waiting = True
 
 
-async def simulate(config: DemoConfig, *, database: Database, settings: Settings) -> DemoRun:
-    """Run the cohort through `config.days` simulated days; the database holds the outcome."""
+async def simulate(
+    config: DemoConfig,
+    *,
+    database: Database,
+    settings: Settings,
+    on_day: Callable[[int], None] | None = None,
+) -> DemoRun:
+    """Run the cohort through `config.days` simulated days; the database holds the outcome.
+
+    `on_day(n)` is called as simulated day `n` (1-based) begins, for a progress display.
+    """
     learners = cohort(config.learners, config.seed)
     clock = SimulatedClock(START)
     transport = ConsoleTransport()
@@ -431,6 +440,8 @@ async def simulate(config: DemoConfig, *, database: Database, settings: Settings
     due: dict[str, datetime] = {}
     moment = START
     while moment <= config.end:
+        if on_day is not None and (moment - START) % timedelta(days=1) == timedelta(0):
+            on_day(min((moment - START) // timedelta(days=1) + 1, config.days))
         clock.set(max(clock.now(), moment))
         await _run_jobs(runtime, due, clock.now())
         await people.react(clock.now())
