@@ -1,7 +1,8 @@
 """How fast the default demo runs: wall time, messages per second and SQL statements.
 
 Run with `python benchmarks/demo_speed.py`. Both runs happen in this process on
-fresh temporary SQLite files, so the two numbers are comparable on one machine.
+fresh temporary SQLite files, so the two numbers are comparable on one machine;
+then `servicecoach demo` itself is timed end to end, as a user would wait for it.
 The statement count is machine-independent: most of the demo's time is spent
 per statement (ORM and the aiosqlite thread hand-off), so it tracks the cost.
 """
@@ -9,6 +10,8 @@ per statement (ORM and the aiosqlite thread hand-off), so it tracks the cost.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,9 +45,19 @@ async def timed(config: DemoConfig) -> tuple[float, dict, int]:
 TARGET_SECONDS = 30.0  # issue 6: the default demo finishes in under 30 s on 2 cores
 
 
+def command_seconds() -> float:
+    """Wall time of `servicecoach demo` as a user runs it: start-up, simulation and report."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", "demo"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
 def main() -> None:
-    """Print one line per configuration, then whether the default meets the target."""
-    seconds = 0.0
+    """Print one line per configuration, then the whole command against the target."""
     for label, config in (("baseline", DemoConfig(learners=6)), ("default", DemoConfig())):
         seconds, summary, statements = asyncio.run(timed(config))
         rate = summary["messages_sent"] / seconds
@@ -55,8 +68,10 @@ def main() -> None:
             f"duplicates={summary['duplicate_deliveries']} statements={statements} "
             f"({statements / summary['messages_sent']:.1f}/message)"
         )
+    seconds = command_seconds()
     verdict = "met" if seconds < TARGET_SECONDS else "NOT met"
-    print(f"target: default demo under {TARGET_SECONDS:.0f} s: {verdict} ({seconds:.1f} s)")
+    target = f"target under {TARGET_SECONDS:.0f}s: {verdict}"
+    print(f"command  `servicecoach demo` end to end {seconds:.1f}s; {target}")
 
 
 if __name__ == "__main__":
