@@ -35,7 +35,7 @@ from bot.transports import (
     TransportDown,
 )
 from storage.db import SessionFactory
-from storage.models import Delivery, DeliveryStatus, Person, PersonStatus
+from storage.models import Delivery, DeliveryStatus, Item, Lesson, Person, PersonStatus
 from storage.outbox import DEFAULT_STALE_AFTER, claim_due
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,31 @@ def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
     for row in rows:
         queues.setdefault(row.person_id, []).append(row)
     return [row for turn in zip_longest(*queues.values()) for row in turn if row is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A batch's people by id, and its items and lessons held so `render` finds them."""
+
+    people: dict[int, Person]
+    content: list[Item | Lesson | None]
+
+
+async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
+    """Load what a batch of rows needs in one query (the session only holds weak refs)."""
+    statement = (
+        select(Person, Item, Lesson)
+        .select_from(Delivery)
+        .join(Person, col(Person.id) == Delivery.person_id)
+        .outerjoin(Item, col(Item.id) == Delivery.item_id)
+        .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
+        .where(col(Delivery.id).in_([row.id for row in rows]))
+    )
+    found = (await session.exec(statement)).all()
+    return _Loaded(
+        people={person.id: person for person, _, _ in found},
+        content=[loaded for _, item, lesson in found for loaded in (item, lesson)],
+    )
 
 
 class _TakenOver(Exception):
@@ -125,13 +150,20 @@ class Dispatcher:
         return [p for p in self._transports if self.down_until.get(p, now) <= now]
 
     async def tick(self) -> DispatchResult:
-        """Claim and send one batch of due rows."""
+        """Claim and send one batch of due rows.
+
+        The batch shares one session: what the rows need (their people, items and
+        lessons) is loaded in one query each, and each row costs a claim check
+        before its send and the record of its outcome after, each committed at once.
+        """
         result = DispatchResult()
         now = self._clock.now()
         platforms = self._live_platforms(now)
         if not platforms:
             return result
-        async with self._sessions() as session:
+        # One connection for the whole batch: each commit would otherwise hand it back.
+        async with self._sessions.kw["bind"].connect() as connection:
+            session = self._sessions(bind=connection)
             rows = await claim_due(
                 session,
                 now=now,
@@ -140,9 +172,12 @@ class Dispatcher:
                 stale_after=self._stale_after,
                 platforms=platforms,
             )
-        result.claimed = len(rows)
-        for row in _taking_turns(rows):
-            await self._dispatch(row, result)
+            result.claimed = len(rows)
+            if not rows:
+                return result
+            loaded = await _load_for(session, rows)
+            for row in _taking_turns(rows):
+                await self._dispatch(session, row, loaded.people[row.person_id], result)
         return result
 
     async def drain(self, *, max_ticks: int = 1000) -> DispatchResult:
@@ -158,31 +193,32 @@ class Dispatcher:
                 break  # a batch short of full took every row due when it was claimed
         return total
 
-    async def _dispatch(self, row: Delivery, result: DispatchResult) -> None:
+    async def _dispatch(
+        self, session: AsyncSession, row: Delivery, person: Person, result: DispatchResult
+    ) -> None:
         """Send one claimed row and record its outcome."""
-        async with self._sessions() as session:
-            person = await session.get(Person, row.person_id)
-            try:
-                outbound, transport = await self._prepare(session, row, person)
-            except _Outcome as outcome:
-                await self._record(row, person, outcome, result)
-                return
         try:
-            ref = await self._send(transport, person, outbound, row=row)
+            outbound, transport = await self._prepare(session, row, person)
+            ref = await self._send(session, transport, person, outbound, row=row)
         except _TakenOver:
             log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
             return
         except _Outcome as outcome:
-            await self._record(row, person, outcome, result)
+            await self._record(session, row, person, outcome, result)
             return
-        await self._finish(row, DeliveryStatus.SENT, ref=ref)
+        await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
 
     async def _record(
-        self, row: Delivery, person: Person, outcome: _Outcome, result: DispatchResult
+        self,
+        session: AsyncSession,
+        row: Delivery,
+        person: Person,
+        outcome: _Outcome,
+        result: DispatchResult,
     ) -> None:
         """Store a row's outcome other than sent, and count it."""
-        await self._finish(row, outcome.status, reason=outcome.reason)
+        await self._finish(session, row, outcome.status, reason=outcome.reason)
         if outcome.status == DeliveryStatus.PENDING:
             result.released += 1
         elif outcome.status == DeliveryStatus.CANCELLED:
@@ -208,7 +244,7 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
 
-    async def _renew_claim(self, row: Delivery) -> bool:
+    async def _renew_claim(self, session: AsyncSession, row: Delivery) -> bool:
         """Check, before a send, that this worker still holds the row; False if not.
 
         A row cancelled since it was claimed (the learner paused or stopped) or
@@ -223,11 +259,12 @@ class Dispatcher:
             col(Delivery.claimed_by) == self.worker,
         )
         if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
-            async with self._sessions() as session:
-                return (await session.exec(select(Delivery.id).where(*ours))).first() is not None
+            held = (await session.exec(select(Delivery.id).where(*ours))).first() is not None
+            await session.commit()  # no transaction stays open across the send
+            return held
         statement = update(Delivery).where(*ours).values(claimed_at=now)
-        async with self._sessions() as session, session.begin():
-            renewed = bool((await session.exec(statement)).rowcount)
+        renewed = bool((await session.exec(statement)).rowcount)
+        await session.commit()
         if renewed:
             row.claimed_at = now
         return renewed
@@ -242,14 +279,20 @@ class Dispatcher:
         self._last_send[address] = self._clock.now()
 
     async def _send(
-        self, transport: Transport, person: Person, outbound: Outbound, *, row: Delivery
+        self,
+        session: AsyncSession,
+        transport: Transport,
+        person: Person,
+        outbound: Outbound,
+        *,
+        row: Delivery,
     ) -> SentRef:
         """Send with retries; raises `_Outcome` when the row does not end up sent."""
         row_id = row.id
         rate_waits = transient = 0
         while True:
             await self._pace(person.address)
-            if not await self._renew_claim(row):
+            if not await self._renew_claim(session, row):
                 raise _TakenOver
             try:
                 return await transport.send(person.address, outbound)
@@ -278,6 +321,7 @@ class Dispatcher:
 
     async def _finish(
         self,
+        session: AsyncSession,
         row: Delivery,
         status: DeliveryStatus,
         *,
@@ -298,9 +342,10 @@ class Dispatcher:
                 col(Delivery.claimed_by) == self.worker,
             )
             .values(**values)
+            .execution_options(synchronize_session=False)
         )
-        async with self._sessions() as session, session.begin():
-            updated = (await session.exec(statement)).rowcount
+        updated = (await session.exec(statement)).rowcount
+        await session.commit()
         if not updated:
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 

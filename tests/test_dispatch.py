@@ -379,7 +379,8 @@ async def test_a_late_finisher_does_not_overwrite_a_takeover(database):
     slow = dispatcher(database, clock, ConsoleTransport(), worker="slow")
     async with database.sessions() as session:
         [row] = await claim_due(session, now=MONDAY_9AM, worker="other")
-    await slow._finish(row, DeliveryStatus.FAILED, reason="should not land")
+    async with database.sessions() as session:
+        await slow._finish(session, row, DeliveryStatus.FAILED, reason="should not land")
     assert await status_of(database, "hi") == (DeliveryStatus.CLAIMED, None)
 
 

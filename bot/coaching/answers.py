@@ -8,9 +8,10 @@ Hard when right). Multiple-choice buttons toggle picks in the delivery's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Exists, and_, exists, false, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,11 +26,11 @@ from bot.coaching.grading import (
 )
 from bot.coaching.people import local_today
 from bot.coaching.replies import queue
-from bot.coaching.review import apply_review, state_for
+from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
 from bot.coaching.struggle import expected_for_new, expected_for_review
 from bot.coaching.turn import Turn
-from storage.models import Delivery, DeliveryStatus, Item, Response
+from storage.models import Delivery, DeliveryStatus, Item, Response, ReviewState
 
 PROMPT_KINDS = ("quiz", "review")
 DAY_KINDS = ("lesson", "quiz", "review", "reflection")
@@ -38,23 +39,14 @@ ALREADY_ANSWERED = "You already answered this one; the first answer is the one t
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
 
 
-async def response_for(session: AsyncSession, delivery_id: int) -> Response | None:
-    """The answer given to a prompt, if any."""
-    statement = select(Response).where(Response.delivery_id == delivery_id)
-    return (await session.exec(statement)).first()
-
-
-async def is_closed(session: AsyncSession, delivery: Delivery) -> bool:
-    """True once a later day's lesson or prompt has been sent to the learner."""
-    if delivery.local_date is None:
-        return False
-    statement = select(Delivery.id).where(
+def _later_day_sent(delivery: Delivery) -> Exists:
+    """Whether a later day's lesson or prompt has been sent to the prompt's learner."""
+    return exists().where(
         Delivery.person_id == delivery.person_id,
         col(Delivery.kind).in_(DAY_KINDS),
         Delivery.status == DeliveryStatus.SENT,
         col(Delivery.local_date) > delivery.local_date,
     )
-    return (await session.exec(statement.limit(1))).first() is not None
 
 
 def latest_day(person_id: int) -> Any:
@@ -95,22 +87,26 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
 
 
 async def _answerable(turn: Turn, delivery: Delivery) -> bool:
-    """Tell the learner why a prompt can no longer be answered; True if it can."""
-    if await response_for(turn.session, delivery.id) is not None:
+    """Tell the learner why a prompt can no longer be answered; True if it can.
+
+    One query asks both: is there an answer already, and has the prompt closed?
+    """
+    answered = exists().where(Response.delivery_id == delivery.id)
+    closed = _later_day_sent(delivery) if delivery.local_date is not None else false()
+    already, too_late = (await turn.session.exec(select(answered, closed))).one()
+    if already:
         turn.reply(ALREADY_ANSWERED)
-        return False
-    if await is_closed(turn.session, delivery):
+    elif too_late:
         turn.reply(CLOSED)
-        return False
-    return True
+    return not (already or too_late)
 
 
-async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> Response:
+async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade) -> Response:
     """Store the graded answer with its expectation, update FSRS, queue the feedback."""
     session, person, now = turn.session, turn.person, turn.now
+    item, state = prompt.item, prompt.state
     late = delivery.local_date is not None and delivery.local_date < local_today(person, now)
     review = delivery.kind == "review"
-    state = await state_for(session, person_id=person.id, item_id=item.id)
     if review and state is not None:
         expected = expected_for_review(item=item, state=state, now=now, policy=turn.policy)
     else:
@@ -157,21 +153,42 @@ async def _record(turn: Turn, delivery: Delivery, item: Item, grade: Grade) -> R
     return response
 
 
-async def _open_item(turn: Turn, delivery: Delivery) -> Item | None:
+@dataclass(frozen=True, slots=True)
+class _Prompt:
+    """The item a prompt asks about, and the learner's review state for it (if graded before)."""
+
+    item: Item
+    state: ReviewState | None
+
+
+async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
     """The item a prompt asks about, when it can still be answered (the learner is told if not)."""
     if not await _answerable(turn, delivery):
         return None
-    item = await turn.session.get(Item, delivery.item_id)
-    if item is None:
+    statement = (
+        select(Item, ReviewState)
+        .outerjoin(
+            ReviewState,
+            and_(
+                col(ReviewState.item_id) == Item.id,
+                col(ReviewState.person_id) == turn.person.id,
+            ),
+        )
+        .where(Item.id == delivery.item_id)
+    )
+    row = (await turn.session.exec(statement)).first()
+    if row is None:
         turn.reply("That question is no longer available.")
-    return item
+        return None
+    return _Prompt(*row)
 
 
 async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
     """Handle a button on a quiz or review prompt; the Response when it was graded."""
-    item = await _open_item(turn, delivery)
-    if item is None:
+    prompt = await _open_item(turn, delivery)
+    if prompt is None:
         return None
+    item = prompt.item
     picks: list[str] = [choice_id]
     if item.type == "multiple":
         picked = list(delivery.payload.get("picked", []))
@@ -191,14 +208,15 @@ async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Respo
     except NotAnAnswer:
         turn.reply("That button does not belong to this question.")
         return None
-    return await _record(turn, delivery, item, grade)
+    return await _record(turn, delivery, prompt, grade)
 
 
 async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | None:
     """Handle typed text answering a short or numeric prompt."""
-    item = await _open_item(turn, delivery)
-    if item is None:
+    prompt = await _open_item(turn, delivery)
+    if prompt is None:
         return None
+    item = prompt.item
     if item.type not in TYPED_TYPES:
         turn.reply("Please answer this question with its buttons.")
         return None
@@ -207,4 +225,4 @@ async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | 
     except NotAnAnswer:
         turn.reply("This question wants a number: type it, e.g. `42`.")
         return None
-    return await _record(turn, delivery, item, grade)
+    return await _record(turn, delivery, prompt, grade)

@@ -23,7 +23,7 @@ from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
 from bot.coaching.replies import queue
-from bot.coaching.struggle import last_resolved_at, struggle_score
+from bot.coaching.struggle import struggle_score
 from storage.db import SessionFactory
 from storage.models import (
     Escalation,
@@ -69,10 +69,7 @@ async def gather_evidence(
 ) -> dict[str, Any]:
     """Recent answers (expected vs actual), misses by topic, recent reflections."""
     score, answers = await struggle_score(
-        session,
-        person_id=person.id,
-        window=policy.struggle_window,
-        since=await last_resolved_at(session, person.id),
+        session, person_id=person.id, window=policy.struggle_window
     )
     items = {
         item.id: (item, lesson)

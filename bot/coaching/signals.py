@@ -23,7 +23,13 @@ from bot.clock import Clock
 from bot.coaching.escalation import open_case, open_case_of
 from bot.coaching.people import local_today, policy_of
 from bot.coaching.policy import TeamPolicy
-from bot.coaching.struggle import in_bottom_share, last_resolved_at, struggle_score, team_scores
+from bot.coaching.struggle import (
+    in_bottom_share,
+    last_resolved_at,
+    since_last_case,
+    struggle_score,
+    team_scores,
+)
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,
@@ -41,17 +47,14 @@ log = logging.getLogger(__name__)
 DAY_KINDS = ("lesson", "quiz", "review")
 
 
-async def _missed_times(
-    session: AsyncSession, *, person_id: int, item_id: int, since: datetime | None
-) -> int:
-    """How often the learner got this item wrong after `since`."""
+async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) -> int:
+    """How often the learner got this item wrong since their last resolved case."""
     statement = select(func.count(col(Response.id))).where(
         Response.person_id == person_id,
         Response.item_id == item_id,
         col(Response.correct).is_(False),
+        since_last_case(person_id),
     )
-    if since is not None:
-        statement = statement.where(Response.answered_at > since)
     return (await session.exec(statement)).one()
 
 
@@ -59,18 +62,15 @@ async def answer_signal(
     session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
 ) -> tuple[str, str] | None:
     """The first signal this answer raises, as (signal name, reason), or None."""
-    since = await last_resolved_at(session, person.id)
     if policy.signal_repeat_miss and not response.correct:
-        misses = await _missed_times(
-            session, person_id=person.id, item_id=response.item_id, since=since
-        )
+        misses = await _missed_times(session, person_id=person.id, item_id=response.item_id)
         if misses >= policy.repeat_miss_count:
             item = await session.get(Item, response.item_id)
             return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
     if not (policy.signal_score or policy.signal_bottom):
         return None
     score, answers = await struggle_score(
-        session, person_id=person.id, window=policy.struggle_window, since=since
+        session, person_id=person.id, window=policy.struggle_window
     )
     if len(answers) < policy.struggle_min_answers:
         return None  # too few answers since the last case to judge fairly

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, false, func
+from sqlalchemy import ColumnElement, ScalarSelect, and_, case, false, func
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,21 +88,31 @@ def expected_for_review(
 
 async def last_resolved_at(session: AsyncSession, person_id: int) -> datetime | None:
     """When the learner's latest case was resolved; answers before it no longer count."""
-    statement = select(func.max(Escalation.resolved_at)).where(
-        Escalation.person_id == person_id, Escalation.status == EscalationStatus.RESOLVED
+    return (await session.exec(select(_last_resolved(person_id)))).one()
+
+
+def _last_resolved(person_id: int) -> ScalarSelect[datetime | None]:
+    """`last_resolved_at` as a subquery, so the queries that need it stay one statement."""
+    return (
+        select(func.max(Escalation.resolved_at))
+        .where(Escalation.person_id == person_id, Escalation.status == EscalationStatus.RESOLVED)
+        .scalar_subquery()
     )
-    return (await session.exec(statement)).one()
 
 
-async def recent_answers(
-    session: AsyncSession, *, person_id: int, window: int, since: datetime | None
-) -> list[Response]:
-    """The learner's last `window` graded answers after `since`, newest first."""
-    statement = select(Response).where(Response.person_id == person_id)
-    if since is not None:
-        statement = statement.where(Response.answered_at > since)
-    statement = statement.order_by(col(Response.answered_at).desc(), col(Response.id).desc()).limit(
-        window
+def since_last_case(person_id: int) -> ColumnElement[bool]:
+    """True for the learner's answers given after their last resolved case (or ever, if none)."""
+    resolved = _last_resolved(person_id)
+    return or_(resolved.is_(None), col(Response.answered_at) > resolved)
+
+
+async def recent_answers(session: AsyncSession, *, person_id: int, window: int) -> list[Response]:
+    """The learner's last `window` graded answers since their last resolved case, newest first."""
+    statement = (
+        select(Response)
+        .where(Response.person_id == person_id, since_last_case(person_id))
+        .order_by(col(Response.answered_at).desc(), col(Response.id).desc())
+        .limit(window)
     )
     return list((await session.exec(statement)).all())
 
@@ -113,17 +123,10 @@ def score_of(answers: list[Response]) -> float:
 
 
 async def struggle_score(
-    session: AsyncSession,
-    *,
-    person_id: int,
-    window: int,
-    since: datetime | None,
+    session: AsyncSession, *, person_id: int, window: int
 ) -> tuple[float, list[Response]]:
-    """The learner's struggle score and the answers since `since` it is made of.
-
-    `since` is the learner's `last_resolved_at`.
-    """
-    answers = await recent_answers(session, person_id=person_id, window=window, since=since)
+    """The learner's struggle score and the answers since their last resolved case it is made of."""
+    answers = await recent_answers(session, person_id=person_id, window=window)
     return score_of(answers), answers
 
 
