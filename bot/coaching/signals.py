@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.escalation import open_case, open_case_of
-from bot.coaching.people import local_today, policy_of
-from bot.coaching.policy import TeamPolicy
+from bot.coaching.escalation import OPEN_STATUSES, open_case
+from bot.coaching.people import local_today
+from bot.coaching.policy import TeamPolicy, policy_for
 from bot.coaching.struggle import (
     in_bottom_share,
-    last_resolved_at,
     since_last_case,
     struggle_score,
     team_scores,
@@ -35,11 +35,13 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     Escalation,
+    EscalationStatus,
     Item,
     Person,
     PersonStatus,
     Response,
     Role,
+    Team,
 )
 
 log = logging.getLogger(__name__)
@@ -123,22 +125,63 @@ async def after_answer(
     return case
 
 
-async def silent_days(session: AsyncSession, *, person: Person, now: datetime) -> int:
-    """Delivered days before today since the learner's last answer (and last resolved case)."""
+@dataclass(frozen=True, slots=True)
+class _Watched:
+    """A learner the silence check looks at, with what it needs to know of them."""
+
+    person: Person
+    policy: TeamPolicy
+    since: datetime | None  # their last answer or last resolved case, whichever is later
+
+
+async def _watched(session: AsyncSession) -> list[_Watched]:
+    """Active learners with the silence signal on and no open case, in one query."""
     last_answer = (
-        await session.exec(
-            select(func.max(Response.answered_at)).where(Response.person_id == person.id)
+        select(func.max(Response.answered_at))
+        .where(col(Response.person_id) == Person.id)
+        .scalar_subquery()
+    )
+    last_resolved = (
+        select(func.max(Escalation.resolved_at))
+        .where(
+            col(Escalation.person_id) == Person.id,
+            Escalation.status == EscalationStatus.RESOLVED,
         )
-    ).one()
-    marks = [m for m in (last_answer, await last_resolved_at(session, person.id)) if m]
+        .scalar_subquery()
+    )
+    has_open_case = exists().where(
+        col(Escalation.person_id) == Person.id, col(Escalation.status).in_(OPEN_STATUSES)
+    )
+    statement = (
+        select(Person, Team, last_answer, last_resolved)
+        .outerjoin(Team, col(Team.id) == Person.team_id)
+        .where(
+            Person.role == Role.LEARNER,
+            Person.status == PersonStatus.ACTIVE,
+            ~has_open_case,
+        )
+        .order_by(col(Person.id))
+    )
+    watched = []
+    for person, team, answered, resolved in (await session.exec(statement)).all():
+        policy = policy_for(team)
+        marks = [mark for mark in (answered, resolved) if mark is not None]
+        if policy.signal_silence:
+            watched.append(_Watched(person, policy, max(marks) if marks else None))
+    return watched
+
+
+async def _silent_days(session: AsyncSession, *, learner: _Watched, now: datetime) -> int:
+    """Delivered days before today since the learner's last answer (and last resolved case)."""
+    person = learner.person
     statement = select(func.count(func.distinct(Delivery.local_date))).where(
         Delivery.person_id == person.id,
         col(Delivery.kind).in_(DAY_KINDS),
         Delivery.status == DeliveryStatus.SENT,
         col(Delivery.local_date) < local_today(person, now),
     )
-    if marks:
-        statement = statement.where(col(Delivery.sent_at) > max(marks))
+    if learner.since is not None:
+        statement = statement.where(col(Delivery.sent_at) > learner.since)
     return (await session.exec(statement)).one()
 
 
@@ -152,24 +195,19 @@ async def silence_tick(
     """
     now = clock.now()
     async with sessions() as session:
-        statement = select(Person.id).where(
-            Person.role == Role.LEARNER, Person.status == PersonStatus.ACTIVE
-        )
-        person_ids = list((await session.exec(statement)).all())
+        silent = [
+            (learner, days)
+            for learner in await _watched(session)
+            if (days := await _silent_days(session, learner=learner, now=now))
+            >= learner.policy.silent_days
+        ]
     opened = 0
-    for person_id in person_ids:
+    for learner, days in silent:
         try:
             async with sessions.begin() as session:
-                person = await session.get(Person, person_id)
-                policy = await policy_of(session, person)
-                if not policy.signal_silence or await open_case_of(session, person_id):
-                    continue
-                days = await silent_days(session, person=person, now=now)
-                if days < policy.silent_days:
-                    continue
                 _, new = await open_case(
                     session,
-                    person=person,
+                    person=await session.get(Person, learner.person.id),
                     signal="silence",
                     reason=f"no answer on {days} working days",
                     now=now,
@@ -177,5 +215,5 @@ async def silence_tick(
                 )
                 opened += int(new)
         except IntegrityError:
-            log.info("person %s got a case from another process meanwhile", person_id)
+            log.info("%s got a case from another process meanwhile", learner.person.name)
     return opened
