@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -114,8 +114,8 @@ async def plan_day(
     day: date,
     due_at: datetime,
     now: datetime,
-) -> list[Delivery]:
-    """Add the learner's rows for local date `day` to the session; returns them.
+) -> int:
+    """Insert the learner's rows for local date `day` (one statement); returns how many.
 
     A learner who has finished the pack gets due reviews only, and the
     enrolment records when they finished.
@@ -183,5 +183,8 @@ async def plan_day(
                 lesson_id=lesson.id,
             )
         )
-    session.add_all(rows)
-    return rows
+    if rows:
+        await session.exec(
+            insert(Delivery), params=[row.model_dump(exclude={"id"}) for row in rows]
+        )
+    return len(rows)

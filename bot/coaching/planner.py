@@ -166,11 +166,16 @@ async def _plan_one(
     """Plan one learner's day in its own transaction; None if another planner got there first."""
     try:
         async with sessions() as session, session.begin():
-            person = await session.get(Person, learner.person.id)
-            enrolment = await session.get(Enrolment, learner.enrolment.id)
+            person, enrolment = (
+                await session.exec(
+                    select(Person, Enrolment)
+                    .join(Enrolment, col(Enrolment.person_id) == Person.id)
+                    .where(Enrolment.id == learner.enrolment.id)
+                )
+            ).one()
             await resume_if_due(session, person=person, now=now)
             await expire_past_days(session, person_id=person.id, today=today)
-            rows = await plan_day(
+            return await plan_day(
                 session,
                 person=person,
                 enrolment=enrolment,
@@ -179,7 +184,6 @@ async def _plan_one(
                 due_at=due_at,
                 now=now,
             )
-            return len(rows)
     except IntegrityError:
         log.info("%s: today's rows were planned by another process", learner.person.name)
         return None
