@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.clock import Clock
@@ -13,6 +14,7 @@ from bot.coaching.policy import policy_for
 from bot.coaching.replies import queue_day_message
 from storage.db import SessionFactory
 from storage.models import (
+    Delivery,
     Escalation,
     Person,
     PersonStatus,
@@ -37,17 +39,26 @@ async def coach_digest_tick(*, sessions: SessionFactory, clock: Clock) -> int:
         ).first()
         if open_cases is None:
             return 0
+        last_digest = (
+            select(func.max(Delivery.local_date))
+            .where(
+                col(Delivery.person_id) == Person.id, col(Delivery.delivery_key).like("digest:%")
+            )
+            .scalar_subquery()
+        )
         coaches = (
             await session.exec(
-                select(Person, Team)
+                select(Person, Team, last_digest)
                 .outerjoin(Team, col(Team.id) == Person.team_id)
                 .where(Person.role == Role.COACH, Person.status == PersonStatus.ACTIVE)
             )
         ).all()
-        for coach, team in coaches:
+        for coach, team, last_day in coaches:
             local = local_now(coach, now)
-            if not policy_for(team).coach_digest or local.time() < time.fromisoformat(
-                coach.send_time
+            if (
+                not policy_for(team).coach_digest
+                or local.time() < time.fromisoformat(coach.send_time)
+                or last_day == local.date()  # today's is queued already
             ):
                 continue
             rows = await visible_cases(session, coach=coach)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
+from sqlalchemy import exists
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.clock import Clock
@@ -40,6 +42,12 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     """Queue due nudges in one transaction; returns how many were queued."""
     now = clock.now()
     queued = 0
+    nudged = aliased(Delivery)
+    already_nudged = exists().where(
+        nudged.person_id == Delivery.person_id,
+        nudged.kind == "nudge",
+        nudged.local_date == Delivery.local_date,
+    )
     async with sessions.begin() as session:
         statement = (
             select(Delivery, Person, Team)
@@ -53,6 +61,7 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
                 col(Response.id).is_(None),
                 Person.role == Role.LEARNER,
                 Person.status == PersonStatus.ACTIVE,
+                ~already_nudged,
             )
         )
         waiting: dict[int, tuple[Person, Team | None, list[Delivery]]] = {}
