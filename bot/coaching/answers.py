@@ -86,21 +86,6 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
     return (await session.exec(statement)).first()
 
 
-async def _answerable(turn: Turn, delivery: Delivery) -> bool:
-    """Tell the learner why a prompt can no longer be answered; True if it can.
-
-    One query asks both: is there an answer already, and has the prompt closed?
-    """
-    answered = exists().where(Response.delivery_id == delivery.id)
-    closed = _later_day_sent(delivery) if delivery.local_date is not None else false()
-    already, too_late = (await turn.session.exec(select(answered, closed))).one()
-    if already:
-        turn.reply(ALREADY_ANSWERED)
-    elif too_late:
-        turn.reply(CLOSED)
-    return not (already or too_late)
-
-
 async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade) -> Response:
     """Store the graded answer with its expectation, update FSRS, queue the feedback."""
     session, person, now = turn.session, turn.person, turn.now
@@ -162,11 +147,17 @@ class _Prompt:
 
 
 async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
-    """The item a prompt asks about, when it can still be answered (the learner is told if not)."""
-    if not await _answerable(turn, delivery):
-        return None
+    """The item a prompt asks about, when it can still be answered (the learner is told if not).
+
+    One query asks whether the prompt was answered or has closed, and loads its
+    item with the learner's review state.
+    """
+    answered = exists().where(Response.delivery_id == delivery.id)
+    closed = _later_day_sent(delivery) if delivery.local_date is not None else false()
     statement = (
-        select(Item, ReviewState)
+        select(answered, closed, Item, ReviewState)
+        .select_from(Delivery)
+        .outerjoin(Item, col(Item.id) == Delivery.item_id)
         .outerjoin(
             ReviewState,
             and_(
@@ -174,13 +165,18 @@ async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
                 col(ReviewState.person_id) == turn.person.id,
             ),
         )
-        .where(Item.id == delivery.item_id)
+        .where(Delivery.id == delivery.id)
     )
-    row = (await turn.session.exec(statement)).first()
-    if row is None:
+    already, too_late, item, state = (await turn.session.exec(statement)).one()
+    if already:
+        turn.reply(ALREADY_ANSWERED)
+    elif too_late:
+        turn.reply(CLOSED)
+    elif item is None:
         turn.reply("That question is no longer available.")
-        return None
-    return _Prompt(*row)
+    else:
+        return _Prompt(item, state)
+    return None
 
 
 async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:

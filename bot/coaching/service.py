@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -88,12 +88,12 @@ class CoachingService:
         """One attempt in one transaction; returns how many outbox rows it queued."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
+        seen = insert(ProcessedEvent).values(
+            platform=platform, event_id=inbound.event_id, processed_at=now
+        )
         async with self._sessions() as session, session.begin():
-            session.add(
-                ProcessedEvent(platform=platform, event_id=inbound.event_id, processed_at=now)
-            )
             try:
-                await session.flush()
+                await session.exec(seen)
             except IntegrityError as exc:
                 raise _Duplicate from exc
             person, team = await person_and_team_at(session, inbound.address)
