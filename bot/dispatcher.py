@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import zip_longest
 
-from sqlalchemy import update
+from sqlalchemy import and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -65,6 +65,38 @@ class DispatchResult:
     def handled(self) -> int:
         """Rows this tick finished one way or another."""
         return self.sent + len(self.failed) + self.cancelled + self.released
+
+
+# The per-message statements, built once (building and keying them cost more than running
+# them). Each applies only while the row is still claimed by this worker.
+_OUTBOX = Delivery.__table__
+_OURS = and_(
+    _OUTBOX.c.id == bindparam("row_id"),
+    _OUTBOX.c.status == DeliveryStatus.CLAIMED,
+    _OUTBOX.c.claimed_by == bindparam("worker"),
+)
+_STILL_OURS = select(_OUTBOX.c.id).where(_OURS)
+_RENEW = _OUTBOX.update().where(_OURS).values(claimed_at=bindparam("at"))
+_MARK_SENT = (
+    _OUTBOX.update()
+    .where(_OURS)
+    .values(
+        status=DeliveryStatus.SENT,
+        reason=bindparam("why"),
+        sent_at=bindparam("at"),
+        platform_ref=bindparam("ref"),
+    )
+)
+_RELEASE = (
+    _OUTBOX.update()
+    .where(_OURS)
+    .values(
+        status=DeliveryStatus.PENDING, reason=bindparam("why"), claimed_at=None, claimed_by=None
+    )
+)
+_MARK_ENDED = (
+    _OUTBOX.update().where(_OURS).values(status=bindparam("outcome"), reason=bindparam("why"))
+)
 
 
 def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
@@ -253,17 +285,12 @@ class Dispatcher:
         over; a younger one is only read (one write less per message).
         """
         now = self._clock.now()
-        ours = (
-            col(Delivery.id) == row.id,
-            col(Delivery.status) == DeliveryStatus.CLAIMED,
-            col(Delivery.claimed_by) == self.worker,
-        )
+        ours = {"row_id": row.id, "worker": self.worker}
         if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
-            held = (await session.exec(select(Delivery.id).where(*ours))).first() is not None
+            held = (await session.exec(_STILL_OURS, params=ours)).first() is not None
             await session.commit()  # no transaction stays open across the send
             return held
-        statement = update(Delivery).where(*ours).values(claimed_at=now)
-        renewed = bool((await session.exec(statement)).rowcount)
+        renewed = bool((await session.exec(_RENEW, params={**ours, "at": now})).rowcount)
         await session.commit()
         if renewed:
             row.claimed_at = now
@@ -329,22 +356,16 @@ class Dispatcher:
         ref: SentRef | None = None,
     ) -> None:
         """Record a row's outcome, only while this worker still holds its claim."""
-        values: dict[str, object] = {"status": status, "reason": reason}
+        params: dict[str, object] = {"row_id": row.id, "worker": self.worker, "why": reason}
         if status == DeliveryStatus.SENT:
-            values |= {"sent_at": self._clock.now(), "platform_ref": ref.message_id}
-        if status == DeliveryStatus.PENDING:
-            values |= {"claimed_at": None, "claimed_by": None}
-        statement = (
-            update(Delivery)
-            .where(
-                col(Delivery.id) == row.id,
-                col(Delivery.status) == DeliveryStatus.CLAIMED,
-                col(Delivery.claimed_by) == self.worker,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        updated = (await session.exec(statement)).rowcount
+            statement = _MARK_SENT
+            params |= {"at": self._clock.now(), "ref": ref.message_id}
+        elif status == DeliveryStatus.PENDING:
+            statement = _RELEASE
+        else:
+            statement = _MARK_ENDED
+            params["outcome"] = status
+        updated = (await session.exec(statement, params=params)).rowcount
         await session.commit()
         if not updated:
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
