@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Exists, and_, exists, false, func
+from sqlalchemy import and_, bindparam, exists, func
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,16 +38,6 @@ DAY_KINDS = ("lesson", "quiz", "review", "reflection")
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
-
-
-def _later_day_sent(delivery: Delivery) -> Exists:
-    """Whether a later day's lesson or prompt has been sent to the prompt's learner."""
-    return exists().where(
-        Delivery.person_id == delivery.person_id,
-        col(Delivery.kind).in_(DAY_KINDS),
-        Delivery.status == DeliveryStatus.SENT,
-        col(Delivery.local_date) > delivery.local_date,
-    )
 
 
 def latest_day(person_id: int) -> Any:
@@ -146,28 +137,37 @@ class _Prompt:
     state: ReviewState | None
 
 
+_LATER = aliased(Delivery)
+_PROMPT_STATE = (  # built once: every button press and typed answer runs it
+    select(
+        exists().where(Response.delivery_id == Delivery.id),
+        exists().where(
+            _LATER.person_id == Delivery.person_id,
+            col(_LATER.kind).in_(DAY_KINDS),
+            _LATER.status == DeliveryStatus.SENT,
+            col(_LATER.local_date) > Delivery.local_date,  # never true without a date
+        ),
+        Item,
+        ReviewState,
+    )
+    .select_from(Delivery)
+    .outerjoin(Item, col(Item.id) == Delivery.item_id)
+    .outerjoin(
+        ReviewState,
+        and_(col(ReviewState.item_id) == Item.id, col(ReviewState.person_id) == Delivery.person_id),
+    )
+    .where(Delivery.id == bindparam("delivery_id"))
+)
+
+
 async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
     """The item a prompt asks about, when it can still be answered (the learner is told if not).
 
-    One query asks whether the prompt was answered or has closed, and loads its
-    item with the learner's review state.
+    One query asks whether the prompt was answered or has closed (a later day's
+    lesson or prompt was sent), and loads its item with the learner's review state.
     """
-    answered = exists().where(Response.delivery_id == delivery.id)
-    closed = _later_day_sent(delivery) if delivery.local_date is not None else false()
-    statement = (
-        select(answered, closed, Item, ReviewState)
-        .select_from(Delivery)
-        .outerjoin(Item, col(Item.id) == Delivery.item_id)
-        .outerjoin(
-            ReviewState,
-            and_(
-                col(ReviewState.item_id) == Item.id,
-                col(ReviewState.person_id) == turn.person.id,
-            ),
-        )
-        .where(Delivery.id == delivery.id)
-    )
-    already, too_late, item, state = (await turn.session.exec(statement)).one()
+    params = {"delivery_id": delivery.id}
+    already, too_late, item, state = (await turn.session.exec(_PROMPT_STATE, params=params)).one()
     if already:
         turn.reply(ALREADY_ANSWERED)
     elif too_late:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,17 +32,20 @@ async def person_at(session: AsyncSession, address: str) -> Person | None:
     return (await session.exec(statement)).first()
 
 
+_PERSON_AND_TEAM = (  # built once: every inbound event starts with it
+    select(Person, Team)
+    .outerjoin(Team, col(Team.id) == Person.team_id)
+    .where(Person.platform == bindparam("platform"), Person.platform_id == bindparam("address"))
+)
+
+
 async def person_and_team_at(
     session: AsyncSession, address: str
 ) -> tuple[Person | None, Team | None]:
     """The person reachable at `address` and their team, loaded in one query."""
     platform, platform_id = split_address(address)
-    statement = (
-        select(Person, Team)
-        .outerjoin(Team, col(Team.id) == Person.team_id)
-        .where(Person.platform == platform, Person.platform_id == platform_id)
-    )
-    row = (await session.exec(statement)).first()
+    params = {"platform": platform, "address": platform_id}
+    row = (await session.exec(_PERSON_AND_TEAM, params=params)).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 HINT = "I didn't catch that. Send `help` to see what I can do."
 
 
+_MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
+
+
 class _Duplicate(Exception):
     """The event id was processed before."""
 
@@ -88,12 +91,10 @@ class CoachingService:
         """One attempt in one transaction; returns how many outbox rows it queued."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
-        seen = insert(ProcessedEvent).values(
-            platform=platform, event_id=inbound.event_id, processed_at=now
-        )
+        seen = {"platform": platform, "event_id": inbound.event_id, "processed_at": now}
         async with self._sessions() as session, session.begin():
             try:
-                await session.exec(seen)
+                await session.exec(_MARK_PROCESSED, params=seen)
             except IntegrityError as exc:
                 raise _Duplicate from exc
             person, team = await person_and_team_at(session, inbound.address)

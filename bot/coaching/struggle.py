@@ -19,7 +19,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, case, false, func
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+)
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -91,7 +100,7 @@ async def last_resolved_at(session: AsyncSession, person_id: int) -> datetime | 
     return (await session.exec(select(_last_resolved(person_id)))).one()
 
 
-def _last_resolved(person_id: int) -> ScalarSelect[datetime | None]:
+def _last_resolved(person_id: int | BindParameter[int]) -> ScalarSelect[datetime | None]:
     """`last_resolved_at` as a subquery, so the queries that need it stay one statement."""
     return (
         select(func.max(Escalation.resolved_at))
@@ -100,21 +109,24 @@ def _last_resolved(person_id: int) -> ScalarSelect[datetime | None]:
     )
 
 
-def since_last_case(person_id: int) -> ColumnElement[bool]:
+def since_last_case(person_id: int | BindParameter[int]) -> ColumnElement[bool]:
     """True for the learner's answers given after their last resolved case (or ever, if none)."""
     resolved = _last_resolved(person_id)
     return or_(resolved.is_(None), col(Response.answered_at) > resolved)
 
 
+_RECENT_ANSWERS = (  # built once: it runs after every answer
+    select(Response)
+    .where(Response.person_id == bindparam("person_id"), since_last_case(bindparam("person_id")))
+    .order_by(col(Response.answered_at).desc(), col(Response.id).desc())
+    .limit(bindparam("window"))
+)
+
+
 async def recent_answers(session: AsyncSession, *, person_id: int, window: int) -> list[Response]:
     """The learner's last `window` graded answers since their last resolved case, newest first."""
-    statement = (
-        select(Response)
-        .where(Response.person_id == person_id, since_last_case(person_id))
-        .order_by(col(Response.answered_at).desc(), col(Response.id).desc())
-        .limit(window)
-    )
-    return list((await session.exec(statement)).all())
+    params = {"person_id": person_id, "window": window}
+    return list((await session.exec(_RECENT_ANSWERS, params=params)).all())
 
 
 def score_of(answers: list[Response]) -> float:
