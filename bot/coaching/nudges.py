@@ -7,9 +7,9 @@ reminder once per day even with several ticking processes.
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import exists
+from sqlalchemy import String, cast, exists, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -43,14 +43,13 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     now = clock.now()
     queued = 0
     nudged = aliased(Delivery)
-    already_nudged = exists().where(
+    already_nudged = exists().where(  # by its key, so the (person, key) unique index finds it
         nudged.person_id == Delivery.person_id,
-        nudged.kind == "nudge",
-        nudged.local_date == Delivery.local_date,
+        nudged.delivery_key == literal("nudge:") + cast(Delivery.local_date, String),
     )
     async with sessions.begin() as session:
         statement = (
-            select(Delivery, Person, Team)
+            select(Delivery.local_date, Delivery.sent_at, Person, Team)
             .join(Person, col(Person.id) == Delivery.person_id)
             .outerjoin(Team, col(Team.id) == Person.team_id)
             .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
@@ -58,16 +57,20 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
                 col(Delivery.kind).in_(PROMPT_KINDS),
                 Delivery.status == DeliveryStatus.SENT,
                 col(Delivery.sent_at) >= now - timedelta(days=2),
+                # A prompt goes out on its own local day, so it was due at most a day
+                # before it was sent: this bound lets the (status, due_at) index skip
+                # every older row instead of reading all the outbox's history.
+                col(Delivery.due_at) >= now - timedelta(days=3),
                 col(Response.id).is_(None),
                 Person.role == Role.LEARNER,
                 Person.status == PersonStatus.ACTIVE,
                 ~already_nudged,
             )
         )
-        waiting: dict[int, tuple[Person, Team | None, list[Delivery]]] = {}
-        for delivery, person, team in (await session.exec(statement)).all():
-            waiting.setdefault(person.id, (person, team, []))[2].append(delivery)
-        for person, team, deliveries in waiting.values():
+        waiting: dict[int, tuple[Person, Team | None, list[tuple[date, datetime]]]] = {}
+        for day, sent_at, person, team in (await session.exec(statement)).all():
+            waiting.setdefault(person.id, (person, team, []))[2].append((day, sent_at))
+        for person, team, prompts in waiting.values():
             policy = policy_for(team)
             local = local_now(person, now)
             if is_paused(person, local.date()):
@@ -76,9 +79,9 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
                 continue
             overdue = now - timedelta(hours=policy.nudge_after_hours)
             today = [
-                d
-                for d in deliveries
-                if d.local_date == local.date() and d.sent_at is not None and d.sent_at <= overdue
+                day
+                for day, sent_at in prompts
+                if day == local.date() and sent_at is not None and sent_at <= overdue
             ]
             if not today:
                 continue

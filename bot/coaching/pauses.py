@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -24,7 +25,13 @@ OPEN_ENDED = date(9999, 12, 31)
 DAY_KINDS = ("lesson", "quiz", "review", "reflection", "nudge")
 
 
-def is_paused(person: Person, today: date) -> bool:
+class Pausable(Protocol):
+    """Anything with a pause end date: a `Person`, or the planner's plain learner row."""
+
+    paused_until: date | None
+
+
+def is_paused(person: Pausable, today: date) -> bool:
     """True while `today` is before the pause's end date."""
     return person.paused_until is not None and today < person.paused_until
 

@@ -41,17 +41,29 @@ class PlanResult:
 
 @dataclass(frozen=True, slots=True)
 class _Learner:
-    """A learner with what planning needs of them."""
+    """A learner with what planning needs of them: plain values, cheaper than entities."""
 
-    person: Person
-    enrolment: Enrolment
+    person_id: int
+    name: str
+    timezone: str
+    send_time: str
+    paused_until: date | None
+    enrolment_id: int
     team: Team | None
 
 
 async def _learners(session: AsyncSession, person_ids: Collection[int] | None) -> list[_Learner]:
     """Active learners with an active enrolment (optionally only `person_ids`)."""
     statement = (
-        select(Person, Enrolment, Team)
+        select(
+            Person.id,
+            Person.name,
+            Person.timezone,
+            Person.send_time,
+            Person.paused_until,
+            Enrolment.id,
+            Team,
+        )
         .join(Enrolment, col(Enrolment.person_id) == col(Person.id))
         .outerjoin(Team, col(Team.id) == col(Person.team_id))
         .where(
@@ -115,15 +127,14 @@ async def plan_tick(
         learners = await _learners(session, person_ids)
         done = await _planned_days(session, (now - timedelta(days=2)).date())
         if person_ids is not None:
-            found = {learner.person.id for learner in learners}
+            found = {learner.person_id for learner in learners}
             others = [person_id for person_id in person_ids if person_id not in found]
             if others:
                 result.skipped.update(await _not_plannable(session, others))
     attempts = 0
     for learner in learners:
-        person = learner.person
-        today = local_date(now, person.timezone)
-        if (person.id, today) in done:
+        today = local_date(now, learner.timezone)
+        if (learner.person_id, today) in done:
             result.skipped["already planned today"] += 1
             continue
         reason = _not_today(learner, today, now, now_for_everyone)
@@ -134,28 +145,29 @@ async def plan_tick(
             result.deferred += 1
             continue
         attempts += 1
-        due_at = now if now_for_everyone else send_instant(today, person.send_time, person.timezone)
+        due_at = (
+            now if now_for_everyone else send_instant(today, learner.send_time, learner.timezone)
+        )
         added = await _plan_one(sessions, learner, today, due_at, now)
         if added is None:
             result.skipped["planned by another process"] += 1
         elif added == 0:
             result.skipped["pack finished, no reviews due"] += 1
         else:
-            result.planned.append(person.name)
+            result.planned.append(learner.name)
             result.rows += added
     return result
 
 
 def _not_today(learner: _Learner, today: date, now: datetime, now_for_everyone: bool) -> str:
     """Why this learner gets nothing now, or '' when they are due."""
-    person = learner.person
-    if is_paused(person, today):
+    if is_paused(learner, today):
         return "paused"
     if now_for_everyone:
         return ""
     if not calendar_for(learner.team).is_working_day(today):
         return "not a working day"
-    if now < send_instant(today, person.send_time, person.timezone):
+    if now < send_instant(today, learner.send_time, learner.timezone):
         return "send time not reached"
     return ""
 
@@ -170,7 +182,7 @@ async def _plan_one(
                 await session.exec(
                     select(Person, Enrolment)
                     .join(Enrolment, col(Enrolment.person_id) == Person.id)
-                    .where(Enrolment.id == learner.enrolment.id)
+                    .where(Enrolment.id == learner.enrolment_id)
                 )
             ).one()
             await resume_if_due(session, person=person, now=now)
@@ -185,5 +197,5 @@ async def _plan_one(
                 now=now,
             )
     except IntegrityError:
-        log.info("%s: today's rows were planned by another process", learner.person.name)
+        log.info("%s: today's rows were planned by another process", learner.name)
         return None
