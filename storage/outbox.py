@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Delivery, DeliveryStatus, Person
@@ -34,29 +35,53 @@ async def claim_due(
     on SQLite the single `UPDATE … RETURNING` holds the write lock. Rows already
     loaded in `session` are refreshed with their claimed state.
     """
-    due = or_(
-        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now),
-        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < now - stale_after),
-    )
-    candidates = select(Delivery.id).where(due).order_by(Delivery.due_at, Delivery.id).limit(limit)
+    params: dict[str, object] = {
+        "now": now,
+        "stale_before": now - stale_after,
+        "worker": worker,
+        "batch": limit,
+    }
     if platforms is not None:
-        on_platforms = select(Person.id).where(Person.platform.in_(tuple(platforms)))
+        params["platforms"] = list(platforms)
+    statement = _claim_statement(session.bind.dialect.name, by_platform=platforms is not None)
+    rows = list((await session.exec(statement, params=params)).scalars().all())
+    await session.commit()
+    return sorted(rows, key=lambda row: (row.due_at, row.id))
+
+
+@cache
+def _claim_statement(dialect: str, *, by_platform: bool) -> Update:
+    """The claim `UPDATE … RETURNING`, built once per dialect (it runs every few seconds)."""
+    due = or_(
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= bindparam("now")),
+        and_(
+            Delivery.status == DeliveryStatus.CLAIMED,
+            Delivery.claimed_at < bindparam("stale_before"),
+        ),
+    )
+    candidates = (
+        select(Delivery.id)
+        .where(due)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(bindparam("batch"))
+    )
+    if by_platform:
+        on_platforms = select(Person.id).where(
+            Person.platform.in_(bindparam("platforms", expanding=True))
+        )
         candidates = candidates.where(Delivery.person_id.in_(on_platforms))
-    if session.bind.dialect.name == "postgresql":
+    if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")
-    statement = (
+    return (
         update(Delivery)
         .where(Delivery.id.in_(select(picked.c.id)), due)
         .values(
             status=DeliveryStatus.CLAIMED,
-            claimed_at=now,
-            claimed_by=worker,
+            claimed_at=bindparam("now"),
+            claimed_by=bindparam("worker"),
             attempts=Delivery.attempts + 1,
         )
         .returning(Delivery)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    rows = list((await session.exec(statement)).scalars().all())
-    await session.commit()
-    return sorted(rows, key=lambda row: (row.due_at, row.id))
