@@ -100,9 +100,27 @@ async def due_reviews(
     return list((await session.exec(statement)).all())
 
 
-def _row(person: Person, day: date, due_at: datetime, now: datetime, **values: object) -> Delivery:
-    """A delivery row of this learner's day."""
-    return Delivery(person_id=person.id, local_date=day, due_at=due_at, created_at=now, **values)
+_ROW_DEFAULTS = {
+    "status": DeliveryStatus.PENDING,
+    "attempts": 0,
+    "lesson_id": None,
+    "item_id": None,
+}
+
+
+def _row(
+    person: Person, day: date, due_at: datetime, now: datetime, **values: object
+) -> dict[str, object]:
+    """The values of one delivery row of this learner's day (plain values: one bulk INSERT)."""
+    return {
+        **_ROW_DEFAULTS,
+        "person_id": person.id,
+        "local_date": day,
+        "due_at": due_at,
+        "created_at": now,
+        "payload": {},
+        **values,
+    }
 
 
 async def plan_day(
@@ -120,7 +138,7 @@ async def plan_day(
     A learner who has finished the pack gets due reviews only, and the
     enrolment records when they finished.
     """
-    rows: list[Delivery] = []
+    rows: list[dict[str, object]] = []
     lesson = await next_lesson(session, person_id=person.id, pack_id=enrolment.pack_id)
     quiz: list[Item] = []
     if lesson is not None:
@@ -184,7 +202,5 @@ async def plan_day(
             )
         )
     if rows:
-        await session.exec(
-            insert(Delivery), params=[row.model_dump(exclude={"id"}) for row in rows]
-        )
+        await session.exec(insert(Delivery), params=rows)
     return len(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import String, cast, exists, literal
+from sqlalchemy import String, bindparam, cast, exists, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -38,37 +38,40 @@ def nudge_text(count: int) -> str:
     return f"⏰ {count} of today's questions are still waiting for your answers."
 
 
+_NUDGED = aliased(Delivery)
+_WAITING_PROMPTS = (  # built once: it runs every few minutes
+    select(Delivery.local_date, Delivery.sent_at, Person, Team)
+    .join(Person, col(Person.id) == Delivery.person_id)
+    .outerjoin(Team, col(Team.id) == Person.team_id)
+    .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
+    .where(
+        col(Delivery.kind).in_(PROMPT_KINDS),
+        Delivery.status == DeliveryStatus.SENT,
+        col(Delivery.sent_at) >= bindparam("sent_since"),
+        # A prompt goes out on its own local day, so it was due at most a day before
+        # it was sent: this bound lets the (status, due_at) index skip every older row
+        # instead of reading all the outbox's history.
+        col(Delivery.due_at) >= bindparam("due_since"),
+        col(Response.id).is_(None),
+        Person.role == Role.LEARNER,
+        Person.status == PersonStatus.ACTIVE,
+        ~exists().where(  # today's nudge, by its key: the (person, key) unique index finds it
+            _NUDGED.person_id == Delivery.person_id,
+            _NUDGED.delivery_key == literal("nudge:") + cast(Delivery.local_date, String),
+        ),
+    )
+)
+
+
 async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     """Queue due nudges in one transaction; returns how many were queued."""
     now = clock.now()
     queued = 0
-    nudged = aliased(Delivery)
-    already_nudged = exists().where(  # by its key, so the (person, key) unique index finds it
-        nudged.person_id == Delivery.person_id,
-        nudged.delivery_key == literal("nudge:") + cast(Delivery.local_date, String),
-    )
+    params = {"sent_since": now - timedelta(days=2), "due_since": now - timedelta(days=3)}
     async with sessions.begin() as session:
-        statement = (
-            select(Delivery.local_date, Delivery.sent_at, Person, Team)
-            .join(Person, col(Person.id) == Delivery.person_id)
-            .outerjoin(Team, col(Team.id) == Person.team_id)
-            .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
-            .where(
-                col(Delivery.kind).in_(PROMPT_KINDS),
-                Delivery.status == DeliveryStatus.SENT,
-                col(Delivery.sent_at) >= now - timedelta(days=2),
-                # A prompt goes out on its own local day, so it was due at most a day
-                # before it was sent: this bound lets the (status, due_at) index skip
-                # every older row instead of reading all the outbox's history.
-                col(Delivery.due_at) >= now - timedelta(days=3),
-                col(Response.id).is_(None),
-                Person.role == Role.LEARNER,
-                Person.status == PersonStatus.ACTIVE,
-                ~already_nudged,
-            )
-        )
+        rows = (await session.exec(_WAITING_PROMPTS, params=params)).all()
         waiting: dict[int, tuple[Person, Team | None, list[tuple[date, datetime]]]] = {}
-        for day, sent_at, person, team in (await session.exec(statement)).all():
+        for day, sent_at, person, team in rows:
             waiting.setdefault(person.id, (person, team, []))[2].append((day, sent_at))
         for person, team, prompts in waiting.values():
             policy = policy_for(team)
