@@ -185,8 +185,8 @@ class Dispatcher:
         """Claim and send one batch of due rows.
 
         The batch shares one session: what the rows need (their people, items and
-        lessons) is loaded in one query each, and each row costs a claim check
-        before its send and the record of its outcome after, each committed at once.
+        lessons) is loaded in one query, and each row costs a claim check before
+        its send and the record of its outcome after, each committed at once.
         """
         result = DispatchResult()
         now = self._clock.now()
@@ -194,8 +194,8 @@ class Dispatcher:
         if not platforms:
             return result
         # One connection for the whole batch: each commit would otherwise hand it back.
-        async with self._sessions.kw["bind"].connect() as connection:
-            session = self._sessions(bind=connection)
+        engine = self._sessions.kw["bind"]
+        async with engine.connect() as connection, self._sessions(bind=connection) as session:
             rows = await claim_due(
                 session,
                 now=now,
