@@ -26,7 +26,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    false,
     func,
 )
 from sqlmodel import col, or_, select
@@ -56,31 +55,30 @@ def shrunk_share(*, correct: int, answers: int, prior: float) -> float:
     return (PRIOR_WEIGHT * prior + correct) / (PRIOR_WEIGHT + answers)
 
 
+_IN_TEAM = and_(
+    col(Person.team_id) == bindparam("team_id"),  # never true without a team
+    col(Response.item_id) == bindparam("item_id"),
+)
+_FIRST_ANSWERS = (  # built once: it runs after every answer to a new lesson item
+    select(
+        _CORRECT,
+        func.count(col(Response.id)),
+        func.coalesce(func.sum(case((and_(_IN_TEAM, col(Response.correct)), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((_IN_TEAM, 1), else_=0)), 0),
+    )
+    .join(Item, col(Item.id) == Response.item_id)
+    .join(Person, col(Person.id) == Response.person_id)
+    .where(Item.pack_id == bindparam("pack_id"), col(Response.review).is_(False))
+)
+
+
 async def expected_for_new(session: AsyncSession, *, item: Item, team_id: int | None) -> float:
     """The chance a learner of this team gets a new lesson item right.
 
     One query counts the pack's first answers and, among them, the team's on this item.
     """
-    in_team = (
-        and_(col(Person.team_id) == team_id, col(Response.item_id) == item.id)
-        if team_id is not None
-        else false()
-    )
-    row = (
-        await session.exec(
-            select(
-                _CORRECT,
-                func.count(col(Response.id)),
-                func.coalesce(
-                    func.sum(case((and_(in_team, col(Response.correct)), 1), else_=0)), 0
-                ),
-                func.coalesce(func.sum(case((in_team, 1), else_=0)), 0),
-            )
-            .join(Item, col(Item.id) == Response.item_id)
-            .join(Person, col(Person.id) == Response.person_id)
-            .where(Item.pack_id == item.pack_id, col(Response.review).is_(False))
-        )
-    ).one()
+    params = {"team_id": team_id, "item_id": item.id, "pack_id": item.pack_id}
+    row = (await session.exec(_FIRST_ANSWERS, params=params)).one()
     pack_share = shrunk_share(correct=row[0], answers=row[1], prior=PACK_SHARE_START)
     if team_id is None:
         return pack_share
