@@ -108,12 +108,19 @@ async def test_finished_rows_are_never_claimed_again(database):
     assert {row.claimed_by for row in (await stored(database)).values()} == {"w1"}
 
 
-async def drain(url: str, worker: str) -> list[int]:
-    """Claim in small batches on a separate engine until nothing is due; the ids claimed."""
+async def drain(url: str, worker: str, start: asyncio.Barrier) -> list[int]:
+    """Claim in small batches on a separate engine until nothing is due; the ids claimed.
+
+    Each worker connects first and waits at `start`, so neither can take the whole
+    outbox while the other is still connecting.
+    """
     engine = create_engine(url)
     sessions = session_factory(engine)
     claimed: list[int] = []
     try:
+        async with engine.connect():
+            pass
+        await start.wait()
         while True:
             async with sessions() as session:
                 rows = await claim_due(session, now=MONDAY_9AM, worker=worker, limit=7)
@@ -131,8 +138,12 @@ async def test_concurrent_dispatchers_never_claim_the_same_row(database, databas
     """
     await queue(database, **{f"n{n:03}": timedelta(seconds=-n) for n in range(300)})
 
-    first, second = await asyncio.gather(drain(database_url, "w1"), drain(database_url, "w2"))
+    start = asyncio.Barrier(2)
+    first, second = await asyncio.gather(
+        drain(database_url, "w1", start), drain(database_url, "w2", start)
+    )
 
+    assert first and second, "both dispatchers should have taken part in the race"
     assert not set(first) & set(second)
     assert len(first) + len(second) == 300
     rows = (await stored(database)).values()
