@@ -7,8 +7,10 @@ from functools import cache
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.config import Settings
 from bot.demo.metrics import integrity, lesson_days
 from bot.demo.personas import PERSONAS, ZONES, DemoLearner, cohort
+from bot.demo.simulation import DemoConfig, simulate
 from bot.messages import Outbound, OutboundKind
 from bot.transports.console import ConsoleTransport
 from tests.factories import add_pack, add_person, send
@@ -112,3 +114,14 @@ async def test_integrity_counts_a_missed_day_and_a_repeated_lesson(database):
         "duplicate_deliveries": 2,  # the same lesson on two days, one message sent twice
         "unexpected_deliveries": 0,
     }
+
+
+async def test_the_simulation_reports_each_day_as_it_begins(database):
+    """The progress display learns which simulated day is running, each day once, in order."""
+    days: list[int] = []
+    settings = Settings(database_url=database.engine.url.render_as_string(hide_password=False))
+    config = DemoConfig(learners=2, days=3)
+
+    await simulate(config, database=database, settings=settings, on_day=days.append)
+
+    assert days == [1, 2, 3]

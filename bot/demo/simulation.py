@@ -440,8 +440,9 @@ async def simulate(
     due: dict[str, datetime] = {}
     moment = START
     while moment <= config.end:
-        if on_day is not None and (moment - START) % timedelta(days=1) == timedelta(0):
-            on_day(min((moment - START) // timedelta(days=1) + 1, config.days))
+        day, into_day = divmod(moment - START, timedelta(days=1))
+        if on_day is not None and not into_day and day < config.days:
+            on_day(day + 1)
         clock.set(max(clock.now(), moment))
         await _run_jobs(runtime, due, clock.now())
         await people.react(clock.now())
