@@ -35,7 +35,7 @@ async def timed(config: DemoConfig) -> tuple[float, dict, int]:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
         started = time.perf_counter()
-        async with open_database(settings) as database:
+        async with open_database(settings, upgrade=True) as database:
             event.listen(database.engine.sync_engine, "before_cursor_execute", count)
             run = await simulate(config, database=database, settings=settings)
             summary = await summarise(database, run)

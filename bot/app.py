@@ -24,7 +24,7 @@ from bot.scheduler import TickJob
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport
 from storage import migrate
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, session_factory, url_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,32 +35,43 @@ class Database:
     sessions: SessionFactory
 
 
+_CREATE_IT = "run `servicecoach db upgrade` (or `servicecoach run`) to create it"
+
+
 def _reason(exc: Exception) -> str:
     """The driver's own first line about why a connection failed."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
-def _missing_sqlite_folder(engine: AsyncEngine) -> Path | None:
-    """The folder a SQLite database file should be in, when it does not exist."""
+def _sqlite_file(engine: AsyncEngine) -> Path | None:
+    """The file of a SQLite database (None for PostgreSQL)."""
     name = engine.url.database
     if engine.dialect.name != "sqlite" or not name or name == ":memory:":
         return None
-    folder = Path(name).parent
-    return None if folder.is_dir() else folder
+    return Path(name).resolve()
 
 
-async def _connect(url: str) -> AsyncEngine:
-    """An engine that has proved it can connect, or a one-line `UserError` saying why not."""
+async def _connect(url: str, *, create: bool) -> AsyncEngine:
+    """An engine that has proved it can connect, or a one-line `UserError` saying why not.
+
+    Without `create`, a missing SQLite file is an error, and no file is left behind.
+    """
+    problem = url_problem(url)  # settings were checked, but `demo --db` gives its own URL
+    if problem is not None:
+        raise UserError(f"cannot open database: {problem}")
     try:
         engine = create_engine(url)
     except (SQLAlchemyError, ValueError) as exc:  # bad URL or driver; never echo the URL
         raise UserError(f"cannot open database: {_reason(exc)} (check DATABASE_URL)") from None
     shown = engine.url.render_as_string(hide_password=True)
-    folder = _missing_sqlite_folder(engine)
-    if folder is not None:
-        # Checked up front: aiosqlite's failed connect may report to a closed event loop.
-        raise UserError(f"cannot open database {shown}: folder {folder} does not exist")
+    file = _sqlite_file(engine)
+    # Checked up front: aiosqlite's failed connect may report to a closed event loop,
+    # and a connect would create the file.
+    if file is not None and not file.parent.is_dir():
+        raise UserError(f"cannot open database {shown}: folder {file.parent} does not exist")
+    if file is not None and not create and not file.exists():
+        raise UserError(f"no database at {file}: {_CREATE_IT}")
     try:
         async with engine.connect():
             pass
@@ -70,11 +81,35 @@ async def _connect(url: str) -> AsyncEngine:
     return engine
 
 
+async def _check_schema(engine: AsyncEngine, *, upgrading: bool) -> None:
+    """A one-line `UserError` unless the schema is this code's (or `upgrading` can make it so)."""
+    revision = await migrate.current_revision(engine)
+    place = _sqlite_file(engine) or engine.url.render_as_string(hide_password=True)
+    if revision is not None and revision not in migrate.shipped_revisions():
+        raise UserError(
+            f"the database at {place} has schema revision {revision}, which this servicecoach "
+            "does not know: it belongs to a newer version or to another program"
+        )
+    if upgrading or revision == migrate.head_revision():
+        return
+    if revision is None:
+        raise UserError(f"no servicecoach tables in the database at {place}: {_CREATE_IT}")
+    raise UserError(
+        f"the database at {place} has an older schema ({revision}): run `servicecoach db upgrade`"
+    )
+
+
 @asynccontextmanager
-async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
-    """Open the configured database, apply pending migrations, and close it afterwards."""
-    engine = await _connect(settings.database_url)
+async def open_database(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Database]:
+    """Open the configured database and close it afterwards.
+
+    With `upgrade` (only `run`, `demo`, `shell` and `db upgrade`) it is created and
+    migrated; otherwise it must already exist at this code's schema, or the command
+    stops with one line saying how to create or upgrade it.
+    """
+    engine = await _connect(settings.database_url, create=upgrade)
     try:
+        await _check_schema(engine, upgrading=upgrade)
         if upgrade:
             await migrate.upgrade(engine)
         yield Database(engine=engine, sessions=session_factory(engine))

@@ -1,20 +1,57 @@
-"""Settings: the only place that reads the environment (and `.env`)."""
+"""Settings: the only place that reads the environment (and `.env`).
+
+Every setting is checked when it is read, so a bad one stops a command at once with
+one line naming it and saying what is accepted; messages never repeat a secret.
+"""
 
 from __future__ import annotations
 
-from datetime import time
+import re
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.roster import address_problem, parse_send_time, team_name_problem
+from storage.db import url_problem
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SECRETS = {
+    "slack_bot_token": (re.compile(r"xoxb-[\x21-\x7e]+"), "a Slack bot token starting xoxb-"),
+    "slack_signing_secret": (re.compile(r"[0-9A-Za-z]+"), "the app's signing secret"),
+    "slack_app_token": (re.compile(r"xapp-[\x21-\x7e]+"), "a Slack app-level token starting xapp-"),
+    "telegram_bot_token": (
+        re.compile(r"[0-9]+:[A-Za-z0-9_-]+"),
+        "a token from @BotFather, digits:letters",
+    ),
+    "telegram_webhook_secret": (
+        re.compile(r"[A-Za-z0-9_-]{1,256}"),
+        "1-256 characters of A-Z, a-z, 0-9, _ and -",
+    ),
+}
+
+
+def _web_address(value: str, *, schemes: tuple[str, ...], example: str) -> str:
+    """`value` when it is an absolute URL with one of `schemes`, else a `ValueError`.
+
+    The value is not repeated: a URL may carry a secret in its path.
+    """
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"not an {'/'.join(schemes)} URL; e.g. {example}")
+    return value
 
 
 class Settings(BaseSettings):
     """Everything a process needs to start and connect; team policy lives in the database."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty value (`SLACK_BOT_TOKEN=` in `.env.example`) means "not set".
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = DEFAULT_DATABASE_URL
     slack_bot_token: str | None = None
@@ -33,20 +70,99 @@ class Settings(BaseSettings):
     default_send_time: str = "09:00"
     log_level: str = "INFO"
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database(cls, value: str) -> str:
+        problem = url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator(*_SECRETS)
+    @classmethod
+    def _secret_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, rule = _SECRETS[str(info.field_name)]
+        if value is not None and not pattern.fullmatch(value):
+            raise ValueError(f"expected {rule} (the value is not shown)")
+        return value
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _slack_api(cls, value: str) -> str:
+        example = "https://slack.com/api/"
+        _web_address(value, schemes=("https", "http"), example=example)
+        if not value.endswith("/"):
+            raise ValueError(f"must end with /, e.g. {example}")
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _telegram_api(cls, value: str) -> str:
+        return _web_address(
+            value, schemes=("https", "http"), example="https://api.telegram.org/bot"
+        )
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _telegram_webhook(cls, value: str | None) -> str | None:
+        example = "https://bot.example.org/telegram/webhook"
+        return None if value is None else _web_address(value, schemes=("https",), example=example)
+
+    @field_validator("http_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:_-]+", value):
+            raise ValueError(f"{value!r} is not a host name or IP address, e.g. 127.0.0.1")
+        return value
+
+    @field_validator("http_port", mode="before")
+    @classmethod
+    def _port(cls, value: object) -> int:
+        port = str(value).strip()
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not a port number from 1 to 65535")
+        return int(port)
+
+    @field_validator("admins")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for address in (a.strip() for a in value.split(",")):
+            problem = address_problem(address) if address else None
+            if problem is not None:
+                raise ValueError(f"{problem}; e.g. slack:U0123ABCD,telegram:42")
+        return value
+
+    @field_validator("default_team")
+    @classmethod
+    def _team(cls, value: str) -> str:
+        problem = team_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
+            raise ValueError(f"unknown timezone {value!r}; use e.g. Europe/London") from exc
         return value
 
     @field_validator("default_send_time")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        time.fromisoformat(value)
-        return value
+        normalised = parse_send_time(value)
+        if normalised is None:
+            raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. 09:00")
+        return normalised
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a level; use one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
 
     @property
     def admin_addresses(self) -> list[str]:

@@ -263,6 +263,15 @@ def _platform_problems(platform: str, platform_id: str | None, email: str | None
     return []
 
 
+def address_problem(address: str) -> str | None:
+    """Why `address` is not a `platform:id` address (e.g. `slack:U0123ABCD`), or None."""
+    platform, colon, platform_id = address.partition(":")
+    if not colon or not platform_id:
+        return f"{address!r} is not platform:id (platform {', '.join(PLATFORMS)})"
+    problems = _platform_problems(platform, platform_id, None)
+    return f"{address!r}: {problems[0]}" if problems else None
+
+
 def team_name_problem(name: str) -> str | None:
     """Why `name` cannot be a team name, or None if it can."""
     if not name.strip():

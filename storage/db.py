@@ -6,20 +6,39 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+ACCEPTED_URLS = "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not a database URL this bot can use, or None; never repeats the URL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return f"not a database URL; use {ACCEPTED_URLS}"
+    driver = _ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    if driver not in _ASYNC_DRIVERS.values():
+        return f"{parsed.drivername} is not supported; use {ACCEPTED_URLS}"
+    if driver == "sqlite+aiosqlite" and parsed.database in (None, "", ":memory:"):
+        return f"an in-memory SQLite database is empty for every command; use {ACCEPTED_URLS}"
+    return None
+
+
 def normalise_url(url: str) -> str:
     """Pick the async driver for a plain `sqlite://` or `postgresql://` URL."""
     parsed = make_url(url)
-    driver = {
-        "sqlite": "sqlite+aiosqlite",
-        "postgresql": "postgresql+asyncpg",
-        "postgres": "postgresql+asyncpg",
-    }.get(parsed.drivername)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
     if driver:
         parsed = parsed.set(drivername=driver)
     return parsed.render_as_string(hide_password=False)

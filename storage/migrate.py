@@ -7,6 +7,7 @@ from importlib.resources import files
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +19,21 @@ def alembic_config(url: str | None = None) -> Config:
     if url:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def _script() -> ScriptDirectory:
+    """The shipped migration scripts."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str | None:
+    """The newest shipped revision: the schema this code needs."""
+    return _script().get_current_head()
+
+
+def shipped_revisions() -> set[str]:
+    """Every revision shipped with this code."""
+    return {script.revision for script in _script().walk_revisions()}
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

@@ -122,8 +122,8 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> object:
-    """Run `servicecoach ARGS…` in-process against this test's database."""
+def bare_cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Run `servicecoach ARGS…` in-process against this test's database, which may not exist."""
     from bot.cli import app
 
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -133,3 +133,18 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> object:
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return invoke
+
+
+async def _migrate(url: str) -> None:
+    """Bring the database at `url` to the current schema, as `db upgrade` does."""
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def cli(bare_cli: object, database_url: str, postgres_database_url: str | None) -> object:
+    """Run `servicecoach ARGS…` in-process against this test's migrated database."""
+    if postgres_database_url is None:
+        asyncio.run(_migrate(database_url))
+    return bare_cli

@@ -32,9 +32,9 @@ async def test_migrations_from_empty_build_exactly_the_models(database):
     assert await migrate.current_revision(database.engine) == head_revision()
 
 
-def test_db_upgrade_brings_a_new_database_to_head_and_may_run_again(cli):
-    first = cli("db", "upgrade")
-    again = cli("db", "upgrade")
+def test_db_upgrade_brings_a_new_database_to_head_and_may_run_again(bare_cli):
+    first = bare_cli("db", "upgrade")
+    again = bare_cli("db", "upgrade")
 
     expected = f"database at revision {head_revision()}\n"
     assert (first.exit_code, first.stdout, first.stderr) == (0, expected, "")
@@ -43,20 +43,17 @@ def test_db_upgrade_brings_a_new_database_to_head_and_may_run_again(cli):
 
 BAD_URLS = {
     "nothing listening": "postgresql+asyncpg://coach:s3cret@127.0.0.1:1/coaching",
-    "not a URL": "not a url",
-    "impossible port": "postgresql://coach:s3cret@127.0.0.1:5432:1/coaching",
-    "unknown driver": "mysql+nodriver://coach:s3cret@127.0.0.1/coaching",
     "missing folder": "sqlite+aiosqlite:///{tmp}/no/such/folder/coach.db",
 }
 
 
 @pytest.mark.parametrize("problem", BAD_URLS)
 def test_db_upgrade_on_a_database_it_cannot_open_says_so_in_one_line(
-    cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, problem: str
+    bare_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, problem: str
 ):
     monkeypatch.setenv("DATABASE_URL", BAD_URLS[problem].format(tmp=tmp_path))
 
-    result = cli("db", "upgrade")
+    result = bare_cli("db", "upgrade")
 
     assert result.exit_code == 1
     assert result.stdout == ""

@@ -25,7 +25,8 @@ def settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: "
+            + error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise UserError(f"bad setting: {problems}") from None

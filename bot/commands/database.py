@@ -16,7 +16,7 @@ def upgrade() -> None:
     """Apply every pending migration to the configured database."""
 
     async def _go() -> str | None:
-        async with open_database(settings()) as database:
+        async with open_database(settings(), upgrade=True) as database:
             return await migrate.current_revision(database.engine)
 
     typer.echo(f"database at revision {run(_go())}")

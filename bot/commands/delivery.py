@@ -31,7 +31,7 @@ deliver_app = typer.Typer(help="Send lessons outside the schedule.", no_args_is_
 async def _serve(settings: Settings) -> None:
     """Run the scheduler and transports until SIGINT or SIGTERM."""
     clock = SystemClock()
-    async with open_database(settings) as database:
+    async with open_database(settings, upgrade=True) as database:
         transports = build_transports(settings)
         runtime = build_runtime(
             database=database, settings=settings, clock=clock, transports=transports

@@ -34,7 +34,7 @@ async def _demo(
 ) -> tuple[DemoRun, dict[str, Any]]:
     """Simulate on a fresh database and summarise it."""
     demo_settings = base.model_copy(update={"database_url": url})
-    async with open_database(demo_settings) as database:
+    async with open_database(demo_settings, upgrade=True) as database:
         outcome = await simulate(config, database=database, settings=demo_settings, on_day=on_day)
         return outcome, await summarise(database, outcome)
 
@@ -75,7 +75,7 @@ def demo(
 async def _shell(base: Settings, name: str, fast: bool) -> None:
     """Run the interactive loop until `quit` or the end of input."""
     clock = SimulatedClock(SystemClock().now())
-    async with open_database(base) as database:
+    async with open_database(base, upgrade=True) as database:
         learner = await ensure_learner(database, name=name, settings=base, now=clock.now())
         session = open_shell(
             database=database, settings=base, clock=clock, learner=learner, write=typer.echo
