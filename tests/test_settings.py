@@ -84,7 +84,9 @@ BAD_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value", "says"), BAD_SETTINGS)
+@pytest.mark.parametrize(
+    ("name", "value", "says"), BAD_SETTINGS, ids=[f"{n}={v}" for n, v, _ in BAD_SETTINGS]
+)
 def test_every_bad_setting_is_one_line_naming_it_and_what_is_accepted(
     bare_cli, monkeypatch, tmp_path: Path, name: str, value: str, says: str
 ):
