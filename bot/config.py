@@ -18,6 +18,7 @@ from storage.db import url_problem
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_PROBLEMS = {"database_url": url_problem, "default_team": team_name_problem}
 _SECRETS = {
     "slack_bot_token": (re.compile(r"xoxb-[\x21-\x7e]+"), "a Slack bot token starting xoxb-"),
     "slack_signing_secret": (re.compile(r"[0-9A-Za-z]+"), "the app's signing secret"),
@@ -70,10 +71,10 @@ class Settings(BaseSettings):
     default_send_time: str = "09:00"
     log_level: str = "INFO"
 
-    @field_validator("database_url")
+    @field_validator(*_PROBLEMS)
     @classmethod
-    def _usable_database(cls, value: str) -> str:
-        problem = url_problem(value)
+    def _no_problem(cls, value: str, info: ValidationInfo) -> str:
+        problem = _PROBLEMS[str(info.field_name)](value)
         if problem is not None:
             raise ValueError(problem)
         return value
@@ -130,14 +131,6 @@ class Settings(BaseSettings):
             problem = address_problem(address) if address else None
             if problem is not None:
                 raise ValueError(f"{problem}; e.g. slack:U0123ABCD,telegram:42")
-        return value
-
-    @field_validator("default_team")
-    @classmethod
-    def _team(cls, value: str) -> str:
-        problem = team_name_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
         return value
 
     @field_validator("default_timezone")
