@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from storage.models import Enrolment, Person, Team
+from storage.models import Delivery, Enrolment, Person, Team
 from tests.roster_support import add_pack, on_db, row_counts, write_csv
 
 ROWS = (
@@ -91,6 +91,11 @@ def test_an_unknown_team_needs_create(cli, staffed, database_url):
 
 
 def test_a_learner_becomes_coach_only_with_make_coach(cli, staffed, database_url):
+    async def lesson_for_grace(session):
+        grace = (await session.exec(select(Person).where(Person.name == "Grace Hopper"))).one()
+        session.add(Delivery(person_id=grace.id, delivery_key="lesson:2026-11-23", kind="lesson"))
+
+    on_db(database_url, lesson_for_grace)
     refused = cli("teams", "set", "desk", "--coach", "grace@example.org")
 
     assert refused.exit_code == 1
@@ -104,6 +109,8 @@ def test_a_learner_becomes_coach_only_with_make_coach(cli, staffed, database_url
 
     assert result.exit_code == 0, result.stderr
     assert "coaches added: Grace Hopper (was a learner of phone)" in result.stdout
+    (lesson,) = on_db(database_url, lambda s: _all(s, Delivery))
+    assert (lesson.status, lesson.reason) == ("cancelled", "became a coach")
     row = listed(cli)["desk"]
     assert (row["coaches"], row["learners"]) == (["Grace Hopper"], 1)
     people = {p.name: p for p in on_db(database_url, lambda s: _all(s, Person))}

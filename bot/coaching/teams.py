@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.enrolment import enrol_all, loaded_pack_ids
+from bot.coaching.pauses import DAY_KINDS, cancel_pending
 from bot.coaching.people import person_label, team_of
 from bot.coaching.policy import (
     WEEKDAYS,
@@ -28,6 +29,7 @@ from storage.models import Pack, Person, PersonStatus, Role, Team
 
 NO_CALENDAR = "none"
 _LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
+_LEARNER_KINDS = (*DAY_KINDS, "notice", "feedback")  # unsent when a learner becomes a coach
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,10 @@ async def configure_team(
             outcome.already_coaches.append(coach.name)
             continue
         outcome.coaches.append(coach.name + await _was(session, coach))
+        if coach.role == Role.LEARNER:
+            await cancel_pending(
+                session, person_id=coach.id, kinds=_LEARNER_KINDS, reason="became a coach"
+            )
         coach.role, coach.team_id = Role.COACH, team.id
         session.add(coach)
     if changes.pack_id is not None:
