@@ -120,7 +120,7 @@ def load(
     """Load a pack in one transaction (learners keep their history for unchanged ids).
 
     Learners of the teams using the pack who are in no pack yet (a roster imported
-    before any pack) are enrolled in it, and told so by their welcome.
+    before any pack) are enrolled in it and welcomed; the command says how many.
     """
     pack = _read(path)
 
