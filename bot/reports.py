@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.escalation import OPEN_STATUSES
-from bot.coaching.progress import streak_days
+from bot.coaching.progress import lessons_done, streak_days
 from bot.coaching.teams import calendar_label, workdays_label
 from storage.models import (
     Delivery,
@@ -141,21 +141,7 @@ async def learner_rows(
             )
         ).all()
     )
-    lessons_sent = {
-        (person_id, pack_id): count
-        for person_id, pack_id, count in (
-            await session.exec(
-                select(
-                    Delivery.person_id,
-                    Lesson.pack_id,
-                    func.count(func.distinct(Delivery.lesson_id)),
-                )
-                .join(Lesson, col(Lesson.id) == Delivery.lesson_id)
-                .where(Delivery.kind == "lesson", Delivery.status == DeliveryStatus.SENT)
-                .group_by(col(Delivery.person_id), col(Lesson.pack_id))
-            )
-        ).all()
-    }
+    lessons_sent = await lessons_done(session, person_id=person_id)
     answers = {
         person_id: (right, total)
         for person_id, right, total in (

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.enrolment import enrol_all, pack_for
+from bot.coaching.people import person_label
 from bot.roster import RosterInvalid, RosterRow
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role, Team
 
@@ -147,7 +148,7 @@ async def _match_people(
     for row in rows:
         person, problem = _find(known, row)
         if problem is None and person is not None and person.id in claimed:
-            problem = f"same person as line {claimed[person.id]} ({_describe(person)})"
+            problem = f"same person as line {claimed[person.id]} ({person_label(person)})"
         if problem is not None:
             problems.append(f"{source}:{row.line}: {problem}")
         elif person is not None and person.id is not None:
@@ -170,7 +171,7 @@ def _find(known: _Known, row: RosterRow) -> tuple[Person | None, str | None]:
         person = found[0] if found else None
         if person is not None and _switches(person, row):
             return None, (
-                f"{row.email} is {_describe(person)}; a person cannot switch to "
+                f"{row.email} is {person_label(person)}; a person cannot switch to "
                 f"{row.label} (give their current platform_id)"
             )
     if person is not None and person.status == PersonStatus.FORGOTTEN:
@@ -185,13 +186,6 @@ def _switches(person: Person, row: RosterRow) -> bool:
     if row.platform_id is None:
         return row.platform is not None and row.platform != person.platform
     return (row.platform, row.platform_id) != (person.platform, person.platform_id)
-
-
-def _describe(person: Person) -> str:
-    """A person as admins recognise them in messages."""
-    if person.platform_id is None:
-        return f"{person.name} (pending on {person.platform})"
-    return f"{person.name} ({person.address})"
 
 
 async def _teams(session: AsyncSession, names: set[str]) -> dict[str, Team]:

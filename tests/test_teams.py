@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from storage.models import Enrolment, Person, Team
+from storage.models import Delivery, Enrolment, Person, Team
 from tests.roster_support import add_pack, on_db, row_counts, write_csv
 
 ROWS = (
@@ -47,7 +47,7 @@ def listed(cli) -> dict[str, dict]:
 
 
 def test_set_creates_a_team_with_documented_defaults(cli, database):
-    result = cli("teams", "set", "night shift")
+    result = cli("teams", "set", "night shift", "--create")
 
     assert result.exit_code == 0, result.stderr
     assert "team night shift created" in result.stdout
@@ -79,15 +79,56 @@ async def _all(session, model: type) -> list:
     return list((await session.exec(select(model))).all())
 
 
-def test_coach_by_email_becomes_coach_of_the_team(cli, staffed, database_url):
-    result = cli("teams", "set", "desk", "--coach", "grace@example.org")
+def test_an_unknown_team_needs_create(cli, staffed, database_url):
+    before = row_counts(database_url)
+
+    result = cli("teams", "set", "dsek", "--workdays", "mon-thu")
+
+    assert result.exit_code == 1
+    assert result.stderr == "error: no team 'dsek' (see `teams list`); add --create to create it\n"
+    assert row_counts(database_url) == before
+    assert sorted(listed(cli)) == ["desk", "phone"]
+
+
+def test_a_learner_becomes_coach_only_with_make_coach(cli, staffed, database_url):
+    async def lesson_for_grace(session):
+        grace = (await session.exec(select(Person).where(Person.name == "Grace Hopper"))).one()
+        session.add(Delivery(person_id=grace.id, delivery_key="lesson:2026-11-23", kind="lesson"))
+
+    on_db(database_url, lesson_for_grace)
+    refused = cli("teams", "set", "desk", "--coach", "grace@example.org")
+
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "error: Grace Hopper (console:grace) is a learner; add --make-coach to make them "
+        "a coach of desk (they stop getting lessons)\n"
+    )
+    assert listed(cli)["desk"]["coaches"] == []
+
+    result = cli("teams", "set", "desk", "--coach", "grace@example.org", "--make-coach")
 
     assert result.exit_code == 0, result.stderr
+    assert "coaches added: Grace Hopper (was a learner of phone)" in result.stdout
+    (lesson,) = on_db(database_url, lambda s: _all(s, Delivery))
+    assert (lesson.status, lesson.reason) == ("cancelled", "became a coach")
     row = listed(cli)["desk"]
     assert (row["coaches"], row["learners"]) == (["Grace Hopper"], 1)
     people = {p.name: p for p in on_db(database_url, lambda s: _all(s, Person))}
     assert people["Grace Hopper"].role == "coach"
     assert people["Grace Hopper"].team_id == team(database_url, "desk").id
+
+
+def test_an_existing_coach_is_named_once_and_not_added_again(cli, staffed, database_url):
+    cli("teams", "set", "desk", "--coach", "grace@example.org", "--make-coach")
+
+    again = cli("teams", "set", "desk", "--coach", "Grace Hopper", "--coach", "console:grace")
+
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        "team desk updated",
+        "Grace Hopper is already a coach of desk",
+    ]
+    assert listed(cli)["desk"]["coaches"] == ["Grace Hopper"]
 
 
 def test_calendar_workdays_and_policy_are_stored(cli, staffed, database_url):
@@ -160,7 +201,7 @@ def test_bad_settings_are_one_line_and_change_nothing(cli, staffed, database_url
 
 
 def test_a_new_team_is_not_created_when_its_settings_are_bad(cli, database, database_url):
-    result = cli("teams", "set", "ghost", "--holidays", "Atlantis")
+    result = cli("teams", "set", "ghost", "--create", "--holidays", "Atlantis")
 
     assert result.exit_code == 1
     assert row_counts(database_url)["team"] == 0

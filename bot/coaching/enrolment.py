@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists
@@ -28,6 +29,48 @@ async def pack_for(session: AsyncSession, team: Team | None) -> str | None:
         return team.pack_id
     loaded = await loaded_pack_ids(session)
     return loaded[0] if len(loaded) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Learners of the teams using a pack who are in no pack yet, and those teams' names."""
+
+    people: list[Person]
+    teams: list[str]
+
+
+async def waiting_for(session: AsyncSession, *, pack_id: str) -> Waiting:
+    """Current learners with no active enrolment in the teams that use `pack_id`.
+
+    A team uses its own pack or, having none, the only pack loaded (as in
+    `pack_for`); `pack_id` counts as loaded, so a dry run sees what a load will do.
+    """
+    uses = col(Team.pack_id) == pack_id
+    if not [loaded for loaded in await loaded_pack_ids(session) if loaded != pack_id]:
+        uses = uses | col(Team.pack_id).is_(None)
+    enrolled = exists().where(Enrolment.person_id == Person.id, col(Enrolment.active).is_(True))
+    statement = (
+        select(Person, Team.name)
+        .join(Team, col(Team.id) == Person.team_id)
+        .where(
+            uses,
+            Person.role == Role.LEARNER,
+            col(Person.status).not_in((PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)),
+            ~enrolled,
+        )
+        .order_by(col(Team.name), col(Person.id))
+    )
+    rows = (await session.exec(statement)).all()
+    return Waiting(
+        people=[person for person, _ in rows], teams=list(dict.fromkeys(t for _, t in rows))
+    )
+
+
+async def enrol_waiting(session: AsyncSession, *, pack_id: str, now: datetime) -> Waiting:
+    """Enrol (and welcome) the learners `waiting_for` the pack; returns who they were."""
+    waiting = await waiting_for(session, pack_id=pack_id)
+    await enrol_all(session, people=waiting.people, pack_id=pack_id, now=now)
+    return waiting
 
 
 async def enrol(

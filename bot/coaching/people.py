@@ -25,6 +25,20 @@ def split_address(address: str) -> tuple[str, str]:
     return platform, platform_id
 
 
+def person_label(person: Person) -> str:
+    """How admins tell people apart: `Sam (slack:U123)`, `Sam (sam@x.org, pending on telegram)`.
+
+    A person without a platform id (a Telegram invite not yet accepted, a Slack
+    email not yet looked up) is shown by email and status, never as `slack:None`.
+    """
+    if person.platform_id is not None:
+        return f"{person.name} ({person.address})"
+    status = person.status
+    if status == PersonStatus.PENDING:
+        status = f"pending on {person.platform}"
+    return f"{person.name} ({', '.join(filter(None, (person.email, status)))})"
+
+
 async def person_at(session: AsyncSession, address: str) -> Person | None:
     """The person reachable at `address`, if known."""
     platform, platform_id = split_address(address)

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.pauses import cancel_pending
+from bot.coaching.progress import lessons_done
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -87,6 +88,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
             await session.exec(select(Lesson.id, Lesson.key).where(col(Lesson.id).in_(lesson_ids)))
         ).all()
     )
+    done = await lessons_done(session, person_id=person.id)
     case_fields = (
         "id",
         "status",
@@ -100,7 +102,10 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
     return {
         "person": {**_row(person, PERSON_FIELDS), "team": team.name if team else None},
         "enrolments": [
-            _row(e, ("pack_id", "active", "lessons_done", "started_at", "finished_at"))
+            {
+                **_row(e, ("pack_id", "active", "started_at", "finished_at")),
+                "lessons_done": done.get((person.id, e.pack_id), 0),
+            }
             for e in await _rows(session, Enrolment, Enrolment.person_id == person.id)
         ],
         "answers": [

@@ -1,4 +1,4 @@
-"""How a learner is doing over time: their streak of answered days."""
+"""How a learner is doing over time: lessons done and their streak of answered days."""
 
 from __future__ import annotations
 
@@ -9,7 +9,32 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
-from storage.models import Delivery, DeliveryStatus, Person, Response
+from storage.models import Delivery, DeliveryStatus, Lesson, Person, Response
+
+
+async def lessons_done(
+    session: AsyncSession, *, person_id: int | None = None
+) -> dict[tuple[int, str], int]:
+    """Lessons done per (learner, pack): what `report`, `learner show` and `export` show.
+
+    A lesson is done once its lesson message was sent; a lesson counts once however
+    often it was sent (`today` re-sends it), and only while it is live in its pack, so
+    done never exceeds the pack's lesson count. Answering its quiz is not required:
+    accuracy reports the answers. Callers pick the learner's current pack.
+    """
+    statement = (
+        select(Delivery.person_id, Lesson.pack_id, func.count(func.distinct(Delivery.lesson_id)))
+        .join(Lesson, col(Lesson.id) == Delivery.lesson_id)
+        .where(
+            Delivery.kind == "lesson",
+            Delivery.status == DeliveryStatus.SENT,
+            col(Lesson.retired).is_(False),
+        )
+        .group_by(col(Delivery.person_id), col(Lesson.pack_id))
+    )
+    if person_id is not None:
+        statement = statement.where(Delivery.person_id == person_id)
+    return {(person, pack): count for person, pack, count in (await session.exec(statement)).all()}
 
 
 async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -> int:

@@ -13,6 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.enrolment import enrol_all, loaded_pack_ids
+from bot.coaching.pauses import DAY_KINDS, cancel_pending
+from bot.coaching.people import person_label, team_of
 from bot.coaching.policy import (
     WEEKDAYS,
     TeamPolicy,
@@ -27,6 +29,7 @@ from storage.models import Pack, Person, PersonStatus, Role, Team
 
 NO_CALENDAR = "none"
 _LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
+_LEARNER_KINDS = (*DAY_KINDS, "notice", "feedback")  # unsent when a learner becomes a coach
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class TeamChanges:
     workdays: str | None = None
     assignments: tuple[str, ...] = ()
     reset: bool = False
+    create: bool = False  # a team that does not exist yet is created only when asked
+    make_coach: bool = False  # a learner or admin becomes a coach only when asked
 
 
 @dataclass(slots=True)
@@ -49,6 +54,7 @@ class TeamOutcome:
     created: bool
     learners_moved: int = 0
     coaches: list[str] = field(default_factory=list)
+    already_coaches: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +207,7 @@ async def find_person(
     if not found:
         raise UserError(f"nobody called {reference!r}: add them with `roster import` first")
     if len(found) > 1:
-        candidates = "; ".join(f"{p.name} ({p.address}, {p.email or 'no email'})" for p in found)
+        candidates = "; ".join(person_label(person) for person in found)
         raise UserError(
             f"{reference!r} matches several people: {candidates}; give an address or email"
         )
@@ -211,11 +217,13 @@ async def find_person(
 async def configure_team(
     session: AsyncSession, *, name: str, changes: TeamChanges, now: datetime
 ) -> TeamOutcome:
-    """Create the team if needed and apply `changes`, validating each before writing."""
+    """Apply `changes` to the team (created only with `changes.create`), validating first."""
     problem = team_name_problem(name)
     if problem is not None:
         raise UserError(problem)
     team = (await session.exec(select(Team).where(Team.name == name))).first()
+    if team is None and not changes.create:
+        raise UserError(f"no team {name!r} (see `teams list`); add --create to create it")
     outcome = TeamOutcome(team=team or Team(name=name), created=team is None)
     team = outcome.team
     if changes.holidays is not None:
@@ -230,17 +238,52 @@ async def configure_team(
     if changes.pack_id is not None:
         await _check_pack(session, changes.pack_id)
         team.pack_id = changes.pack_id
-    coaches = [await find_person(session, reference) for reference in changes.coaches]
+    coaches = await _coaches(session, changes, team_name=name)
     session.add(team)
     await session.flush()
     for coach in coaches:
+        if coach.role == Role.COACH and coach.team_id == team.id:
+            outcome.already_coaches.append(coach.name)
+            continue
+        outcome.coaches.append(coach.name + await _was(session, coach))
+        if coach.role == Role.LEARNER:
+            await cancel_pending(
+                session, person_id=coach.id, kinds=_LEARNER_KINDS, reason="became a coach"
+            )
         coach.role, coach.team_id = Role.COACH, team.id
         session.add(coach)
-        outcome.coaches.append(coach.name)
     if changes.pack_id is not None:
         outcome.learners_moved = await _move_learners(session, team, now=now)
     await session.flush()
     return outcome
+
+
+async def _coaches(session: AsyncSession, changes: TeamChanges, *, team_name: str) -> list[Person]:
+    """The people named by `--coach`, once each; a learner or admin only with `make_coach`."""
+    found: dict[int | None, Person] = {}
+    for reference in changes.coaches:
+        person = await find_person(session, reference)
+        if person.role != Role.COACH and not changes.make_coach:
+            raise UserError(
+                f"{person_label(person)} is {_article(person.role)} {person.role}; "
+                f"add --make-coach to make them a coach of {team_name}"
+                + (" (they stop getting lessons)" if person.role == Role.LEARNER else "")
+            )
+        found.setdefault(person.id, person)
+    return list(found.values())
+
+
+def _article(role: str) -> str:
+    """`an admin`, `a coach`, `a learner`."""
+    return "an" if role == Role.ADMIN else "a"
+
+
+async def _was(session: AsyncSession, person: Person) -> str:
+    """` (was a learner of desk)`: what a person stops being when they coach another team."""
+    team = await team_of(session, person)
+    if person.role == Role.COACH and team is None:
+        return ""
+    return f" (was {_article(person.role)} {person.role}" + (f" of {team.name})" if team else ")")
 
 
 async def _check_pack(session: AsyncSession, pack_id: str) -> None:

@@ -14,6 +14,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import open_database
+from bot.clock import SystemClock
+from bot.coaching.enrolment import Waiting, enrol_waiting, waiting_for
 from bot.commands.common import run, settings
 from bot.errors import UserError
 from content import PackModel, PackPathError, read_pack, shipped_pack_names
@@ -99,6 +101,13 @@ def _diff_lines(diff: Diff) -> list[str]:
     return [head, *_changes_lines("lesson", diff.lessons), *_changes_lines("item", diff.items)]
 
 
+def _waiting_text(waiting: Waiting) -> str:
+    """`12 learners of teams housing, benefits`."""
+    learners, teams = len(waiting.people), len(waiting.teams)
+    people = f"{learners} learner{'s' * (learners != 1)}"
+    return f"{people} of team{'s' * (teams != 1)} {', '.join(waiting.teams)}"
+
+
 @packs_app.command("load")
 def load(
     path: str = typer.Argument(..., help=PATH_HELP),
@@ -108,26 +117,35 @@ def load(
         help="Print what would change (added / changed / retired), write nothing.",
     ),
 ) -> None:
-    """Load a pack in one transaction; learners keep their history for unchanged ids."""
+    """Load a pack in one transaction (learners keep their history for unchanged ids).
+
+    Learners of the teams using the pack who are in no pack yet (a roster imported
+    before any pack) are enrolled in it and welcomed; the command says how many.
+    """
     pack = _read(path)
 
-    async def _go() -> Diff:
+    async def _go() -> tuple[Diff, Waiting]:
         async with open_database(settings()) as database:
             if dry_run:
                 async with database.sessions() as session:
-                    return await diff_pack(session, pack)
+                    diff = await diff_pack(session, pack)
+                    return diff, await waiting_for(session, pack_id=pack.meta.id)
             async with database.sessions.begin() as session:
-                return await load_pack(session, pack)
+                diff = await load_pack(session, pack)
+                now = SystemClock().now()
+                return diff, await enrol_waiting(session, pack_id=pack.meta.id, now=now)
 
-    diff = run(_go())
+    diff, waiting = run(_go())
     for line in _diff_lines(diff):
         typer.echo(line)
     if dry_run:
+        if waiting.people:
+            typer.echo(f"would enrol {_waiting_text(waiting)}")
         typer.echo("dry run: nothing written")
-    elif diff.empty:
-        typer.echo("no changes")
-    else:
-        typer.echo(f"loaded {pack.meta.id} {pack.meta.version}")
+        return
+    typer.echo("no changes" if diff.empty else f"loaded {pack.meta.id} {pack.meta.version}")
+    if waiting.people:
+        typer.echo(f"enrolled {_waiting_text(waiting)}")
 
 
 async def _active_counts(

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import open_database
 from bot.clock import SystemClock
+from bot.coaching.people import person_label
 from bot.coaching.privacy import export_person, forget_person
 from bot.coaching.teams import find_person
 from bot.commands.common import run, settings
@@ -171,7 +172,7 @@ def detail_lines(detail: LearnerDetail) -> list[str]:
     """`learner show` as plain lines (names and texts are never read as markup)."""
     person, summary = detail.person, detail.summary
     lines = [
-        f"{person.name} ({person.address}), {person.role}, {person.status}",
+        f"{person_label(person)}, {person.role}, {person.status}",
         f"Team: {summary.team or '-'}   Schedule: {detail.schedule}",
         f"Pack: {summary.pack or '-'}   Lessons: {summary.progress}"
         + (" (reviews only from now on)" if summary.finished else "")

@@ -49,7 +49,7 @@ def list_command(
         typer.echo(json.dumps([summary.as_json() for summary in summaries], indent=2))
         return
     if not summaries:
-        typer.echo("no teams yet: `roster import FILE.csv` or `teams set TEAM` creates them")
+        typer.echo("no teams yet: `roster import FILE.csv` or `teams set TEAM --create` makes them")
         return
     table = Table("team", "pack", "coaches", "calendar", "workdays", "learners", "policy overrides")
     for summary in summaries:
@@ -76,12 +76,18 @@ def list_command(
 
 @teams_app.command("set", epilog=_policy_help())
 def set_command(
-    team: str = typer.Argument(..., help="Team name; the team is created if it does not exist."),
+    team: str = typer.Argument(..., help="Team name; a new team needs --create."),
+    create: bool = typer.Option(False, "--create", help="Create TEAM if it does not exist yet."),
     pack: str | None = typer.Option(
         None, "--pack", help="Pack id; moves the team's learners to it, keeping their history."
     ),
     coach: list[str] = typer.Option(
         [], "--coach", help="Make this person (name, email or platform:id) a coach of the team."
+    ),
+    make_coach: bool = typer.Option(
+        False,
+        "--make-coach",
+        help="Let --coach turn a learner (who then gets no lessons) or an admin into a coach.",
     ),
     calendar: str | None = typer.Option(
         None,
@@ -98,7 +104,7 @@ def set_command(
         False, "--reset", help="Drop every policy override (before any --set)."
     ),
 ) -> None:
-    """Create TEAM or change its pack, coaches, holiday calendar, working days or policy."""
+    """Set a team's pack, coaches, holidays, working days or policy; --create makes a new one."""
     changes = TeamChanges(
         pack_id=pack,
         coaches=tuple(coach),
@@ -106,6 +112,8 @@ def set_command(
         workdays=workdays,
         assignments=tuple(assignments),
         reset=reset,
+        create=create,
+        make_coach=make_coach,
     )
 
     async def _go() -> TeamOutcome:
@@ -120,6 +128,8 @@ def set_command(
         typer.echo(f"{outcome.learners_moved} learner(s) now on pack {pack}")
     if outcome.coaches:
         typer.echo(f"coaches added: {', '.join(outcome.coaches)}")
+    for name in outcome.already_coaches:
+        typer.echo(f"{name} is already a coach of {outcome.team.name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -164,7 +164,11 @@ async def _set_up(
     session.add(coach)
     await session.flush()
     changes = TeamChanges(
-        pack_id=pack.meta.id, coaches=(coach.address,), holidays=CALENDAR, workdays="mon-fri"
+        pack_id=pack.meta.id,
+        coaches=(coach.address,),
+        holidays=CALENDAR,
+        workdays="mon-fri",
+        create=True,
     )
     team = (await configure_team(session, name=TEAM, changes=changes, now=START)).team
     people = [
