@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -53,3 +55,28 @@ def dispatcher(
         clock=clock,
         **options,
     )
+
+
+async def run_for(
+    send: Dispatcher, clock: SimulatedClock, span: timedelta, *, every: float = 5.0
+) -> None:
+    """Tick as `run` does, every few seconds of the simulated clock, for `span`."""
+    end = clock.now() + span
+    while clock.now() < end:
+        await send.tick()
+        clock.advance(timedelta(seconds=every))
+
+
+class InterruptedClock(SimulatedClock):
+    """A simulated clock that runs `during_next_sleep` once, while a sleeper waits."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.during_next_sleep: Callable[[], Awaitable[object]] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance, then let the waiting callback run (another process, meanwhile)."""
+        await super().sleep(seconds)
+        callback, self.during_next_sleep = self.during_next_sleep, None
+        if callback is not None:
+            await callback()

@@ -54,6 +54,7 @@ CSV_COLUMNS = (
     "reviews_sent",
     "reviews_due",
     "reflections",
+    "missed",
     "open_case",
 )
 
@@ -78,13 +79,16 @@ def totals_line(rows: list[LearnerRow]) -> str:
     return (
         f"{total.learners} learners, {total.finished} finished the pack, {total.answers} answers "
         f"({percent(total.accuracy)} right), {total.reviews_sent} reviews sent, "
-        f"{total.reflections} reflections, {total.open_cases} open cases"
+        f"{total.reflections} reflections, {total.missed} messages missed (not delivered by "
+        f"the end of the learner's day), {total.open_cases} open cases"
     )
 
 
 def learner_table(rows: list[LearnerRow]) -> Table:
     """The per-learner table of `report`."""
-    table = Table("learner", "team", "status", "lessons", "answers", "accuracy", "due", "case")
+    table = Table(
+        "learner", "team", "status", "lessons", "answers", "accuracy", "due", "missed", "case"
+    )
     for column in table.columns[3:]:
         column.no_wrap = True
     for row in rows:
@@ -96,6 +100,7 @@ def learner_table(rows: list[LearnerRow]) -> Table:
             str(row.answers),
             percent(row.accuracy),
             str(row.reviews_due),
+            str(row.missed),
             Text(row.open_case or "-"),
         )
     return table
