@@ -86,9 +86,7 @@ def totals_line(rows: list[LearnerRow]) -> str:
 
 def learner_table(rows: list[LearnerRow]) -> Table:
     """The per-learner table of `report`."""
-    table = Table(
-        "learner", "team", "status", "lessons", "answers", "accuracy", "due", "missed", "case"
-    )
+    table = Table("learner", "team", "status", "lessons", "answers", "accuracy", "due", "case")
     for column in table.columns[3:]:
         column.no_wrap = True
     for row in rows:
@@ -100,7 +98,6 @@ def learner_table(rows: list[LearnerRow]) -> Table:
             str(row.answers),
             percent(row.accuracy),
             str(row.reviews_due),
-            str(row.missed),
             Text(row.open_case or "-"),
         )
     return table
