@@ -14,7 +14,7 @@ from bot.clock import SimulatedClock
 from bot.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
-from tests.factories import add_person
+from tests.factories import MONDAY_9AM, add_person
 
 
 async def add_learner(
@@ -25,6 +25,24 @@ async def add_learner(
     session.add(Enrolment(person_id=person.id, pack_id="care"))
     await session.flush()
     return person
+
+
+async def notices(
+    database: Database, person: Person, *keys: str, due_in: timedelta = timedelta(0)
+) -> None:
+    """Text messages queued for `person`, due MONDAY_9AM + `due_in`."""
+    async with database.sessions() as session:
+        session.add_all(
+            Delivery(
+                person_id=person.id,
+                delivery_key=key,
+                kind="notice",
+                due_at=MONDAY_9AM + due_in,
+                payload={"text": f"hello {key}"},
+            )
+            for key in keys
+        )
+        await session.commit()
 
 
 async def rows(database: Database, **where: Any) -> list[Delivery]:

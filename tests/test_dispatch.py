@@ -26,6 +26,7 @@ from tests.delivery_support import (
     add_learner,
     by_key,
     dispatcher,
+    notices,
     rows,
     run_for,
 )
@@ -33,22 +34,6 @@ from tests.factories import MONDAY_9AM, add_pack, add_person
 from tests.fakes.flaky_transport import FlakyTransport
 
 ADA = "console:ada"
-
-
-async def notices(database, person: Person, *keys: str, due_in: timedelta = timedelta(0)) -> None:
-    """Text messages queued for `person`, due MONDAY_9AM + `due_in`."""
-    async with database.sessions() as session:
-        session.add_all(
-            Delivery(
-                person_id=person.id,
-                delivery_key=key,
-                kind="notice",
-                due_at=MONDAY_9AM + due_in,
-                payload={"text": f"hello {key}"},
-            )
-            for key in keys
-        )
-        await session.commit()
 
 
 async def ada_with(database, *keys: str) -> Person:

@@ -8,30 +8,14 @@ from bot.clock import SimulatedClock
 from bot.coaching.daily import MISSED, missed_reason
 from bot.coaching.planner import plan_tick
 from bot.transports import RateLimited, TransientError
-from storage.models import Delivery, DeliveryStatus, Person
-from tests.delivery_support import add_learner, by_key, dispatcher, rows
+from storage.models import DeliveryStatus, Person
+from tests.delivery_support import add_learner, by_key, dispatcher, notices, rows
 from tests.factories import MONDAY_9AM, add_pack, add_person
 from tests.fakes.flaky_transport import FlakyTransport
 
 ADA, BEA = "console:ada", "console:bea"
 NEW_YORK_9AM = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
 NEW_YORK_MIDNIGHT = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # the end of that Monday there
-
-
-async def notices(database, person: Person, *keys: str) -> None:
-    """Text messages queued for `person`, due MONDAY_9AM."""
-    async with database.sessions() as session:
-        session.add_all(
-            Delivery(
-                person_id=person.id,
-                delivery_key=key,
-                kind="notice",
-                due_at=MONDAY_9AM,
-                payload={"text": key},
-            )
-            for key in keys
-        )
-        await session.commit()
 
 
 async def people(database, *names: str) -> list[Person]:
@@ -62,7 +46,7 @@ async def test_a_failed_send_goes_back_with_growing_waits_while_the_batch_goes_o
 
     assert waits == [1.0, 2.0, 4.0]
     assert clock.slept == []  # nothing waited inside a batch
-    assert [m.text for m in console.to(BEA)] == ["hi-bea"]
+    assert [m.text for m in console.to(BEA)] == ["hello hi-bea"]
     assert console.attempts.count(ADA) == 4
     assert (await by_key(database))["hi-ada"].reason is None
 
@@ -140,7 +124,7 @@ async def test_a_rate_limited_chat_waits_its_retry_after_while_other_chats_go_on
     first = await send.tick()
 
     assert (first.sent, first.released, clock.slept) == (1, 2, [])  # the batch did not wait
-    assert [m.text for m in console.to(BEA)] == ["hi-bea"]
+    assert [m.text for m in console.to(BEA)] == ["hello hi-bea"]
     retry_at = MONDAY_9AM + timedelta(seconds=400)
     stored = await by_key(database)
     assert [(stored[key].status, stored[key].due_at) for key in ("one", "two", "three")] == [
@@ -152,4 +136,4 @@ async def test_a_rate_limited_chat_waits_its_retry_after_while_other_chats_go_on
 
     clock.set(retry_at)
     await send.drain()
-    assert [m.text for m in console.to(ADA)] == ["one", "two", "three"]
+    assert [m.text for m in console.to(ADA)] == ["hello one", "hello two", "hello three"]
