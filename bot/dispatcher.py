@@ -228,7 +228,7 @@ class Dispatcher:
         self._backoff = tuple(backoff)
         self._per_chat_interval = per_chat_interval
         self._last_send: dict[str, datetime] = {}
-        self._held: dict[int, _Outcome] = {}  # person id → the retry their chat waits for
+        self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
         self.down_until: dict[str, datetime] = {}
 
     def _live_platforms(self, now: datetime) -> list[str]:
@@ -305,7 +305,7 @@ class Dispatcher:
     ) -> None:
         """Store a row's outcome other than sent, and count it."""
         if outcome.retry_at is not None:
-            await self._retry_later(session, row, outcome)
+            await self._retry_later(session, row, until=outcome.retry_at, reason=outcome.reason)
         else:
             await self._finish(session, row, outcome.status, reason=outcome.reason)
         if outcome.status == DeliveryStatus.PENDING:
@@ -329,9 +329,9 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.FAILED, missed_reason(row.reason))
         if is_expired(row, today):
             raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
-        held = self._held.get(person.id)
-        if held is not None and held.retry_at > now:  # an earlier row of this chat waits
-            raise _Outcome(DeliveryStatus.PENDING, held.reason, retry_at=held.retry_at)
+        held_until, why = self._held.get(person.id, (now, ""))
+        if held_until > now:  # an earlier row of this chat waits for its retry
+            raise _Outcome(DeliveryStatus.PENDING, why, retry_at=held_until)
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
         try:
@@ -416,17 +416,19 @@ class Dispatcher:
             log.exception("%s transport crashed sending delivery %s", person.platform, row.id)
             raise _Outcome(DeliveryStatus.FAILED, f"unexpected error: {exc!r}") from exc
 
-    async def _retry_later(self, session: AsyncSession, row: Delivery, outcome: _Outcome) -> None:
-        """Put the row back, due at `outcome.retry_at`, with the chat's later rows behind it."""
+    async def _retry_later(
+        self, session: AsyncSession, row: Delivery, *, until: datetime, reason: str
+    ) -> None:
+        """Put the row back, due at `until`, with the chat's later rows behind it."""
         ours = {"row_id": row.id, "worker": self.worker}
-        params = {**ours, "why": outcome.reason, "due": outcome.retry_at}
+        params = {**ours, "why": reason, "due": until}
         if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
             await session.commit()
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
             return
-        await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": outcome.retry_at})
+        await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
         await session.commit()
-        self._held[row.person_id] = outcome
+        self._held[row.person_id] = (until, reason)
 
     async def _finish(
         self,
