@@ -2,9 +2,11 @@
 
 Every claimed row ends `sent` (with the platform's message id), `failed` (with
 the reason) or `cancelled` (with the reason), or goes back to `pending` when
-its platform is down. A row marked sent is never claimed again; a claim left by
-a crash is taken over after `stale_after`, so at most the one message that was
-in flight goes out twice.
+its platform is down, its chat is rate limited or the send failed for a passing
+reason (then with the error, due again after a growing wait, until the learner's
+day is over and it is missed). A row marked sent is never claimed again; a
+claim left by a crash is taken over after `stale_after`, so at most the one
+message that was in flight goes out twice.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import zip_longest
+from typing import Any
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import Row, and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.daily import EXPIRED, is_expired
-from bot.coaching.pauses import cancel_pending
+from bot.coaching.daily import EXPIRED, is_expired, is_missed, missed_reason
+from bot.coaching.pauses import DAY_KINDS, Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
 from bot.coaching.render import RenderError, render
 from bot.coaching.replies import queue_once
@@ -40,8 +43,8 @@ from storage.outbox import DEFAULT_STALE_AFTER, claim_due
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0)
-MAX_RATE_LIMIT_WAITS = 5
+# Waits before each retry of a failed send, the last one repeated until the learner's day ends.
+BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PER_CHAT_INTERVAL = 1.0  # Slack S1 and Telegram T2: about one message a second per chat
 DOWN_RETRY_AFTER = timedelta(minutes=10)
 NOT_SENDABLE = {
@@ -49,6 +52,8 @@ NOT_SENDABLE = {
     PersonStatus.FORGOTTEN: "recipient's data was erased",
     PersonStatus.PENDING: "recipient has not joined yet",
 }
+LEFT = "recipient is inactive (removed from the roster, or sent stop)"
+PAUSED = "paused"
 
 
 @dataclass
@@ -75,7 +80,13 @@ _OURS = and_(
     _OUTBOX.c.status == DeliveryStatus.CLAIMED,
     _OUTBOX.c.claimed_by == bindparam("worker"),
 )
-_STILL_OURS = select(_OUTBOX.c.id).where(_OURS)
+_PEOPLE = Person.__table__
+# The recipient as they are now, read with the claim check before each send.
+_STILL_OURS = (
+    select(_PEOPLE.c.status, _PEOPLE.c.paused_until)
+    .select_from(_OUTBOX.join(_PEOPLE, _PEOPLE.c.id == _OUTBOX.c.person_id))
+    .where(_OURS)
+)
 _RENEW = _OUTBOX.update().where(_OURS).values(claimed_at=bindparam("at"))
 _MARK_SENT = (
     _OUTBOX.update()
@@ -97,6 +108,42 @@ _RELEASE = (
 _MARK_ENDED = (
     _OUTBOX.update().where(_OURS).values(status=bindparam("outcome"), reason=bindparam("why"))
 )
+_RETRY_LATER = (
+    _OUTBOX.update()
+    .where(_OURS)
+    .values(
+        status=DeliveryStatus.PENDING,
+        reason=bindparam("why"),
+        due_at=bindparam("due"),
+        claimed_at=None,
+        claimed_by=None,
+    )
+)
+# The chat's other unsent rows wait too, so none overtakes the one put back.
+_HOLD_CHAT = (
+    _OUTBOX.update()
+    .where(
+        _OUTBOX.c.person_id == bindparam("person"),
+        _OUTBOX.c.status == DeliveryStatus.PENDING,
+        _OUTBOX.c.due_at < bindparam("due"),
+    )
+    .values(due_at=bindparam("due"))
+)
+
+
+def not_sendable(row: Delivery, *, status: str, pause: Pausable, today: date) -> str | None:
+    """Why `row` must not go to a recipient in this state, or None when it may.
+
+    Nothing goes to people who left; someone who sent `stop` still gets the
+    replies to what they write. A pause stops lessons, prompts and nudges.
+    """
+    if status in NOT_SENDABLE:
+        return NOT_SENDABLE[status]
+    if status == PersonStatus.INACTIVE and not row.delivery_key.startswith("reply:"):
+        return LEFT
+    if row.kind in DAY_KINDS and is_paused(pause, today):
+        return PAUSED
+    return None
 
 
 def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
@@ -141,12 +188,18 @@ class _TakenOver(Exception):
 
 
 class _Outcome(Exception):
-    """Internal: how sending one row ended, when it did not end in `sent`."""
+    """Internal: how sending one row ended, when it did not end in `sent`.
 
-    def __init__(self, status: DeliveryStatus, reason: str) -> None:
+    A row put back with `retry_at` is due again then, and holds its chat till then.
+    """
+
+    def __init__(
+        self, status: DeliveryStatus, reason: str, *, retry_at: datetime | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.retry_at = retry_at
 
 
 class Dispatcher:
@@ -175,6 +228,7 @@ class Dispatcher:
         self._backoff = tuple(backoff)
         self._per_chat_interval = per_chat_interval
         self._last_send: dict[str, datetime] = {}
+        self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
         self.down_until: dict[str, datetime] = {}
 
     def _live_platforms(self, now: datetime) -> list[str]:
@@ -250,7 +304,10 @@ class Dispatcher:
         result: DispatchResult,
     ) -> None:
         """Store a row's outcome other than sent, and count it."""
-        await self._finish(session, row, outcome.status, reason=outcome.reason)
+        if outcome.retry_at is not None:
+            await self._retry_later(session, row, until=outcome.retry_at, reason=outcome.reason)
+        else:
+            await self._finish(session, row, outcome.status, reason=outcome.reason)
         if outcome.status == DeliveryStatus.PENDING:
             result.released += 1
         elif outcome.status == DeliveryStatus.CANCELLED:
@@ -264,10 +321,17 @@ class Dispatcher:
     ) -> tuple[Outbound, Transport]:
         """The message and the transport for a row; raises `_Outcome` when it is not sent."""
         now = self._clock.now()
-        if person.status in NOT_SENDABLE:
-            raise _Outcome(DeliveryStatus.CANCELLED, NOT_SENDABLE[person.status])
-        if is_expired(row, local_today(person, now)):
+        today = local_today(person, now)
+        why = not_sendable(row, status=person.status, pause=person, today=today)
+        if why is not None:
+            raise _Outcome(DeliveryStatus.CANCELLED, why)
+        if is_missed(row, person, now):
+            raise _Outcome(DeliveryStatus.FAILED, missed_reason(row.reason))
+        if is_expired(row, today):
             raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
+        held_until, why = self._held.get(person.id, (now, ""))
+        if held_until > now:  # an earlier row of this chat waits for its retry
+            raise _Outcome(DeliveryStatus.PENDING, why, retry_at=held_until)
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
         try:
@@ -276,25 +340,25 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
 
-    async def _renew_claim(self, session: AsyncSession, row: Delivery) -> bool:
-        """Check, before a send, that this worker still holds the row; False if not.
+    async def _renew_claim(self, session: AsyncSession, row: Delivery) -> Row[Any] | None:
+        """Check, before a send, that this worker still holds the row; None if not.
 
-        A row cancelled since it was claimed (the learner paused or stopped) or
-        taken over by another worker is not sent. Retry waits can outlast
-        `stale_after`, so a claim half-way to stale is renewed and cannot be taken
-        over; a younger one is only read (one write less per message).
+        Returns the recipient's status and pause as they are now. A row cancelled
+        since it was claimed or taken over by another worker is not sent. A long
+        batch can outlast `stale_after`, so a claim half-way to stale is renewed
+        and cannot be taken over; a younger one is only read.
         """
         now = self._clock.now()
         ours = {"row_id": row.id, "worker": self.worker}
-        if row.claimed_at is not None and now - row.claimed_at < self._stale_after / 2:
-            held = (await session.exec(_STILL_OURS, params=ours)).first() is not None
-            await session.commit()  # no transaction stays open across the send
-            return held
-        renewed = bool((await session.exec(_RENEW, params={**ours, "at": now})).rowcount)
-        await session.commit()
-        if renewed:
-            row.claimed_at = now
-        return renewed
+        recipient = (await session.exec(_STILL_OURS, params=ours)).first()
+        stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
+        if recipient is not None and stale_soon:
+            if (await session.exec(_RENEW, params={**ours, "at": now})).rowcount:
+                row.claimed_at = now
+            else:
+                recipient = None
+        await session.commit()  # no transaction stays open across the send
+        return recipient
 
     async def _pace(self, address: str) -> None:
         """Keep to about one message a second per chat, waiting on the clock."""
@@ -314,37 +378,57 @@ class Dispatcher:
         *,
         row: Delivery,
     ) -> SentRef:
-        """Send with retries; raises `_Outcome` when the row does not end up sent."""
-        row_id = row.id
-        rate_waits = transient = 0
-        while True:
-            await self._pace(person.address)
-            if not await self._renew_claim(session, row):
-                raise _TakenOver
-            try:
-                return await transport.send(person.address, outbound)
-            except RateLimited as exc:
-                rate_waits += 1
-                if rate_waits > MAX_RATE_LIMIT_WAITS:
-                    raise _Outcome(DeliveryStatus.FAILED, f"still rate limited: {exc}") from exc
-                await self._clock.sleep(exc.retry_after)
-            except TransientError as exc:
-                if transient >= len(self._backoff):
-                    reason = f"gave up after {transient + 1} attempts: {exc}"
-                    raise _Outcome(DeliveryStatus.FAILED, reason) from exc
-                await self._clock.sleep(self._backoff[transient])
-                transient += 1
-            except RecipientGone as exc:
-                await self._recipient_gone(person, str(exc), row_id=row_id)
-                raise _Outcome(DeliveryStatus.FAILED, f"recipient gone: {exc}") from exc
-            except TransportDown as exc:
-                await self._platform_down(person.platform, str(exc))
-                raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down") from exc
-            except Exception as exc:
-                # A transport bug must not leave the row claimed, to be re-sent after
-                # every stale timeout for ever: it fails, with the error, and is logged.
-                log.exception("%s transport crashed sending delivery %s", person.platform, row_id)
-                raise _Outcome(DeliveryStatus.FAILED, f"unexpected error: {exc!r}") from exc
+        """Send once, as the recipient is now; raises `_Outcome` when the row is not sent.
+
+        A rate limit or a passing error puts the row back, due again after the
+        platform's Retry-After or the next backoff step, and the batch goes on.
+        """
+        await self._pace(person.address)
+        recipient = await self._renew_claim(session, row)
+        if recipient is None:
+            raise _TakenOver
+        now = self._clock.now()
+        why = not_sendable(
+            row, status=recipient.status, pause=recipient, today=local_today(person, now)
+        )
+        if why is not None:
+            raise _Outcome(DeliveryStatus.CANCELLED, why)
+        try:
+            return await transport.send(person.address, outbound)
+        except RateLimited as exc:
+            retry_at = now + timedelta(seconds=exc.retry_after)
+            reason = f"rate limited: {exc}"
+            raise _Outcome(DeliveryStatus.PENDING, reason, retry_at=retry_at) from exc
+        except TransientError as exc:
+            # `attempts` counts the row's claims, this one included: the backoff grows with it.
+            wait = self._backoff[min(row.attempts, len(self._backoff)) - 1]
+            retry_at = now + timedelta(seconds=wait)
+            raise _Outcome(DeliveryStatus.PENDING, str(exc), retry_at=retry_at) from exc
+        except RecipientGone as exc:
+            await self._recipient_gone(person, str(exc), row_id=row.id)
+            raise _Outcome(DeliveryStatus.FAILED, f"recipient gone: {exc}") from exc
+        except TransportDown as exc:
+            await self._platform_down(person.platform, str(exc))
+            raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down") from exc
+        except Exception as exc:
+            # A transport bug must not leave the row claimed, to be re-sent after
+            # every stale timeout for ever: it fails, with the error, and is logged.
+            log.exception("%s transport crashed sending delivery %s", person.platform, row.id)
+            raise _Outcome(DeliveryStatus.FAILED, f"unexpected error: {exc!r}") from exc
+
+    async def _retry_later(
+        self, session: AsyncSession, row: Delivery, *, until: datetime, reason: str
+    ) -> None:
+        """Put the row back, due at `until`, with the chat's later rows behind it."""
+        ours = {"row_id": row.id, "worker": self.worker}
+        params = {**ours, "why": reason, "due": until}
+        if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
+            await session.commit()
+            log.warning("delivery %s was taken over by another worker before it finished", row.id)
+            return
+        await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
+        await session.commit()
+        self._held[row.person_id] = (until, reason)
 
     async def _finish(
         self,

@@ -15,6 +15,7 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.coaching.daily import MISSED
 from bot.coaching.escalation import OPEN_STATUSES
 from bot.coaching.progress import lessons_done, streak_days
 from bot.coaching.teams import calendar_label, workdays_label
@@ -79,6 +80,7 @@ class LearnerRow:
     reviews_sent: int
     reviews_due: int
     reflections: int
+    missed: int  # messages that could not be delivered before the end of the learner's day
     open_case: str | None
 
     @property
@@ -99,6 +101,7 @@ class Totals:
     accuracy: float | None
     reviews_sent: int
     reflections: int
+    missed: int
     open_cases: int
 
 
@@ -170,6 +173,12 @@ async def learner_rows(
             col(Reflection.person_id)
         ),
     )
+    missed = await _count_by_person(
+        session,
+        select(Delivery.person_id, func.count(col(Delivery.id)))
+        .where(Delivery.status == DeliveryStatus.FAILED, col(Delivery.reason).startswith(MISSED))
+        .group_by(col(Delivery.person_id)),
+    )
     cases = {
         person_id: f"#{case_id} {status}"
         for person_id, case_id, status in (
@@ -202,6 +211,7 @@ async def learner_rows(
                 reviews_sent=reviews_sent.get(person.id, 0),
                 reviews_due=reviews_due.get(person.id, 0),
                 reflections=reflections.get(person.id, 0),
+                missed=missed.get(person.id, 0),
                 open_case=cases.get(person.id),
             )
         )
@@ -220,6 +230,7 @@ def totals(rows: Sequence[LearnerRow]) -> Totals:
         accuracy=share(correct, answers),
         reviews_sent=sum(row.reviews_sent for row in rows),
         reflections=sum(row.reflections for row in rows),
+        missed=sum(row.missed for row in rows),
         open_cases=sum(row.open_case is not None for row in rows),
     )
 

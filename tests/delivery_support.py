@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -12,7 +14,7 @@ from bot.clock import SimulatedClock
 from bot.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
-from tests.factories import add_person
+from tests.factories import MONDAY_9AM, add_person
 
 
 async def add_learner(
@@ -23,6 +25,24 @@ async def add_learner(
     session.add(Enrolment(person_id=person.id, pack_id="care"))
     await session.flush()
     return person
+
+
+async def notices(
+    database: Database, person: Person, *keys: str, due_in: timedelta = timedelta(0)
+) -> None:
+    """Text messages queued for `person`, due MONDAY_9AM + `due_in`."""
+    async with database.sessions() as session:
+        session.add_all(
+            Delivery(
+                person_id=person.id,
+                delivery_key=key,
+                kind="notice",
+                due_at=MONDAY_9AM + due_in,
+                payload={"text": f"hello {key}"},
+            )
+            for key in keys
+        )
+        await session.commit()
 
 
 async def rows(database: Database, **where: Any) -> list[Delivery]:
@@ -53,3 +73,28 @@ def dispatcher(
         clock=clock,
         **options,
     )
+
+
+async def run_for(
+    send: Dispatcher, clock: SimulatedClock, span: timedelta, *, every: float = 5.0
+) -> None:
+    """Tick as `run` does, every few seconds of the simulated clock, for `span`."""
+    end = clock.now() + span
+    while clock.now() < end:
+        await send.tick()
+        clock.advance(timedelta(seconds=every))
+
+
+class InterruptedClock(SimulatedClock):
+    """A simulated clock that runs `during_next_sleep` once, while a sleeper waits."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start)
+        self.during_next_sleep: Callable[[], Awaitable[object]] | None = None
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance, then let the waiting callback run (another process, meanwhile)."""
+        await super().sleep(seconds)
+        callback, self.during_next_sleep = self.during_next_sleep, None
+        if callback is not None:
+            await callback()

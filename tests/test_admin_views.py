@@ -129,6 +129,7 @@ def test_report_json_and_csv_carry_the_same_numbers(seeded, cli):
         "accuracy": 0.333,
         "reviews_sent": 0,
         "reflections": 1,
+        "missed": 0,
         "open_cases": 1,
     }
     rows = list(csv.DictReader(io.StringIO(cli("report", "--csv").stdout)))

@@ -130,27 +130,48 @@ async def test_deliveries_lists_the_outbox_with_filters(cli, database):
     assert "0 deliveries" in (await call(cli, "deliveries", "--status", "failed")).stdout
 
 
-async def test_deliveries_shows_why_a_row_failed(cli, database):
+async def test_deliveries_and_report_show_a_lesson_missed_after_a_day_of_failed_sends(
+    cli, database
+):
     await cohort(database)
     clock = SimulatedClock(MONDAY_9AM)
     await plan_tick(sessions=database.sessions, clock=clock)
     console = FlakyTransport()
     console.fail_always("console:bea", TransientError("502 bad gateway"))
-    await dispatcher(database, clock, console).drain()
+    send = dispatcher(database, clock, console)
+    await send.drain()
+    waiting = await call(cli, "deliveries", "--status", "pending", "--json")
+    assert [(row["learner"], row["reason"]) for row in json.loads(waiting.stdout)] == [
+        ("bea", "502 bad gateway")
+    ]
+    clock.set(MONDAY_9AM + timedelta(hours=15, minutes=5))  # 00:05 on Tuesday in London
+    await send.drain()
 
-    result = await call(cli, "deliveries", "--status", "failed", "--json")
+    result = await call(cli, "deliveries", "--status", "missed", "--json")
     assert result.exit_code == 0, result.stderr
-    [failed] = json.loads(result.stdout)
-    assert (failed["learner"], failed["key"], failed["status"]) == (
+    [missed] = json.loads(result.stdout)
+    assert (missed["learner"], missed["key"], missed["status"]) == (
         "bea",
         "lesson:2026-11-23",
         "failed",
     )
-    assert failed["reason"] == "gave up after 5 attempts: 502 bad gateway"
-    assert failed["attempts"] == 1  # one claim; its retries happen inside it
-    assert failed["due_local"] == "2026-11-23 09:00"
+    assert missed["reason"] == (
+        "missed: could not be delivered before the end of the learner's day "
+        "(last error: 502 bad gateway)"
+    )
+    assert missed["attempts"] == 2
     table = await call(cli, "deliveries", "--status", "failed")
-    assert "gateway" in table.stdout and "1 delivery\n" in table.stdout  # wrapped to fit
+    assert "gateway" in table.stdout  # wrapped to fit
+    assert "1 delivery, 1 missed (not delivered by the end of the learner's day)" in table.stdout
+
+    report = json.loads((await call(cli, "report", "--json")).stdout)
+    assert {row["name"]: row["missed"] for row in report["learners"]} == {
+        "ada": 0,
+        "bea": 1,
+        "cy": 0,
+    }
+    assert report["totals"]["missed"] == 1
+    assert "1 messages missed" in (await call(cli, "report")).stdout
 
 
 def test_deliveries_refuses_a_bad_date_or_status(cli):

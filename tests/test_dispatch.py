@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
+from bot.coaching.daily import missed_reason
 from bot.coaching.pauses import pause_person
 from bot.coaching.planner import plan_tick
 from bot.dispatcher import DOWN_RETRY_AFTER
@@ -20,27 +21,19 @@ from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role
 from storage.outbox import DEFAULT_STALE_AFTER, claim_due
-from tests.delivery_support import add_learner, by_key, dispatcher, rows
+from tests.delivery_support import (
+    InterruptedClock,
+    add_learner,
+    by_key,
+    dispatcher,
+    notices,
+    rows,
+    run_for,
+)
 from tests.factories import MONDAY_9AM, add_pack, add_person
 from tests.fakes.flaky_transport import FlakyTransport
 
 ADA = "console:ada"
-
-
-async def notices(database, person: Person, *keys: str, due_in: timedelta = timedelta(0)) -> None:
-    """Text messages queued for `person`, due MONDAY_9AM + `due_in`."""
-    async with database.sessions() as session:
-        session.add_all(
-            Delivery(
-                person_id=person.id,
-                delivery_key=key,
-                kind="notice",
-                due_at=MONDAY_9AM + due_in,
-                payload={"text": f"hello {key}"},
-            )
-            for key in keys
-        )
-        await session.commit()
 
 
 async def ada_with(database, *keys: str) -> Person:
@@ -112,59 +105,6 @@ async def test_rows_are_sent_when_due_not_before(database):
     clock.advance(timedelta(minutes=10))
     assert (await send.tick()).sent == 1
     assert [m.text for m in console.to(ADA)] == ["hello later"]
-
-
-async def test_rate_limited_waits_retry_after_on_the_clock_then_sends(database):
-    await ada_with(database, "hi")
-    clock = SimulatedClock(MONDAY_9AM)
-    console = FlakyTransport()
-    console.fail_next(ADA, RateLimited(30), RateLimited(12))
-    result = await dispatcher(database, clock, console).tick()
-    assert result.sent == 1
-    assert clock.slept == [30, 12]
-    assert len(console.attempts) == 3
-    row = (await by_key(database))["hi"]
-    assert row.status == DeliveryStatus.SENT
-    assert row.sent_at == MONDAY_9AM + timedelta(seconds=42)
-
-
-async def test_endless_rate_limits_fail_the_row_with_the_reason(database):
-    await ada_with(database, "hi")
-    console = FlakyTransport()
-    console.fail_always(ADA, RateLimited(1))
-    result = await dispatcher(database, SimulatedClock(MONDAY_9AM), console).tick()
-    status, reason = await status_of(database, "hi")
-    assert status == DeliveryStatus.FAILED
-    assert reason.startswith("still rate limited")
-    assert len(result.failed) == 1
-    assert console.sent == []
-
-
-async def test_transient_errors_retry_with_backoff_then_send(database):
-    await ada_with(database, "hi")
-    clock = SimulatedClock(MONDAY_9AM)
-    console = FlakyTransport()
-    console.fail_next(ADA, TransientError("502"), TransientError("timeout"))
-    assert (await dispatcher(database, clock, console).tick()).sent == 1
-    assert clock.slept == [1.0, 2.0]
-    assert await status_of(database, "hi") == (DeliveryStatus.SENT, None)
-
-
-async def test_transient_errors_past_the_limit_fail_the_row_and_report_it(database, caplog):
-    await ada_with(database, "hi", "second")
-    clock = SimulatedClock(MONDAY_9AM)
-    console = FlakyTransport()
-    console.fail_next(ADA, *(TransientError("503 service unavailable") for _ in range(5)))
-    with caplog.at_level(logging.ERROR):
-        result = await dispatcher(database, clock, console).tick()
-    assert clock.slept[:4] == [1.0, 2.0, 4.0, 8.0]
-    assert console.attempts.count(ADA) == 6  # five failures, then the second row
-    status, reason = await status_of(database, "hi")
-    assert status == DeliveryStatus.FAILED
-    assert reason == "gave up after 5 attempts: 503 service unavailable"
-    assert result.failed == ["ada hi: gave up after 5 attempts: 503 service unavailable"]
-    assert "503 service unavailable" in caplog.text
-    assert await status_of(database, "second") == (DeliveryStatus.SENT, None)
 
 
 async def test_an_unexpected_transport_error_fails_the_row_and_the_tick_goes_on(database, caplog):
@@ -297,41 +237,23 @@ async def test_a_dispatcher_killed_mid_batch_leaves_claims_that_a_restart_sends_
     assert [m.text for m in console.to(ADA)] == ["hello a", "hello b", "hello c"]
 
 
-class InterruptedClock(SimulatedClock):
-    """A simulated clock that runs `during_next_sleep` once, while a sleeper waits."""
-
-    def __init__(self, start) -> None:
-        super().__init__(start)
-        self.during_next_sleep = None
-
-    async def sleep(self, seconds: float) -> None:
-        """Advance, then let the waiting callback run (another process, meanwhile)."""
-        await super().sleep(seconds)
-        callback, self.during_next_sleep = self.during_next_sleep, None
-        if callback is not None:
-            await callback()
-
-
 async def test_a_worker_whose_claim_was_taken_over_during_a_long_wait_does_not_send(database):
-    async with database.sessions() as session:
-        ada, bea = await add_person(session, "ada"), await add_person(session, "bea")
-        await session.commit()
-    await notices(database, ada, "hi-ada")
-    await notices(database, bea, "hi-bea")
+    await ada_with(database, "first", "second")
     clock = InterruptedClock(MONDAY_9AM)
-    slow_console, other_console = FlakyTransport(), ConsoleTransport()
-    slow_console.fail_next(ADA, RateLimited(400))  # a wait longer than the stale timeout
-    slow = dispatcher(database, clock, slow_console, worker="slow")
+    slow_console, other_console = ConsoleTransport(), ConsoleTransport()
+    # pacing the second message waits longer than the stale timeout (a stalled process)
+    slow = dispatcher(database, clock, slow_console, worker="slow", per_chat_interval=400)
     other = dispatcher(database, clock, other_console, worker="other")
-    clock.during_next_sleep = other.tick  # meanwhile another process finds both claims stale
+    clock.during_next_sleep = other.tick  # meanwhile another process finds the claim stale
 
     await slow.tick()
 
-    assert sorted(m.address for m in other_console.sent) == [ADA, "console:bea"]
-    assert slow_console.sent == []  # neither row went out twice
-    assert {(row.status, row.claimed_by) for row in await rows(database)} == {
-        (DeliveryStatus.SENT, "other")
-    }
+    assert [m.text for m in slow_console.to(ADA)] == ["hello first"]
+    assert [m.text for m in other_console.to(ADA)] == ["hello second"]  # not sent twice
+    assert [(row.status, row.claimed_by) for row in await rows(database)] == [
+        (DeliveryStatus.SENT, "slow"),
+        (DeliveryStatus.SENT, "other"),
+    ]
 
 
 async def test_a_learner_who_pauses_while_their_day_goes_out_gets_nothing_more(database):
@@ -489,8 +411,8 @@ async def test_every_row_ends_sent_failed_or_cancelled_and_only_sent_once(databa
     send = dispatcher(database, clock, console, slack)
 
     await plan_tick(sessions=database.sessions, clock=clock)
-    await send.drain()
-    clock.advance(DOWN_RETRY_AFTER)
+    await run_for(send, clock, DOWN_RETRY_AFTER + timedelta(minutes=1))
+    clock.set(MONDAY_9AM + timedelta(days=1))  # Cy's day is over: her retries stop
     await send.drain()
 
     stored = await rows(database)
@@ -507,9 +429,7 @@ async def test_every_row_ends_sent_failed_or_cancelled_and_only_sent_once(databa
 
     assert outcomes(learners["ada"]) == outcomes(learners["bea"]) == {(DeliveryStatus.SENT, None)}
     assert outcomes(eve) == {(DeliveryStatus.SENT, None)}
-    assert outcomes(learners["cy"]) == {
-        (DeliveryStatus.FAILED, "gave up after 5 attempts: 502 bad gateway")
-    }
+    assert outcomes(learners["cy"]) == {(DeliveryStatus.FAILED, missed_reason("502 bad gateway"))}
     assert outcomes(learners["dee"]) == {
         (DeliveryStatus.FAILED, "recipient gone: blocked"),
         (DeliveryStatus.CANCELLED, "recipient unreachable"),

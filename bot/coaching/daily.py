@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
-from sqlalchemy import insert, update
+from sqlalchemy import ColumnElement, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.pauses import DAY_KINDS
+from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy
 from storage.models import Delivery, DeliveryStatus, Enrolment, Item, Lesson, Person, ReviewState
 
 LIVE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENT)
 DAY_PLAN_KINDS = ("lesson", "review")
 EXPIRED = "expired: its day passed before it was sent"
+MISSED = "missed: could not be delivered before the end of the learner's day"
+
+Reason = TypeVar("Reason", str, ColumnElement[str])
+
+
+def missed_reason(last_error: Reason) -> Reason:
+    """The reason of a row whose retries ran out with the day (a string or a SQL expression)."""
+    return f"{MISSED} (last error: " + last_error + ")"
+
+
+def is_missed(delivery: Delivery, person: Person, now: datetime) -> bool:
+    """True for a row put back after a failed send whose learner's local day is over.
+
+    The dispatcher leaves the send's error in `reason` when it puts a row back;
+    the day is the row's local date, or the learner's date when it was queued.
+    """
+    if delivery.reason is None:
+        return False
+    day = delivery.local_date or local_today(person, delivery.created_at)
+    return day < local_today(person, now)
 
 
 def is_expired(delivery: Delivery, today: date) -> bool:
@@ -27,22 +49,27 @@ def is_expired(delivery: Delivery, today: date) -> bool:
 
 
 async def expire_past_days(session: AsyncSession, *, person_id: int, today: date) -> int:
-    """Cancel the learner's unsent rows of earlier days, so downtime never sends a backlog.
+    """End the learner's unsent rows of earlier days, so downtime never sends a backlog.
 
-    A cancelled lesson is not "given", so it comes round again as the next lesson.
+    Rows still waiting for a retry after a failed send are missed (failed, with
+    the last error); the others are cancelled. Neither is "given", so the lesson
+    comes round again as the next lesson.
     """
-    statement = (
-        update(Delivery)
-        .where(
-            col(Delivery.person_id) == person_id,
-            col(Delivery.status) == DeliveryStatus.PENDING,
-            col(Delivery.kind).in_(DAY_KINDS),
-            col(Delivery.local_date) < today,
-        )
-        .values(status=DeliveryStatus.CANCELLED, reason=EXPIRED)
-        .execution_options(synchronize_session=False)
+    unsent = update(Delivery).where(
+        col(Delivery.person_id) == person_id,
+        col(Delivery.status) == DeliveryStatus.PENDING,
+        col(Delivery.kind).in_(DAY_KINDS),
+        col(Delivery.local_date) < today,
     )
-    return (await session.exec(statement)).rowcount
+    missed = unsent.where(col(Delivery.reason).is_not(None)).values(
+        status=DeliveryStatus.FAILED, reason=missed_reason(col(Delivery.reason))
+    )
+    expired = unsent.values(status=DeliveryStatus.CANCELLED, reason=EXPIRED)
+    ended = 0
+    for statement in (missed, expired):
+        options = statement.execution_options(synchronize_session=False)
+        ended += (await session.exec(options)).rowcount
+    return ended
 
 
 async def next_lesson(session: AsyncSession, *, person_id: int, pack_id: str) -> Lesson | None:

@@ -149,8 +149,8 @@ async def plan_tick(
             now if now_for_everyone else send_instant(today, learner.send_time, learner.timezone)
         )
         added = await _plan_one(sessions, learner, today, due_at, now)
-        if added is None:
-            result.skipped["planned by another process"] += 1
+        if isinstance(added, str):
+            result.skipped[added] += 1
         elif added == 0:
             result.skipped["pack finished, no reviews due"] += 1
         else:
@@ -174,8 +174,13 @@ def _not_today(learner: _Learner, today: date, now: datetime, now_for_everyone: 
 
 async def _plan_one(
     sessions: SessionFactory, learner: _Learner, today: date, due_at: datetime, now: datetime
-) -> int | None:
-    """Plan one learner's day in its own transaction; None if another planner got there first."""
+) -> int | str:
+    """Plan one learner's day in its own transaction: rows added, or why none were.
+
+    The learner is read again in the transaction (on PostgreSQL locked for it,
+    so a pause or stop waits and then cancels what was planned): someone who
+    paused, stopped or left since the tick's first read gets nothing.
+    """
     try:
         async with sessions() as session, session.begin():
             person, enrolment = (
@@ -183,9 +188,16 @@ async def _plan_one(
                     select(Person, Enrolment)
                     .join(Enrolment, col(Enrolment.person_id) == Person.id)
                     .where(Enrolment.id == learner.enrolment_id)
+                    .with_for_update(of=Person)
                 )
             ).one()
             await resume_if_due(session, person=person, now=now)
+            if person.status != PersonStatus.ACTIVE:
+                return str(person.status)
+            if is_paused(person, today):
+                return "paused"
+            if not enrolment.active:
+                return "not enrolled in a pack"
             await expire_past_days(session, person_id=person.id, today=today)
             return await plan_day(
                 session,
@@ -198,4 +210,4 @@ async def _plan_one(
             )
     except IntegrityError:
         log.info("%s: today's rows were planned by another process", learner.name)
-        return None
+        return "planned by another process"

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from bot.app import build_runtime, build_transports, open_database
 from bot.clock import SystemClock
+from bot.coaching.daily import MISSED
 from bot.coaching.planner import plan_tick
 from bot.commands.common import run as run_async
 from bot.commands.common import settings as read_settings
@@ -24,6 +25,8 @@ from bot.errors import UserError
 from bot.scheduler import build_scheduler
 from storage.db import SessionFactory
 from storage.models import Delivery, DeliveryStatus, Person, Team
+
+MISSED_STATUS = "missed"  # failed rows whose retries ran out with the learner's day
 
 deliver_app = typer.Typer(help="Send lessons outside the schedule.", no_args_is_help=True)
 
@@ -133,7 +136,11 @@ async def _outbox(
         )
         if day is not None:
             statement = statement.where(Delivery.local_date == day)
-        if status is not None:
+        if status == MISSED_STATUS:
+            statement = statement.where(
+                Delivery.status == DeliveryStatus.FAILED, col(Delivery.reason).startswith(MISSED)
+            )
+        elif status is not None:
             statement = statement.where(Delivery.status == status)
         if learner is not None:
             statement = statement.where(Person.name == learner)
@@ -159,7 +166,10 @@ async def _outbox(
 def deliveries(
     day: str | None = typer.Option(None, "--date", help="Local date YYYY-MM-DD."),
     status: str | None = typer.Option(
-        None, "--status", help="pending, claimed, sent, failed or cancelled."
+        None,
+        "--status",
+        help="pending, claimed, sent, failed, cancelled, or missed (failed: not delivered "
+        "by the end of the learner's day).",
     ),
     learner: str | None = typer.Option(None, "--learner", help="Only this learner."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -169,7 +179,7 @@ def deliveries(
         chosen_day = date.fromisoformat(day) if day else None
     except ValueError:
         raise UserError(f"--date must be YYYY-MM-DD, not {day!r}") from None
-    statuses = [s.value for s in DeliveryStatus]
+    statuses = [*(s.value for s in DeliveryStatus), MISSED_STATUS]
     if status is not None and status not in statuses:
         raise UserError(f"--status must be one of {', '.join(statuses)}")
     rows = run_async(_outbox(read_settings(), chosen_day, status, learner))
@@ -188,7 +198,11 @@ def deliveries(
             str(row["reason"]),
         )
     Console().print(table)
-    typer.echo(f"{len(rows)} {'delivery' if len(rows) == 1 else 'deliveries'}")
+    missed = sum(str(row["reason"]).startswith(MISSED) for row in rows)
+    typer.echo(
+        f"{len(rows)} {'delivery' if len(rows) == 1 else 'deliveries'}"
+        + (f", {missed} missed (not delivered by the end of the learner's day)" if missed else "")
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -55,6 +55,7 @@ CSV_COLUMNS = (
     "reviews_sent",
     "reviews_due",
     "reflections",
+    "missed",
     "open_case",
 )
 
@@ -79,7 +80,8 @@ def totals_line(rows: list[LearnerRow]) -> str:
     return (
         f"{total.learners} learners, {total.finished} finished the pack, {total.answers} answers "
         f"({percent(total.accuracy)} right), {total.reviews_sent} reviews sent, "
-        f"{total.reflections} reflections, {total.open_cases} open cases"
+        f"{total.reflections} reflections, {total.missed} messages missed (not delivered by "
+        f"the end of the learner's day), {total.open_cases} open cases"
     )
 
 
