@@ -153,3 +153,18 @@ async def test_unclaimed_case_tells_the_learner_to_wait(database):
     await service.handle(Text(ada.address, "e3", "hello?"))
     async with database.sessions() as session:
         assert "with the coaches" in (await outbox(session, ada))["reply:e3"]
+
+
+async def test_a_mistyped_command_is_not_saved_as_a_reflection(database):
+    _, service, ada, _, _, _ = await world(database)
+    for event_id, text in (("e1", "progres"), ("e2", "pasue"), ("e3", "Patience"), ("e4", "hlep")):
+        await service.handle(Text(ada.address, event_id, text))
+    async with database.sessions() as session:
+        assert [r.text for r in (await session.exec(select(Reflection))).all()] == ["Patience"]
+        texts = await outbox(session, ada)
+    assert texts["reply:e1"] == (
+        "Did you mean `progress`? If that was your reflection, write it in a few words."
+    )
+    assert texts["reply:e2"].startswith("Did you mean `pause`?")
+    assert "saved" in texts["reply:e3"]
+    assert texts["reply:e4"] == "Did you mean `help`? Send `help` to see what I can do."
