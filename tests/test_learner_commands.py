@@ -276,11 +276,16 @@ async def test_example_dates_are_a_week_after_the_learners_own_today(database):
     await service.handle(Text(ada.address, "e1", "help"))
     await service.handle(Text(ada.address, "e2", "pause until 2026-11-01"))
     await service.handle(Text(ada.address, "e3", "pause tomorrow"))
+    await service.handle(Text(ada.address, "e5", "pause until"))
+    assert (await person(database)).paused_until is None
     assert "`pause until 2026-11-29`" in await reply(database, ada, "e1")
     assert await reply(database, ada, "e2") == (
         "Pick a date after today, e.g. `pause until 2026-11-29`."
     )
     assert "e.g. `pause until 2026-11-29`" in await reply(database, ada, "e3")
+    assert await reply(database, ada, "e5") == (
+        "Use `pause` or `pause until YYYY-MM-DD`, e.g. `pause until 2026-11-29`."
+    )
     clock.advance(365 * DAY)
     await service.handle(Text(ada.address, "e4", "help"))
     assert "`pause until 2027-11-29`" in await reply(database, ada, "e4")

@@ -16,6 +16,7 @@ from storage.models import (
     Reflection,
     Response,
     Role,
+    Team,
 )
 from tests.factories import MONDAY_9AM, add_item, add_pack, add_person, add_team, outbox, send
 
@@ -168,3 +169,17 @@ async def test_a_mistyped_command_is_not_saved_as_a_reflection(database):
     assert texts["reply:e2"].startswith("Did you mean `pause`?")
     assert "saved" in texts["reply:e3"]
     assert texts["reply:e4"] == "Did you mean `help`? Send `help` to see what I can do."
+
+
+async def test_a_one_word_help_phrase_is_a_reflection_even_if_it_looks_like_a_command(database):
+    _, service, ada, _, _, _ = await world(database)
+    async with database.sessions() as session:
+        team = (await session.exec(select(Team))).one()
+        team.policy = {"help_phrases": ["coaching"]}
+        session.add(team)
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "Coaching!"))
+    async with database.sessions() as session:
+        [reflection] = (await session.exec(select(Reflection))).all()
+        assert reflection.asks_for_help
+        assert (await session.exec(select(Escalation))).one().person_id == ada.id

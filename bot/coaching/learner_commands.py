@@ -47,8 +47,8 @@ Handler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 _ZONES = {zone.casefold(): zone for zone in available_timezones()}
-_AREAS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe")
-_AREAS += ("Indian", "Pacific")
+_AREAS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia"}
+_AREAS |= {"Europe", "Indian", "Pacific"}  # the areas of IANA names that end in a city
 
 
 def _cities() -> dict[str, str]:
@@ -268,11 +268,9 @@ async def _pause(turn: Turn, args: tuple[str, ...]) -> None:
     words = [arg for arg in args if arg.casefold() != "until"]
     until = _read_date(words[0]) if len(words) == 1 else None
     example = f"e.g. `pause until {_example_date(turn)}`"
-    if words and until is None:
-        turn.reply(
-            f"I can't read {_quoted(words)} as a date. "
-            f"Use `pause` or `pause until YYYY-MM-DD`, {example}."
-        )
+    if args and until is None:  # `pause until` alone names no date either
+        unread = f"I can't read {_quoted(words)} as a date. " if words else ""
+        turn.reply(f"{unread}Use `pause` or `pause until YYYY-MM-DD`, {example}.")
         return
     if until is not None and until <= local_today(turn.person, turn.now):
         turn.reply(f"Pick a date after today, {example}.")

@@ -23,7 +23,12 @@ from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.coaching.reflections import awaiting_reflection, has_reflection, store_reflection
+from bot.coaching.reflections import (
+    asks_for_help,
+    awaiting_reflection,
+    has_reflection,
+    store_reflection,
+)
 from bot.coaching.replies import queued_count
 from bot.coaching.turn import Turn
 from bot.messages import Answer, CoachAction, Command, Inbound, Text
@@ -234,9 +239,11 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
 async def _reflect(turn: Turn, prompt: Delivery, text: str) -> None:
     """Save a reflection, unless it is one word that looks like a mistyped command.
 
-    The prompt stays open: the learner sends the command, or the reflection in a few words.
+    The prompt stays open: the learner sends the command, or the reflection in a
+    few words. A team's one-word help phrase is always a reflection that asks for help.
     """
-    guess = learner_commands.closest_command(text)
+    helpish = asks_for_help(text, turn.policy.help_phrases)
+    guess = None if helpish else learner_commands.closest_command(text)
     if guess is None:
         await store_reflection(turn, prompt, text)
     else:
