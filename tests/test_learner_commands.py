@@ -1,13 +1,23 @@
 """Learner commands, typed or as platform commands, handled the same way."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.service import CoachingService
 from bot.messages import Answer, Command, Text
-from storage.models import Delivery, DeliveryStatus, Item, Person, PersonStatus, ReviewState
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Item,
+    Person,
+    PersonStatus,
+    Reflection,
+    Response,
+    ReviewState,
+)
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
 
 DAY = timedelta(days=1)
@@ -117,8 +127,23 @@ async def test_time_and_timezone(database):
     ada_now = await person(database)
     assert (ada_now.send_time, ada_now.timezone) == ("08:30", "Europe/Berlin")
     assert "10:30 there now" in await reply(database, ada, "e2")
-    assert "Unknown timezone 'Mars/Olympus'" in await reply(database, ada, "e3")
-    assert "time HH:MM" in await reply(database, ada, "e4")
+    assert "I don't know the timezone 'Mars/Olympus'" in await reply(database, ada, "e3")
+    assert await reply(database, ada, "e4") == "Use HH:MM, e.g. `time 07:30`."
+    await service.handle(Text(ada.address, "e5", "time"))
+    await service.handle(Text(ada.address, "e6", "timezone"))
+    assert "Your lessons arrive at 08:30 (Europe/Berlin)" in await reply(database, ada, "e5")
+    assert "Your timezone is Europe/Berlin" in await reply(database, ada, "e6")
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [("timezone new york", "America/New_York"), ("timezone Paris", "Europe/Paris")],
+)
+async def test_timezone_by_city(database, text, zone):
+    _, service, ada, _ = await world(database)
+    await service.handle(Text(ada.address, "e1", text))
+    assert (await person(database)).timezone == zone
+    assert f"Timezone set to {zone}" in await reply(database, ada, "e1")
 
 
 async def test_progress_shows_streak_accuracy_and_next_lesson(database):
@@ -174,3 +199,93 @@ async def test_words_in_a_sentence_are_not_commands(database):
     await service.handle(Text(ada.address, "e1", "time management is hard"))
     assert (await person(database)).send_time == "09:00"
     assert "help" in await reply(database, ada, "e1")
+
+
+async def waiting_world(database, waiting):
+    """Ada with a short and a numeric question (`typed`) or a reflection prompt sent at 9:00."""
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada", team=await add_team(session))
+        [lesson] = await add_pack(session, types=("short", "numeric"))
+        day = MONDAY_9AM.date()
+        if waiting == "typed":
+            for item in (await session.exec(select(Item).order_by(Item.position))).all():
+                await send(session, ada, kind="quiz", day=day, sent_at=MONDAY_9AM, item=item)
+        else:
+            await send(
+                session, ada, kind="reflection", day=day, sent_at=MONDAY_9AM, lesson_id=lesson.id
+            )
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=30))
+    return CoachingService(sessions=database.sessions, clock=clock), ada
+
+
+BAD_COMMANDS = [
+    ("time 25:99", "Use HH:MM, e.g. `time 07:30`."),
+    (
+        "timezone Mars/Olympus",
+        "I don't know the timezone 'Mars/Olympus'. Try a city, e.g. `timezone Europe/Paris`.",
+    ),
+    (
+        "pause until 2026-13-45",
+        "I can't read '2026-13-45' as a date. "
+        "Use `pause` or `pause until YYYY-MM-DD`, e.g. `pause until 2026-11-30`.",
+    ),
+]
+
+
+@pytest.mark.parametrize("waiting", ["typed", "reflection"])
+@pytest.mark.parametrize(("text", "expected"), BAD_COMMANDS)
+async def test_a_bad_command_is_never_an_answer_or_a_reflection(database, waiting, text, expected):
+    service, ada = await waiting_world(database, waiting)
+    await service.handle(Text(ada.address, "e1", text))
+    assert await reply(database, ada, "e1") == expected
+    async with database.sessions() as session:
+        assert (await session.exec(select(Response))).all() == []  # nothing for the struggle score
+        assert (await session.exec(select(ReviewState))).all() == []
+        assert (await session.exec(select(Reflection))).all() == []
+        assert list(await outbox(session, ada)) == ["reply:e1"]  # no feedback, no thanks
+    ada_now = await person(database)
+    assert (ada_now.send_time, ada_now.timezone, ada_now.paused_until) == (
+        "09:00",
+        "Europe/London",
+        None,
+    )
+    await service.handle(Text(ada.address, "e2", "next steps"))  # still open: this one counts
+    async with database.sessions() as session:
+        answers = [r.correct for r in (await session.exec(select(Response))).all()]
+        reflections = [r.text for r in (await session.exec(select(Reflection))).all()]
+    assert (answers, reflections) == (([True], []) if waiting == "typed" else ([], ["next steps"]))
+
+
+async def test_a_sentence_starting_with_a_command_word_is_a_reflection(database):
+    service, ada = await waiting_world(database, "reflection")
+    await service.handle(Text(ada.address, "e1", "Stop interrupting and listen to the end"))
+    async with database.sessions() as session:
+        assert [r.text for r in (await session.exec(select(Reflection))).all()] == [
+            "Stop interrupting and listen to the end"
+        ]
+    assert (await person(database)).status == PersonStatus.ACTIVE
+
+
+async def test_example_dates_are_a_week_after_the_learners_own_today(database):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada", timezone="America/Los_Angeles")
+        await session.commit()
+    clock = SimulatedClock(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))  # Sun 22 Nov in Los Angeles
+    service = CoachingService(sessions=database.sessions, clock=clock)
+    await service.handle(Text(ada.address, "e1", "help"))
+    await service.handle(Text(ada.address, "e2", "pause until 2026-11-01"))
+    await service.handle(Text(ada.address, "e3", "pause tomorrow"))
+    await service.handle(Text(ada.address, "e5", "pause until"))
+    assert (await person(database)).paused_until is None
+    assert "`pause until 2026-11-29`" in await reply(database, ada, "e1")
+    assert await reply(database, ada, "e2") == (
+        "Pick a date after today, e.g. `pause until 2026-11-29`."
+    )
+    assert "e.g. `pause until 2026-11-29`" in await reply(database, ada, "e3")
+    assert await reply(database, ada, "e5") == (
+        "Use `pause` or `pause until YYYY-MM-DD`, e.g. `pause until 2026-11-29`."
+    )
+    clock.advance(365 * DAY)
+    await service.handle(Text(ada.address, "e4", "help"))
+    assert "`pause until 2027-11-29`" in await reply(database, ada, "e4")

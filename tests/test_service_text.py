@@ -16,6 +16,7 @@ from storage.models import (
     Reflection,
     Response,
     Role,
+    Team,
 )
 from tests.factories import MONDAY_9AM, add_item, add_pack, add_person, add_team, outbox, send
 
@@ -153,3 +154,32 @@ async def test_unclaimed_case_tells_the_learner_to_wait(database):
     await service.handle(Text(ada.address, "e3", "hello?"))
     async with database.sessions() as session:
         assert "with the coaches" in (await outbox(session, ada))["reply:e3"]
+
+
+async def test_a_mistyped_command_is_not_saved_as_a_reflection(database):
+    _, service, ada, _, _, _ = await world(database)
+    for event_id, text in (("e1", "progres"), ("e2", "pasue"), ("e3", "Patience"), ("e4", "hlep")):
+        await service.handle(Text(ada.address, event_id, text))
+    async with database.sessions() as session:
+        assert [r.text for r in (await session.exec(select(Reflection))).all()] == ["Patience"]
+        texts = await outbox(session, ada)
+    assert texts["reply:e1"] == (
+        "Did you mean `progress`? If that was your reflection, write it in a few words."
+    )
+    assert texts["reply:e2"].startswith("Did you mean `pause`?")
+    assert "saved" in texts["reply:e3"]
+    assert texts["reply:e4"] == "Did you mean `help`? Send `help` to see what I can do."
+
+
+async def test_a_one_word_help_phrase_is_a_reflection_even_if_it_looks_like_a_command(database):
+    _, service, ada, _, _, _ = await world(database)
+    async with database.sessions() as session:
+        team = (await session.exec(select(Team))).one()
+        team.policy = {"help_phrases": ["coaching"]}
+        session.add(team)
+        await session.commit()
+    await service.handle(Text(ada.address, "e1", "Coaching!"))
+    async with database.sessions() as session:
+        [reflection] = (await session.exec(select(Reflection))).all()
+        assert reflection.asks_for_help
+        assert (await session.exec(select(Escalation))).one().person_id == ada.id

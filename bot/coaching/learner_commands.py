@@ -2,12 +2,14 @@
 time, timezone, coach, export, forget, stop.
 
 A transport may hand these over as `Command` (slash commands, `/pause`); typed
-text that is exactly a well-formed command (`pause until 2026-12-01`) counts
-too, see `parse_text`.
+text whose first word is a command counts too when the rest reads as that
+command's arguments, see `parse_text`. Example dates in the texts are a week
+after the learner's own today.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -33,9 +35,9 @@ EXPORT_PARTS_MAX = 8
 HELP = """Here is what you can send me:
 • `today`: send today's lesson and questions again
 • `progress`: your streak, accuracy by topic and next lesson
-• `pause` or `pause until 2026-12-01`: stop lessons for a while; `resume` to come back
+• `pause` or `pause until {example}`: stop lessons for a while; `resume` to come back
 • `time 08:30`: when your daily lesson arrives (your local time)
-• `timezone Europe/Berlin`: your timezone
+• `timezone Europe/Berlin` or `timezone Berlin`: your timezone
 • `coach`: ask a human coach to get in touch
 • `export`: all your data as JSON
 • `forget`: delete your personal data
@@ -45,6 +47,31 @@ Handler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 _ZONES = {zone.casefold(): zone for zone in available_timezones()}
+_AREAS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia"}
+_AREAS |= {"Europe", "Indian", "Pacific"}  # the areas of IANA names that end in a city
+
+
+def _cities() -> dict[str, str]:
+    """IANA zones by their city part, as people type it: `new york` → `America/New_York`.
+
+    Where two zones share a city (`America/Buenos_Aires` and
+    `America/Argentina/Buenos_Aires`) they are aliases, so the first is as good as any.
+    """
+    cities: dict[str, str] = {}
+    for zone in sorted(available_timezones()):
+        area, _, rest = zone.partition("/")
+        if area in _AREAS and rest:
+            cities.setdefault(rest.rsplit("/", 1)[-1].replace("_", " ").casefold(), zone)
+    return cities
+
+
+_CITIES = _cities()
+
+
+def _zone_named(words: tuple[str, ...]) -> str | None:
+    """The IANA zone a learner named, by its full name or its city; None if unknown."""
+    typed = " ".join(words).casefold()
+    return _ZONES.get(typed) or _CITIES.get(typed.replace("_", " "))
 
 
 def _parse_time(text: str) -> str | None:
@@ -57,42 +84,74 @@ def _parse_time(text: str) -> str | None:
         return None
 
 
-def _pause_until(args: tuple[str, ...]) -> date | None:
-    """The date in `pause [until] YYYY-MM-DD`; ValueError for anything else."""
-    words = [a for a in args if a.casefold() != "until"]
-    if not words:
+def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> str:
+    """What the learner typed, in quotes and cut short, to echo back in a reply."""
+    typed = " ".join(words)
+    return f"'{typed if len(typed) <= limit else typed[: limit - 1] + '…'}'"
+
+
+def _read_date(text: str) -> date | None:
+    """`2026-12-01` → that date; None if it is not a real YYYY-MM-DD date."""
+    if not _DATE.fullmatch(text):
         return None
-    if len(words) != 1 or not _DATE.fullmatch(words[0]):
-        raise ValueError("Use `pause` or `pause until YYYY-MM-DD`, e.g. `pause until 2026-12-01`.")
-    return date.fromisoformat(words[0])
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _example_date(turn: Turn) -> date:
+    """A date a week after the learner's today, for examples in help and error texts."""
+    return local_today(turn.person, turn.now) + timedelta(days=7)
+
+
+def _reads_as_arguments(name: str, args: tuple[str, ...]) -> bool:
+    """True when the words after a command's name look like its arguments, even malformed.
+
+    `time 25:99` is a bad `time` command, but "today I learned…" or "stop
+    interrupting" is a sentence (a reflection or an answer), not `today` or `stop`.
+    """
+    folded = [arg.casefold() for arg in args]
+    if name == "time":
+        return len(args) <= 1
+    if name == "timezone":
+        return len(args) <= 3  # `timezone new york`, `timezone America/New_York`
+    if name == "pause":
+        return len(args) <= 1 or folded[0] == "until"
+    if name == "forget":
+        return folded in ([], ["yes"])
+    return not args
 
 
 def parse_text(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """A learner command when the whole text is exactly one, well formed; else None."""
+    """The learner command a typed message is, well formed or not; None when it is not one.
+
+    Its first word names the command. With a leading slash (`/stop now`) the rest
+    are its arguments whatever they are; without, only when they read as its arguments.
+    """
     words = text.strip().split()
     if not words:
         return None
     name, args = words[0].lstrip("/").casefold(), tuple(words[1:])
-    if name in ("help", "today", "progress", "resume", "coach", "export", "stop"):
-        return (name, ()) if not args else None
-    if name == "forget" and [a.casefold() for a in args] in ([], ["yes"]):
-        return name, tuple(a.casefold() for a in args)
-    if name == "time" and len(args) == 1 and _parse_time(args[0]):
-        return name, args
-    if name == "timezone" and len(args) == 1 and args[0].casefold() in _ZONES:
-        return name, args
-    if name == "pause":
-        try:
-            _pause_until(args)
-        except ValueError:
-            return None
+    if name not in COMMANDS:
+        return None
+    if words[0].startswith("/") or _reads_as_arguments(name, args):
         return name, args
     return None
 
 
+def closest_command(text: str) -> str | None:
+    """The command a one-word message was probably meant to be (`progres` → `progress`)."""
+    words = text.strip().strip(".!?").lstrip("/").casefold().split()
+    if len(words) != 1:
+        return None
+    close = difflib.get_close_matches(words[0], SUGGESTED, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 async def _help(turn: Turn, _: tuple[str, ...]) -> None:
     """List the commands."""
-    turn.reply(HELP)
+    turn.reply(HELP.format(example=_example_date(turn)))
 
 
 def _requeue(delivery: Delivery, now: datetime) -> None:
@@ -205,15 +264,16 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
 
 
 async def _pause(turn: Turn, args: tuple[str, ...]) -> None:
-    """Pause lessons, open-ended or until a date."""
-    try:
-        until = _pause_until(args)
-    except ValueError as exc:
-        turn.reply(str(exc))
+    """Pause lessons, open-ended or until a date (`pause [until] YYYY-MM-DD`)."""
+    words = [arg for arg in args if arg.casefold() != "until"]
+    until = _read_date(words[0]) if len(words) == 1 else None
+    example = f"e.g. `pause until {_example_date(turn)}`"
+    if args and until is None:  # `pause until` alone names no date either
+        unread = f"I can't read {_quoted(words)} as a date. " if words else ""
+        turn.reply(f"{unread}Use `pause` or `pause until YYYY-MM-DD`, {example}.")
         return
-    today = local_today(turn.person, turn.now)
-    if until is not None and until <= today:
-        turn.reply("Pick a date after today, e.g. `pause until 2026-12-01`.")
+    if until is not None and until <= local_today(turn.person, turn.now):
+        turn.reply(f"Pick a date after today, {example}.")
         return
     await pause_person(turn.session, person=turn.person, until=until, now=turn.now)
     if until is None:
@@ -240,23 +300,28 @@ async def _resume(turn: Turn, _: tuple[str, ...]) -> None:
 
 async def _time(turn: Turn, args: tuple[str, ...]) -> None:
     """Set the local time of the daily lesson."""
+    person, usage = turn.person, "Use HH:MM, e.g. `time 07:30`."
+    if not args:
+        turn.reply(f"Your lessons arrive at {person.send_time} ({person.timezone}). {usage}")
+        return
     value = _parse_time(args[0]) if len(args) == 1 else None
     if value is None:
-        turn.reply("Use `time HH:MM`, e.g. `time 08:30` (your local time).")
+        turn.reply(usage)
         return
-    turn.person.send_time = value
-    turn.session.add(turn.person)
-    turn.reply(f"🕘 Your lessons will arrive at {value} ({turn.person.timezone}).")
+    person.send_time = value
+    turn.session.add(person)
+    turn.reply(f"🕘 Your lessons will arrive at {value} ({person.timezone}).")
 
 
 async def _timezone(turn: Turn, args: tuple[str, ...]) -> None:
     """Set the learner's IANA timezone."""
-    zone = _ZONES.get(args[0].casefold()) if len(args) == 1 else None
+    example = "Try a city, e.g. `timezone Europe/Paris`."
+    if not args:
+        turn.reply(f"Your timezone is {turn.person.timezone}. {example}")
+        return
+    zone = _zone_named(args)
     if zone is None:
-        shown = f" {args[0]!r}" if args else ""
-        turn.reply(
-            f"Unknown timezone{shown}. Use a name like `Europe/London` or `America/New_York`."
-        )
+        turn.reply(f"I don't know the timezone {_quoted(args)}. {example}")
         return
     turn.person.timezone = zone
     turn.session.add(turn.person)
@@ -314,7 +379,7 @@ async def _export(turn: Turn, _: tuple[str, ...]) -> None:
 
 async def _forget(turn: Turn, args: tuple[str, ...]) -> None:
     """Delete the learner's personal data, after `forget yes`."""
-    if args != ("yes",):
+    if tuple(arg.casefold() for arg in args) != ("yes",):
         turn.reply(
             "This deletes your name, contact details, reflections and messages for good; "
             "only anonymous statistics stay. You will not hear from me again. "
@@ -348,6 +413,7 @@ COMMANDS: dict[str, Handler] = {
     "forget": _forget,
     "stop": _stop,
 }
+SUGGESTED = tuple(name for name in COMMANDS if name != "start")  # `start` is Telegram's greeting
 
 
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:

@@ -23,7 +23,12 @@ from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.coaching.reflections import awaiting_reflection, has_reflection, store_reflection
+from bot.coaching.reflections import (
+    asks_for_help,
+    awaiting_reflection,
+    has_reflection,
+    store_reflection,
+)
 from bot.coaching.replies import queued_count
 from bot.coaching.turn import Turn
 from bot.messages import Answer, CoachAction, Command, Inbound, Text
@@ -41,7 +46,8 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-HINT = "I didn't catch that. Send `help` to see what I can do."
+HINT_SHORT = "Send `help` to see what I can do."
+HINT = f"I didn't catch that. {HINT_SHORT}"
 
 
 _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
@@ -184,7 +190,7 @@ async def _to_target(turn: Turn, target: Delivery, text: str, case: Escalation |
         await answer_typed(turn, target, text)
         return True
     if target.kind == "reflection" and not await has_reflection(turn.session, target.id):
-        await store_reflection(turn, target, text)
+        await _reflect(turn, target, text)
         return True
     if case is not None and target.escalation_id == case.id:
         await _relay_to_coach(turn, case, text)
@@ -222,11 +228,26 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
     if coach_word is not None and (reflection is None or coach_word >= reflection.sent_at):
         await _relay_to_coach(turn, claimed, text)
     elif reflection is not None:
-        await store_reflection(turn, reflection, text)
+        await _reflect(turn, reflection, text)
     elif case is not None:
         turn.reply("Your request is with the coaches; one of them will write to you here soon.")
     else:
-        turn.reply(HINT)
+        guess = learner_commands.closest_command(text)
+        turn.reply(f"Did you mean `{guess}`? {HINT_SHORT}" if guess else HINT)
+
+
+async def _reflect(turn: Turn, prompt: Delivery, text: str) -> None:
+    """Save a reflection, unless it is one word that looks like a mistyped command.
+
+    The prompt stays open: the learner sends the command, or the reflection in a
+    few words. A team's one-word help phrase is always a reflection that asks for help.
+    """
+    helpish = asks_for_help(text, turn.policy.help_phrases)
+    guess = None if helpish else learner_commands.closest_command(text)
+    if guess is None:
+        await store_reflection(turn, prompt, text)
+    else:
+        turn.reply(f"Did you mean `{guess}`? If that was your reflection, write it in a few words.")
 
 
 async def _coach_text(turn: Turn, text: str) -> None:
