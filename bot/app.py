@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,7 @@ from bot.dispatcher import Dispatcher
 from bot.errors import UserError
 from bot.scheduler import TickJob
 from bot.transports import Transport
-from bot.transports.console import ConsoleTransport
+from bot.transports.console import ConsoleTransport, print_styled
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory
 
@@ -83,7 +84,7 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
 
 
 def build_transports(
-    settings: Settings, *, write: Callable[[str], None] | None = print
+    settings: Settings, *, write: Callable[[Text], None] | None = print_styled
 ) -> dict[str, Transport]:
     """The chat platforms this process sends on, by platform name, from the settings.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import time
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
@@ -52,3 +54,9 @@ class Settings(BaseSettings):
     def admin_addresses(self) -> list[str]:
         """The ADMINS setting as a list of `platform:id` addresses."""
         return [a.strip() for a in self.admins.split(",") if a.strip()]
+
+
+def shell_database_path() -> Path:
+    """Where `servicecoach shell` keeps its own SQLite file: the per-user data folder."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "servicecoach" / "shell.db"
