@@ -33,7 +33,7 @@ from bot.coaching.render import render
 from bot.config import Settings
 from bot.errors import UserError
 from bot.messages import Answer, Command, Inbound, Outbound, Text
-from bot.transports.console import ConsoleTransport, markdown_text, render_rich
+from bot.transports.console import ConsoleTransport, headed, markdown_text, render_rich
 from content import read_pack, shipped_pack_path
 from content.store import load_pack
 from storage.models import Delivery, DeliveryStatus, Item, Person, Response, Role, Team
@@ -169,8 +169,8 @@ class Shell:
         for message in self._transport.sent[self._shown :]:
             if message.address != self._learner.address or message.edited:
                 continue
-            header = RichText(f"[{self._clock.now():%a %d %b %H:%M}] bot:\n", "dim")
-            self._write(header + render_rich(message.outbound) + "\n")
+            header = f"[{self._clock.now():%a %d %b %H:%M}] bot:"
+            self._write(headed(header, render_rich(message.outbound)).append("\n"))
         self._shown = len(self._transport.sent)
 
     async def start(self) -> None:

@@ -126,4 +126,3 @@ def test_end_of_input_ends_cleanly_and_the_learner_is_kept(cli, tmp_path):
     again = cli("shell", "--db", str(mine), input="quit\n")
     assert again.exit_code == 0 and again.stdout.count("Welcome, you!") == 0
     assert _rows(mine, "SELECT person.name, team.name FROM person JOIN team") == [("you", "shell")]
-

@@ -79,6 +79,11 @@ def render_text(outbound: Outbound) -> str:
     return render_rich(outbound).plain
 
 
+def headed(header: str, body: Text) -> Text:
+    """A dimmed header line above a message."""
+    return Text.assemble((f"{header}\n", "dim"), body)
+
+
 def print_styled(text: Text) -> None:
     """Print to stdout: styled on a terminal; plain, unwrapped text anywhere else."""
     console = Console(highlight=False)
@@ -110,15 +115,15 @@ class ConsoleTransport:
         ref = SentRef(address=address, message_id=str(next(self._ids)))
         self.sent.append(ConsoleMessage(address, outbound, ref))
         if self._write is not None:
-            self._write(Text(f"→ {address}\n", "dim") + render_rich(outbound))
+            self._write(headed(f"→ {address}", render_rich(outbound)))
         return ref
 
     async def edit(self, ref: SentRef, outbound: Outbound) -> None:
         """Record and print the new version of a message."""
         self.sent.append(ConsoleMessage(ref.address, outbound, ref, edited=True))
         if self._write is not None:
-            header = Text(f"✎ {ref.address} (message {ref.message_id})\n", "dim")
-            self._write(header + render_rich(outbound))
+            header = f"✎ {ref.address} (message {ref.message_id})"
+            self._write(headed(header, render_rich(outbound)))
 
     def to(self, address: str) -> list[Outbound]:
         """Everything sent (not edited) to one address, oldest first."""
