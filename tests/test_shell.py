@@ -15,6 +15,8 @@ version: "1"
 language: en
 audience: Testers
 description: One lesson with a button question and a number question.
+topics:
+  phone: Phone manner
 lessons:
   - id: rings
     title: Rings
@@ -92,10 +94,12 @@ def test_a_number_answers_the_number_question_while_a_button_question_is_open(cl
     pack = Path("counting.yaml")
     pack.write_text(NUMBER_PACK)
     assert cli("packs", "load", str(pack)).exit_code == 0
-    result = cli("shell", "--db", os.environ["DATABASE_URL"], "--fast", input="\n3\na\nquit\n")
+    typed = "\n3\na\n/progress\nquit\n"
+    result = cli("shell", "--db", os.environ["DATABASE_URL"], "--fast", input=typed)
     assert result.exit_code == 0, result.stderr
     assert "No unanswered question has that button" not in result.stdout
     assert result.stdout.index("Three rings") < result.stdout.index("Quick pickup shows care.")
+    assert "Accuracy by topic:\n• Phone manner: 2/2 (100%)\n" in result.stdout  # not `phone`
 
 
 def test_next_says_what_it_skips_and_an_empty_line_only_moves_on_when_nothing_is_open(cli):

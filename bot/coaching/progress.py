@@ -1,7 +1,8 @@
-"""How a learner is doing over time: their streak of answered days."""
+"""How a learner is doing over time: their streak of answered days, and topic names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import case, func
@@ -9,7 +10,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
-from storage.models import Delivery, DeliveryStatus, Person, Response
+from storage.models import Delivery, DeliveryStatus, Pack, Person, Response
+
+
+async def topic_names(session: AsyncSession, topics: Iterable[str]) -> dict[str, str]:
+    """What people call each topic: its name in a loaded pack, else its id in words."""
+    named: dict[str, str] = {}
+    for names in (await session.exec(select(Pack.topics).order_by(col(Pack.id)))).all():
+        for topic, name in names.items():
+            named.setdefault(topic, name)
+    return {
+        topic: named.get(topic) or topic.replace("-", " ").replace("_", " ").capitalize()
+        for topic in topics
+    }
 
 
 async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -> int:
