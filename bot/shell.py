@@ -17,10 +17,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from rich.text import Text as RichText
 from sqlalchemy import func, inspect
 from sqlmodel import col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.app import Database, Runtime, build_runtime
 from bot.clock import SimulatedClock
@@ -40,6 +42,7 @@ from storage.models import Delivery, DeliveryStatus, Item, Person, Response, Rol
 
 STARTER_PACK = "service-everyone"
 SHELL_TEAM = "shell"
+T = TypeVar("T")
 LOOKAHEAD_DAYS = 21
 HELP = (
     "Type a number (1, 2, …) or letter (a, b, …) to press a button of the first unanswered "
@@ -212,17 +215,8 @@ class Shell:
     async def _open_question(self) -> Outbound | None:
         """The first unanswered question with buttons of the newest day (even from a past run)."""
         async with self._runtime.database.sessions() as session:
-            statement = (
-                select(Delivery)
-                .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
-                .where(
-                    Delivery.person_id == self._learner.person_id,
-                    col(Delivery.kind).in_(PROMPT_KINDS),
-                    Delivery.status == DeliveryStatus.SENT,
-                    col(Response.id).is_(None),
-                    Delivery.local_date == latest_day(self._learner.person_id),
-                )
-                .order_by(col(Delivery.sent_at), col(Delivery.id))
+            statement = _unanswered(select(Delivery), self._learner.person_id).order_by(
+                col(Delivery.sent_at), col(Delivery.id)
             )
             for delivery in (await session.exec(statement)).all():
                 outbound = await render(session, delivery)
@@ -259,17 +253,7 @@ class Shell:
     async def still_open(self) -> str | None:
         """What the newest day still asks of the learner, in words; None when nothing."""
         async with self._runtime.database.sessions() as session:
-            statement = (
-                select(func.count(col(Delivery.id)))
-                .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
-                .where(
-                    Delivery.person_id == self._learner.person_id,
-                    col(Delivery.kind).in_(PROMPT_KINDS),
-                    Delivery.status == DeliveryStatus.SENT,
-                    col(Response.id).is_(None),
-                    Delivery.local_date == latest_day(self._learner.person_id),
-                )
-            )
+            statement = _unanswered(select(func.count(col(Delivery.id))), self._learner.person_id)
             questions = (await session.exec(statement)).one()
             reflection = await awaiting_reflection(session, person_id=self._learner.person_id)
         parts = [f"{questions} question{'s' if questions != 1 else ''}"] if questions else []
@@ -311,6 +295,17 @@ class Shell:
         if fast and await self.still_open() is None:
             await self.next_delivery()
         return True
+
+
+def _unanswered(statement: SelectOfScalar[T], person_id: int) -> SelectOfScalar[T]:
+    """`statement` narrowed to the newest day's sent questions that have no answer yet."""
+    return statement.outerjoin(Response, col(Response.delivery_id) == Delivery.id).where(
+        Delivery.person_id == person_id,
+        col(Delivery.kind).in_(PROMPT_KINDS),
+        Delivery.status == DeliveryStatus.SENT,
+        col(Response.id).is_(None),
+        Delivery.local_date == latest_day(person_id),
+    )
 
 
 def _button_index(line: str) -> int | None:

@@ -64,7 +64,7 @@ def test_a_scripted_session_uses_its_own_database_and_waits_for_the_reflection(t
     assert result.returncode == 0, result.stderr
     out = result.stdout
     own = data / "servicecoach" / "shell.db"
-    assert out.startswith(f"Shell database: {own} (not DATABASE_URL")
+    assert out.startswith(f"Shell database: {own} (the shell's own; DATABASE_URL is not used)\n")
     assert not live.exists()  # DATABASE_URL names the live database: never touched
     assert "Every working day at 09:00 (Europe/London)" in out  # no *09:00* markers
     assert "Still open: the reflection. Answer, or type next to skip." in out
@@ -125,7 +125,7 @@ def test_end_of_input_ends_cleanly_and_the_learner_is_kept(cli, tmp_path):
     mine = tmp_path / "mine.db"
     first = cli("shell", "--db", str(mine), input="9\nhello there\n")
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.startswith(f"Shell database: {mine} ")
+    assert first.stdout.startswith(f"Shell database: {mine} (--db)\n")
     assert "No unanswered question has that button" in first.stdout
     again = cli("shell", "--db", str(mine), input="quit\n")
     assert again.exit_code == 0 and again.stdout.count("Welcome, you!") == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import open_database
 from bot.clock import SimulatedClock, SystemClock
@@ -74,24 +75,32 @@ def demo(
         typer.echo(f"The simulated data is in {db}: try `report` or `learner show NAME` on it.")
 
 
-def _shell_database(db: str | None) -> tuple[str, str]:
-    """The shell's database URL and how to name it: --db, else the per-user shell file."""
+def _shell_database_url(db: str | None) -> str:
+    """The shell's database: --db (a SQLite file or URL), else the per-user shell file."""
     if db is not None:
-        return _database_url(db, "."), db
+        return _database_url(db, ".")
     path = shell_database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{path}", str(path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _shown(engine: AsyncEngine) -> str:
+    """A SQLite database as its file, any other as its URL without the password."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        return engine.url.database
+    return engine.url.render_as_string(hide_password=True)
 
 
 async def _shell(base: Settings, *, name: str, fast: bool, db: str | None) -> None:
     """Run the interactive loop until `quit` or the end of input."""
-    url, shown = _shell_database(db)
     clock = SimulatedClock(SystemClock().now())
-    own = base.model_copy(update={"database_url": url})
+    own = base.model_copy(update={"database_url": _shell_database_url(db)})
     async with open_database(own, upgrade=False) as database:
+        shown = _shown(database.engine)
         await refuse_foreign_database(database, shown=shown)
         await migrate.upgrade(database.engine)
-        typer.echo(f"Shell database: {shown} (not DATABASE_URL; `run` never uses it)")
+        where = "--db" if db is not None else "the shell's own; DATABASE_URL is not used"
+        typer.echo(f"Shell database: {shown} ({where})")
         learner = await ensure_learner(database, name=name, settings=base, now=clock.now())
         clock.set(await resume_time(database, learner=learner, now=clock.now()))
         session = open_shell(
