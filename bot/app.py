@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,7 @@ from bot.dispatcher import Dispatcher
 from bot.errors import UserError
 from bot.scheduler import TickJob
 from bot.transports import Transport
-from bot.transports.console import ConsoleTransport
+from bot.transports.console import ConsoleTransport, print_styled
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
 
@@ -100,25 +101,34 @@ async def _check_schema(engine: AsyncEngine, *, upgrading: bool) -> None:
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, upgrade: bool = False) -> AsyncIterator[Database]:
+async def open_database(
+    settings: Settings,
+    *,
+    upgrade: bool = False,
+    before_upgrade: Callable[[Database], Awaitable[None]] | None = None,
+) -> AsyncIterator[Database]:
     """Open the configured database and close it afterwards.
 
     With `upgrade` (only `run`, `demo`, `shell` and `db upgrade`) it is created and
     migrated; otherwise it must already exist at this code's schema, or the command
-    stops with one line saying how to create or upgrade it.
+    stops with one line saying how to create or upgrade it. `before_upgrade` may
+    refuse the database (raising) before anything is written to it.
     """
     engine = await _connect(settings.database_url, create=upgrade)
     try:
         await _check_schema(engine, upgrading=upgrade)
+        database = Database(engine=engine, sessions=session_factory(engine))
+        if before_upgrade is not None:
+            await before_upgrade(database)
         if upgrade:
             await migrate.upgrade(engine)
-        yield Database(engine=engine, sessions=session_factory(engine))
+        yield database
     finally:
         await engine.dispose()
 
 
 def build_transports(
-    settings: Settings, *, write: Callable[[str], None] | None = print
+    settings: Settings, *, write: Callable[[Text], None] | None = print_styled
 ) -> dict[str, Transport]:
     """The chat platforms this process sends on, by platform name, from the settings.
 

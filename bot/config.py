@@ -6,7 +6,9 @@ one line naming it and saying what is accepted; messages never repeat a secret.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -161,3 +163,9 @@ class Settings(BaseSettings):
     def admin_addresses(self) -> list[str]:
         """The ADMINS setting as a list of `platform:id` addresses."""
         return [a.strip() for a in self.admins.split(",") if a.strip()]
+
+
+def shell_database_path() -> Path:
+    """Where `servicecoach shell` keeps its own SQLite file: the per-user data folder."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "servicecoach" / "shell.db"

@@ -41,6 +41,7 @@ UNIT_CHARS = 20
 PACK_TITLE = SLACK_HEADER_TEXT
 PACK_TEXT_CHARS = 1000  # version, language, audience and description
 VERSION_CHARS = 40
+TOPIC_NAME_CHARS = 60  # one line of "accuracy by topic"
 
 # File safety: checked before anything is parsed.
 MAX_FILE_BYTES = 1_000_000

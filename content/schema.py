@@ -26,6 +26,7 @@ class PackMeta(_Strict):
     language: str
     audience: str
     description: str
+    topics: dict[str, str] = Field(default_factory=dict)  # topic id → name people see
 
 
 class LessonMeta(_Strict):

@@ -45,7 +45,7 @@ class Diff:
     pack_id: str
     old_version: str | None
     new_version: str
-    details_changed: bool  # title, version, language, audience or description
+    details_changed: bool  # title, version, language, audience, description or topic names
     lessons: Changes = field(default_factory=Changes)
     items: Changes = field(default_factory=Changes)
 
@@ -98,7 +98,7 @@ def _item_rows(lesson: LessonModel) -> list[dict[str, Any]]:
     ]
 
 
-def _pack_fields(pack: PackModel) -> dict[str, str]:
+def _pack_fields(pack: PackModel) -> dict[str, Any]:
     """The columns of the Pack row."""
     meta = pack.meta
     return {
@@ -107,6 +107,7 @@ def _pack_fields(pack: PackModel) -> dict[str, str]:
         "language": meta.language,
         "audience": meta.audience,
         "description": meta.description,
+        "topics": dict(meta.topics),
     }
 
 

@@ -80,6 +80,11 @@ def _check_pack_meta(parsed: ParsedPack, problems: list[Problem]) -> None:
     for key in ("language", "audience", "description"):
         value = getattr(meta, key)
         _check_text(value, key, doc.line(key), report, limit=limits.PACK_TEXT_CHARS)
+    for topic, name in meta.topics.items():
+        line = doc.line("topics", topic)
+        _check_id(topic, "topic", line, report)
+        what = f"the name of topic '{topic}'"
+        _check_text(name, what, line, report, limit=limits.TOPIC_NAME_CHARS)
 
 
 def _check_body(lesson: ParsedLesson, report: Report) -> None:

@@ -137,6 +137,7 @@ class Pack(SQLModel, table=True):
     language: str = "en"
     audience: str = ""
     description: str = ""
+    topics: dict[str, str] = _json({})  # topic id → the name learners see
     loaded_at: datetime = _dt(nullable=False, default=True)
 
 

@@ -109,6 +109,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep a developer's shell and `.env` out of tests: run each test in its own folder."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the shell's own database
     monkeypatch.chdir(tmp_path)
 
 

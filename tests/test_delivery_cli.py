@@ -52,7 +52,7 @@ async def test_deliver_now_twice_sends_once_and_the_scheduler_not_again(cli, dat
     assert first.exit_code == 0, first.stderr
     assert "planned today's lesson for 1 learner(s): ada" in first.stdout
     assert "sent 3 message(s)" in first.stdout
-    assert "📘 *Lesson 1*" in first.stdout  # the console transport printed it
+    assert "📘 Lesson 1\n" in first.stdout  # the console transport printed it, as chat
     assert "[1] Transfer at once" in first.stdout
 
     again = await call(cli, "deliver", "now", "--learner", "ada")

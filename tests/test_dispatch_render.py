@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+
 from bot.coaching.render import render
 from bot.messages import Choice, Outbound, OutboundKind, SentRef
 from bot.transports import Transport
@@ -83,14 +85,14 @@ async def test_rows_with_text_are_sent_as_written_with_their_buttons(database):
 
 
 async def test_the_console_prints_numbered_choices_and_keeps_every_send_and_edit():
-    printed: list[str] = []
+    printed: list[Text] = []
     console: Transport = ConsoleTransport(write=printed.append)
     question = Outbound(OutboundKind.QUIZ, "Pick one", (Choice("c0", "Yes"), Choice("c1", "No")))
     first = await console.send("console:ada", question)
     second = await console.send("console:bea", Outbound(OutboundKind.NOTICE, "Hi"))
     await console.edit(first, Outbound(OutboundKind.FEEDBACK, "Answered: Yes"))
     assert first == SentRef("console:ada", "1") and second.message_id == "2"
-    assert printed[0] == "→ console:ada\nPick one\n  [1] Yes\n  [2] No"
-    assert printed[2].startswith("✎ console:ada (message 1)\nAnswered: Yes")
+    assert str(printed[0]) == "→ console:ada\nPick one\n  [1] Yes\n  [2] No"
+    assert str(printed[2]).startswith("✎ console:ada (message 1)\nAnswered: Yes")
     assert [m.edited for m in console.sent] == [False, False, True]
     assert console.to("console:ada") == [question]

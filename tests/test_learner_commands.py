@@ -153,7 +153,7 @@ async def test_progress_shows_streak_accuracy_and_next_lesson(database):
     await service.handle(Command(ada.address, "e3", "progress"))
     text = await reply(database, ada, "e3")
     assert "Streak: 1 day in a row" in text
-    assert "phone: 1/2 (50%)" in text
+    assert "• Phone: 1/2 (50%)" in text  # the topic id in words: the pack names none
     assert "Next lesson: Tue 24 Nov at 09:00 (Europe/London)" in text
 
 

@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
+from bot.coaching.progress import topic_names
 from bot.coaching.replies import queue
 from bot.coaching.struggle import struggle_score
 from storage.db import SessionFactory
@@ -95,6 +96,7 @@ async def gather_evidence(
         if answer.item_id in items
     ]
     misses = Counter(entry["topic"] for entry in recent if not entry["correct"])
+    names = await topic_names(session, {entry["topic"] for entry in recent})
     reflections = (
         await session.exec(
             select(Reflection)
@@ -107,6 +109,7 @@ async def gather_evidence(
         "score": round(score, 2),
         "answers": recent,
         "misses_by_topic": dict(misses.most_common()),
+        "topic_names": names,
         "reflections": [
             {"text": r.text[:QUOTE_CHARS], "at": r.created_at.isoformat()} for r in reflections
         ],
@@ -116,17 +119,21 @@ async def gather_evidence(
 def case_card(case: Escalation, learner: Person, *, heading: str = "") -> str:
     """The coach-facing summary of a case: who, why, and the evidence."""
     evidence = case.evidence
+    names: dict[str, str] = evidence.get("topic_names", {})
     lines = [heading] if heading else []
     lines += [f"🆘 *Case #{case.id}: {learner.name}*", f"Reason: {case.reason}"]
     if evidence.get("answers"):
         lines.append(f"Struggle score: {evidence['score']:+.2f}. Recent answers (expected → got):")
         lines += [
-            f"• {a['item']} ({a['topic']}{', review' if a['review'] else ''}): "
+            f"• {a['item']} ({names.get(a['topic'], a['topic'])}"
+            f"{', review' if a['review'] else ''}): "
             f"{a['expected']:.2f} → {'✅' if a['correct'] else '❌'}"
             for a in evidence["answers"][:CARD_ANSWERS]
         ]
     if evidence.get("misses_by_topic"):
-        misses = ", ".join(f"{topic} {n}" for topic, n in evidence["misses_by_topic"].items())
+        misses = ", ".join(
+            f"{names.get(topic, topic)} {n}" for topic, n in evidence["misses_by_topic"].items()
+        )
         lines.append(f"Misses by topic: {misses}")
     for reflection in evidence.get("reflections", []):
         lines.append(f"> {reflection['text']}")

@@ -24,7 +24,7 @@ from bot.coaching.escalation import open_case, open_case_of
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
 from bot.coaching.privacy import export_person, forget_person
-from bot.coaching.progress import streak_days
+from bot.coaching.progress import streak_days, topic_names
 from bot.coaching.reflections import awaiting_reflection
 from bot.coaching.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
@@ -253,9 +253,11 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
     streak = await streak_days(turn.session, person=turn.person, now=turn.now)
     lines = [f"🔥 Streak: {streak} day{'s' if streak != 1 else ''} in a row"]
     if rows:
+        names = await topic_names(turn.session, [topic for topic, _, _ in rows])
         lines.append("Accuracy by topic:")
         lines += [
-            f"• {topic}: {right}/{total} ({right / total:.0%})" for topic, right, total in rows
+            f"• {names[topic]}: {right}/{total} ({right / total:.0%})"
+            for topic, right, total in rows
         ]
     else:
         lines.append("No answers yet.")

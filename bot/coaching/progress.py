@@ -1,7 +1,8 @@
-"""How a learner is doing over time: lessons done and their streak of answered days."""
+"""How a learner is doing over time: lessons done, their streak of answered days, topic names."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import case, func
@@ -9,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
-from storage.models import Delivery, DeliveryStatus, Lesson, Person, Response
+from storage.models import Delivery, DeliveryStatus, Lesson, Pack, Person, Response
 
 
 async def lessons_done(
@@ -35,6 +36,18 @@ async def lessons_done(
     if person_id is not None:
         statement = statement.where(Delivery.person_id == person_id)
     return {(person, pack): count for person, pack, count in (await session.exec(statement)).all()}
+
+
+async def topic_names(session: AsyncSession, topics: Iterable[str]) -> dict[str, str]:
+    """What people call each topic: its name in a loaded pack, else its id in words."""
+    named: dict[str, str] = {}
+    for names in (await session.exec(select(Pack.topics).order_by(col(Pack.id)))).all():
+        for topic, name in names.items():
+            named.setdefault(topic, name)
+    return {
+        topic: named.get(topic) or topic.replace("-", " ").replace("_", " ").capitalize()
+        for topic in topics
+    }
 
 
 async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -> int:

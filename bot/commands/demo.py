@@ -11,15 +11,17 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import open_database
+from bot.app import Database, open_database
 from bot.clock import SimulatedClock, SystemClock
 from bot.commands.common import run, settings
-from bot.config import Settings
+from bot.config import Settings, shell_database_path
 from bot.demo.report import print_human, summarise
 from bot.demo.simulation import DemoConfig, DemoRun, simulate
 from bot.errors import UserError
-from bot.shell import ensure_learner, open_shell
+from bot.shell import ensure_learner, open_shell, refuse_foreign_database, resume_time
+from bot.transports.console import print_styled
 
 
 def _database_url(db: str | None, folder: str) -> str:
@@ -72,13 +74,37 @@ def demo(
         typer.echo(f"The simulated data is in {db}: try `report` or `learner show NAME` on it.")
 
 
-async def _shell(base: Settings, name: str, fast: bool) -> None:
+def _shell_database_url(db: str | None) -> str:
+    """The shell's database: --db (a SQLite file or URL), else the per-user shell file."""
+    if db is not None:
+        return _database_url(db, ".")
+    path = shell_database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _shown(engine: AsyncEngine) -> str:
+    """A SQLite database as its file, any other as its URL without the password."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        return engine.url.database
+    return engine.url.render_as_string(hide_password=True)
+
+
+async def _shell(base: Settings, *, name: str, fast: bool, db: str | None) -> None:
     """Run the interactive loop until `quit` or the end of input."""
     clock = SimulatedClock(SystemClock().now())
-    async with open_database(base, upgrade=True) as database:
+    own = base.model_copy(update={"database_url": _shell_database_url(db)})
+
+    async def refuse_foreign(database: Database) -> None:
+        await refuse_foreign_database(database, shown=_shown(database.engine))
+
+    async with open_database(own, upgrade=True, before_upgrade=refuse_foreign) as database:
+        where = "--db" if db is not None else "the shell's own; DATABASE_URL is not used"
+        typer.echo(f"Shell database: {_shown(database.engine)} ({where})")
         learner = await ensure_learner(database, name=name, settings=base, now=clock.now())
+        clock.set(await resume_time(database, learner=learner, now=clock.now()))
         session = open_shell(
-            database=database, settings=base, clock=clock, learner=learner, write=typer.echo
+            database=database, settings=base, clock=clock, learner=learner, write=print_styled
         )
         await session.start()
         while True:
@@ -94,11 +120,24 @@ async def _shell(base: Settings, name: str, fast: bool) -> None:
 def shell(
     learner: str = typer.Option("you", "--learner", help="Your learner name (one word)."),
     fast: bool = typer.Option(
-        False, "--fast", help="Skip to the next lesson as soon as everything is answered."
+        False,
+        "--fast",
+        help="Skip to the next lesson as soon as the day's questions and reflection are answered.",
+    ),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Use this SQLite file (or URL) instead of the shell's own database; refused if it "
+        "holds anyone the shell did not create.",
     ),
 ) -> None:
-    """Be a learner in the terminal: the real engine, a console chat and simulated time."""
-    run(_shell(settings(), learner, fast))
+    """Be a learner in the terminal: the real engine, a console chat and simulated time.
+
+    The shell keeps its own database, $XDG_DATA_HOME/servicecoach/shell.db (by default
+    ~/.local/share/servicecoach/shell.db), and never uses DATABASE_URL: time moves ahead
+    in the shell, and future-dated lessons must not reach the database `run` uses.
+    """
+    run(_shell(settings(), name=learner, fast=fast, db=db))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,13 +1,32 @@
-"""The console transport: messages printed as text, for `demo`, `shell` and tests."""
+"""The console transport: messages printed as text, for `demo`, `shell` and tests.
+
+Messages use the Markdown subset of lesson packs (`*bold*`, `**bold**`, `_italic_`,
+`` `code` ``, `-` list items). `markdown_text` turns it into Rich text: styled on a
+terminal, and its `.plain` is the text without the markers, for anything else.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.console import Console
+from rich.text import Text
+
 from bot.messages import Outbound, SentRef
 from bot.transports import InboundSink
+
+# A marker opens before a non-space and closes after one, never inside a word (New_York).
+_INLINE = re.compile(
+    r"`(?P<code>[^`\n]+)`"
+    r"|(?<![\w*])\*\*(?P<strong>[^\s*](?:[^\n]*?[^\s*])?)\*\*(?![\w*])"
+    r"|(?<![\w*])\*(?P<bold>[^\s*](?:[^*\n]*?[^\s*])?)\*(?![\w*])"
+    r"|(?<![\w_])_(?P<italic>[^\s_](?:[^_\n]*?[^\s_])?)_(?![\w_])"
+)
+_STYLES = {"code": "cyan", "strong": "bold", "bold": "bold", "italic": "italic"}
+_LIST_ITEM = re.compile(r"^(\s*)[-*] (?=\S)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +39,55 @@ class ConsoleMessage:
     edited: bool = False
 
 
+def _inline(text: str, style: str) -> Text:
+    """Text with its emphasis and code spans styled (nested emphasis adds up)."""
+    styled = Text()
+    position = 0
+    for match in _INLINE.finditer(text):
+        styled.append(text[position : match.start()], style or None)
+        kind = match.lastgroup or "code"
+        inner, combined = match.group(kind), f"{style} {_STYLES[kind]}".strip()
+        if kind == "code":
+            styled.append(inner, combined)
+        else:
+            styled.append_text(_inline(inner, combined))
+        position = match.end()
+    styled.append(text[position:], style or None)
+    return styled
+
+
+def markdown_text(text: str) -> Text:
+    """The Markdown subset as Rich text: markers become styles, list items get bullets."""
+    return _inline(_LIST_ITEM.sub(r"\1• ", text), "")
+
+
+def plain_text(text: str) -> str:
+    """The Markdown subset as plain text, without markers (for logs, transcripts, pipes)."""
+    return markdown_text(text).plain
+
+
+def render_rich(outbound: Outbound) -> Text:
+    """An outbound message as styled terminal text, choices numbered from 1."""
+    message = markdown_text(outbound.text)
+    for number, choice in enumerate(outbound.choices, 1):
+        message.append(f"\n  [{number}] {choice.label}")
+    return message
+
+
 def render_text(outbound: Outbound) -> str:
-    """An outbound message as plain terminal text, choices numbered from 1."""
-    lines = [outbound.text]
-    lines += [f"  [{number}] {choice.label}" for number, choice in enumerate(outbound.choices, 1)]
-    return "\n".join(lines)
+    """An outbound message as plain text without markers, choices numbered from 1."""
+    return render_rich(outbound).plain
+
+
+def headed(header: str, body: Text) -> Text:
+    """A dimmed header line above a message."""
+    return Text.assemble((f"{header}\n", "dim"), body)
+
+
+def print_styled(text: Text) -> None:
+    """Print to stdout: styled on a terminal; plain, unwrapped text anywhere else."""
+    console = Console(highlight=False)
+    console.print(text, soft_wrap=not console.is_terminal)
 
 
 class ConsoleTransport:
@@ -32,7 +95,7 @@ class ConsoleTransport:
 
     platform = "console"
 
-    def __init__(self, *, write: Callable[[str], None] | None = None) -> None:
+    def __init__(self, *, write: Callable[[Text], None] | None = None) -> None:
         self._write = write
         self._ids = itertools.count(1)
         self.sent: list[ConsoleMessage] = []
@@ -52,14 +115,15 @@ class ConsoleTransport:
         ref = SentRef(address=address, message_id=str(next(self._ids)))
         self.sent.append(ConsoleMessage(address, outbound, ref))
         if self._write is not None:
-            self._write(f"→ {address}\n{render_text(outbound)}")
+            self._write(headed(f"→ {address}", render_rich(outbound)))
         return ref
 
     async def edit(self, ref: SentRef, outbound: Outbound) -> None:
         """Record and print the new version of a message."""
         self.sent.append(ConsoleMessage(ref.address, outbound, ref, edited=True))
         if self._write is not None:
-            self._write(f"✎ {ref.address} (message {ref.message_id})\n{render_text(outbound)}")
+            header = f"✎ {ref.address} (message {ref.message_id})"
+            self._write(headed(header, render_rich(outbound)))
 
     def to(self, address: str) -> list[Outbound]:
         """Everything sent (not edited) to one address, oldest first."""
