@@ -119,7 +119,7 @@ def clock_changes(zones: Iterable[str], *, start: datetime, end: datetime) -> li
                 clocks = "forward" if local.utcoffset() > offset else "back"
                 changes.append({"zone": name, "date": local.date().isoformat(), "clocks": clocks})
                 offset = local.utcoffset()
-    return changes
+    return sorted(changes, key=lambda change: (change["date"], change["zone"]))
 
 
 def _extra(counts: Sequence[int]) -> int:

@@ -133,7 +133,8 @@ def _calendar_notes(
     for holiday in metrics.holidays_in_window([learner], calendar=_calendar(), **window):
         day = date.fromisoformat(holiday["date"])
         outcome = "" if day in lessons else ": no lesson"
-        notes[day] = f"{holiday['name']} ({CALENDAR} holiday){outcome}"
+        said = f"{holiday['name']} ({CALENDAR} holiday){outcome}"
+        notes[day] = f"{notes[day]}; {said}" if day in notes else said
     return notes
 
 
