@@ -161,7 +161,7 @@ def transcript(run: DemoRun, name: str) -> Group:
             shown = lessons.get(day, [])
         if day in notes:
             log.add_row(_day(day), "", Text(notes[day], style="yellow"))
-        elif day >= until and not shown:
+        elif not shown:
             log.add_row(_day(day), "", Text("weekend" if day.weekday() >= 5 else "no lesson"))
         for line in shown:
             stamp = f"{_day(day)} {line.at.astimezone(zone):%H:%M}"
