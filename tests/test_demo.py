@@ -1,18 +1,30 @@
 """`servicecoach demo`: a simulated cohort whose numbers come from the database."""
 
 import json
-from datetime import UTC, date, datetime
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import holidays
+from rich.console import Console
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.coaching.escalation import ASKED
 from bot.config import Settings
 from bot.demo.metrics import integrity, lesson_days
 from bot.demo.personas import PERSONAS, ZONES, DemoLearner, cohort
-from bot.demo.simulation import DemoConfig, simulate
+from bot.demo.report import print_human, summarise, transcript
+from bot.demo.simulation import DemoConfig, office_after, simulate
 from bot.messages import Outbound, OutboundKind
 from bot.transports.console import ConsoleTransport
+from storage.models import Delivery, Escalation, EscalationEvent
 from tests.factories import add_pack, add_person, send
 
 SMALL = ("--learners", "6", "--days", "5")
@@ -113,6 +125,7 @@ async def test_integrity_counts_a_missed_day_and_a_repeated_lesson(database):
         "missed_deliveries": 1,
         "duplicate_deliveries": 2,  # the same lesson on two days, one message sent twice
         "unexpected_deliveries": 0,
+        "learners_finished_pack": 1,  # three lesson days, three lessons
     }
 
 
@@ -125,3 +138,114 @@ async def test_the_simulation_reports_each_day_as_it_begins(database):
     await simulate(config, database=database, settings=settings, on_day=days.append)
 
     assert days == [1, 2, 3]
+
+
+def test_a_short_run_boasts_of_no_clock_change_or_holiday():
+    """Monday to Friday of a week with neither: the summary says neither."""
+    data = json.loads(demo(*SMALL, "--json")[1])
+    assert data["clock_changes"] == [] and data["holidays"] == []
+    human = " ".join(demo(*SMALL)[1].replace("│", " ").split())
+    assert "What this shows" in human
+    assert not re.search(r"daylight|clock|holiday|Good Friday", human, re.IGNORECASE)
+
+
+def test_same_seed_same_human_output_as_a_process(tmp_path: Path):
+    """Two `servicecoach demo` processes (different hash seeds) print the same report."""
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+            "COLUMNS": "120",
+            "PYTHONHASHSEED": hash_seed,
+        }
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "servicecoach"), "demo", "--learners", "3"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "Transcript:" in outputs[0] and "What this shows" in outputs[0]
+    assert outputs[0] == outputs[1]
+
+
+def test_coach_office_time_skips_nights_weekends_and_holidays():
+    london = ZoneInfo("Europe/London")
+    days_off = holidays.country_holidays("GB", subdiv="ENG")
+    thursday_late = datetime(2026, 4, 2, 16, 30, tzinfo=london)  # Good Friday follows
+    later = office_after(thursday_late.astimezone(UTC), timedelta(hours=1), days_off=days_off)
+    assert later.astimezone(london) == datetime(2026, 4, 7, 9, 30, tzinfo=london)
+    night = datetime(2026, 3, 24, 2, 0, tzinfo=UTC)
+    assert office_after(night, timedelta(0), days_off=days_off) == datetime(
+        2026, 3, 24, 9, 0, tzinfo=UTC
+    )
+
+
+WORD = re.compile(r"[\w'’-]+")
+
+
+async def test_two_weeks_show_the_clock_change_the_holiday_and_an_honest_coach(database):
+    """London learners cross the spring clock change and Good Friday; the coach keeps hours."""
+    settings = Settings(database_url=database.engine.url.render_as_string(hide_password=False))
+    run = await simulate(DemoConfig(learners=3, days=12), database=database, settings=settings)
+    summary = await summarise(database, run)
+    assert summary["clock_changes"] == [
+        {"zone": "Europe/London", "date": "2026-03-29", "clocks": "forward"}
+    ]  # Sydney's change comes on 5 April, New York's came on 8 March
+    assert summary["holidays"] == [{"date": "2026-04-03", "name": "Good Friday"}]
+
+    output = rendered(lambda console: print_human(console, run, summary))
+    flat = " ".join(output.replace("│", " ").split())
+    assert "through the clock change in London (forward, 29 Mar)" in flat
+    assert "no lesson on the GB-ENG holidays Good Friday (3 Apr)" in flat
+    assert "Easter" not in flat and "Sydney (" not in flat
+    amira = next(learner for learner in run.learners if learner.timezone == "Europe/London")
+    log = " ".join(rendered(lambda console: console.print(transcript(run, amira.name))).split())
+    assert f"Mon 23 Mar {amira.send_time} bot 📘" in log  # every line has its local date
+    assert "Fri 3 Apr Good Friday (GB-ENG holiday): no lesson" in log
+    assert (
+        "Mon 30 Mar clocks went forward in London on Sun 29 Mar; "
+        f"lesson still at {amira.send_time} local"
+    ) in log
+
+    source = [m.outbound.text for m in run.transport.sent]
+    source += [line.text for lines in run.transcripts.values() for line in lines]
+    words = {word for text in source for word in WORD.findall(text)}
+    cut = [WORD.findall(before)[-1] for before in re.findall(r"(\S+)…", output + log)]
+    assert cut and all(word in words for word in cut), cut  # shortened between words
+
+    london = ZoneInfo("Europe/London")
+    async with database.sessions() as session:
+        events = (await session.exec(select(EscalationEvent))).all()
+        cases = {case.id: case for case in (await session.exec(select(Escalation))).all()}
+        deliveries = (await session.exec(select(Delivery).where(Delivery.kind == "notice"))).all()
+    claims = [event for event in events if event.kind == "claimed"]
+    assert claims and summary["escalations_claimed"] == len(claims)
+    for claim in claims:  # the coach's office hours, in her own zone
+        local = claim.at.astimezone(london)
+        assert local.weekday() < 5 and time(9) <= local.time() <= time(17), local
+    assert summary["longest_hours_to_claim"] >= summary["median_hours_to_claim"] > 0
+
+    asked = {case.id for case in cases.values() if case.evidence["signal"] in ASKED}
+    asked |= {
+        event.escalation_id for event in events if event.kind in ("signal:request", "signal:help")
+    }
+    told = {
+        delivery.escalation_id
+        for delivery in deliveries
+        if delivery.delivery_key.endswith(":claimed") and delivery.status == "sent"
+    }
+    assert told <= asked  # only a learner who asked hears that a coach picked it up
+    assert set(cases) - asked  # signals escalated others, who heard first from the coach
+
+
+def rendered(draw) -> str:
+    """What `draw(console)` prints, as plain text 100 columns wide."""
+    console = Console(record=True, width=100)
+    draw(console)
+    return console.export_text()

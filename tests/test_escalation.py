@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.digest import coach_digest_tick
-from bot.coaching.escalation import sla_tick, working_days_after
+from bot.coaching.escalation import open_case, sla_tick, working_days_after
 from bot.coaching.service import CoachingService
 from bot.messages import Answer, CoachAction, Command, Text
 from storage.models import Delivery, Escalation, EscalationStatus, Person, Role, Team
@@ -175,3 +175,58 @@ async def test_coach_digest_once_a_day_after_send_time(database):
     async with database.sessions() as session:
         digest = (await outbox(session, cora))["digest:2026-11-23"]
     assert "ada: learner asked for a coach" in digest
+
+
+async def signal_case(database, ada, *, signal="score"):
+    """A case a signal opened for ada (she never asked)."""
+    async with database.sessions.begin() as session:
+        person = await session.get(Person, ada.id)
+        case, _ = await open_case(
+            session, person=person, signal=signal, reason="struggle", now=MONDAY_9AM
+        )
+    return case
+
+
+async def learner_notices(database, ada):
+    """Ada's outbox texts keyed by delivery key, notices about her case only."""
+    async with database.sessions() as session:
+        return {k: v for k, v in (await outbox(session, ada)).items() if k.startswith("notice:")}
+
+
+async def test_signal_case_is_not_announced_on_claim_only_when_the_coach_writes(database):
+    _, service, ada, cora = await world(database)
+    case = await signal_case(database, ada)
+    await service.handle(CoachAction(cora.address, "e1", case.id, "claim"))
+    assert await learner_notices(database, ada) == {}
+
+    await service.handle(CoachAction(cora.address, "e2", case.id, "message", "Coffee at 2?"))
+    await service.handle(CoachAction(cora.address, "e3", case.id, "message", "Or at 3?"))
+    notices = await learner_notices(database, ada)
+    assert set(notices) == {f"notice:case:{case.id}:msg:e2", f"notice:case:{case.id}:msg:e3"}
+    assert "Coffee at 2?" in notices[f"notice:case:{case.id}:msg:e2"]
+    assert "reply here" in notices[f"notice:case:{case.id}:msg:e2"]
+    assert "reply here" not in notices[f"notice:case:{case.id}:msg:e3"]
+
+    await service.handle(CoachAction(cora.address, "e4", case.id, "resolve", "talked"))
+    assert (
+        "closed your case"
+        in (await learner_notices(database, ada))[f"notice:case:{case.id}:resolved"]
+    )
+
+
+async def test_signal_case_resolved_without_a_word_stays_silent_to_the_learner(database):
+    _, service, ada, cora = await world(database)
+    case = await signal_case(database, ada, signal="silence")
+    await service.handle(CoachAction(cora.address, "e1", case.id, "claim"))
+    await service.handle(CoachAction(cora.address, "e2", case.id, "resolve", "back from leave"))
+    assert (await the_case(database)).status == EscalationStatus.RESOLVED
+    assert await learner_notices(database, ada) == {}
+
+
+async def test_learner_who_asks_during_a_signal_case_is_told_of_the_claim(database):
+    _, service, ada, cora = await world(database)
+    case = await signal_case(database, ada)
+    await service.handle(Command(ada.address, "e1", "coach"))
+    await service.handle(CoachAction(cora.address, "e2", case.id, "claim"))
+    notices = await learner_notices(database, ada)
+    assert "picked up your request" in notices[f"notice:case:{case.id}:claimed"]

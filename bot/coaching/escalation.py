@@ -46,6 +46,7 @@ EVIDENCE_REFLECTIONS = 3
 QUOTE_CHARS = 200
 CARD_ANSWERS = 10
 RELAY_CHARS = 2500  # a relayed message plus its heading stays within every platform's limit
+ASKED = ("request", "help")  # the learner's own `coach` command, a reflection asking for help
 
 
 def clip(text: str, limit: int = RELAY_CHARS) -> str:
@@ -269,6 +270,27 @@ def _tell_learner(
     )
 
 
+async def learner_asked(session: AsyncSession, case: Escalation) -> bool:
+    """Whether the learner asked for a coach on this case, rather than a signal opening it."""
+    if case.evidence.get("signal") in ASKED:
+        return True
+    statement = select(EscalationEvent.id).where(
+        EscalationEvent.escalation_id == case.id,
+        col(EscalationEvent.kind).in_([f"signal:{signal}" for signal in ASKED]),
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
+
+
+async def _learner_knows(session: AsyncSession, case: Escalation) -> bool:
+    """Whether the learner has heard of the case: they asked, or a coach wrote to them."""
+    if await learner_asked(session, case):
+        return True
+    statement = select(EscalationEvent.id).where(
+        EscalationEvent.escalation_id == case.id, EscalationEvent.kind == "coach_message"
+    )
+    return (await session.exec(statement.limit(1))).first() is not None
+
+
 def _ensure_coach(actor: Person) -> None:
     """Only coaches and admins act on cases."""
     if actor.role not in (Role.COACH, Role.ADMIN):
@@ -276,7 +298,12 @@ def _ensure_coach(actor: Person) -> None:
 
 
 async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now: datetime) -> str:
-    """Claim an open case; the learner is told a coach picked it up. Returns the coach's reply."""
+    """Claim an open case; returns the coach's reply.
+
+    A learner who asked for a coach is told one picked it up; a learner a
+    signal escalated (struggle score, silence) hears of the case only when the
+    coach writes to them.
+    """
     _ensure_coach(coach)
     case, learner = await case_for_action(session, case_id)
     if case.status == EscalationStatus.RESOLVED:
@@ -289,14 +316,15 @@ async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now:
     case.status, case.coach_id, case.claimed_at = EscalationStatus.CLAIMED, coach.id, now
     session.add(case)
     await _add_event(session, case, "claimed", now=now, actor=coach)
-    _tell_learner(
-        session,
-        case,
-        "claimed",
-        f"🤝 A coach ({coach.name}) picked up your request and will write to you here. "
-        "Just reply to talk to them.",
-        now,
-    )
+    if await learner_asked(session, case):
+        _tell_learner(
+            session,
+            case,
+            "claimed",
+            f"🤝 A coach ({coach.name}) picked up your request and will write to you here. "
+            "Just reply to talk to them.",
+            now,
+        )
     return (
         f"Case #{case.id} ({learner.name}) is yours. Write to them with `msg {case.id} <text>` "
         f"and close it with `resolve {case.id} <note>`."
@@ -313,8 +341,12 @@ async def message_learner(
         raise CaseError(f"Claim case #{case.id} first (`claim {case.id}`).")
     if not text.strip():
         raise CaseError(f"Write the message after the case number: `msg {case.id} <text>`.")
+    first_word = not await _learner_knows(session, case)
     await _add_event(session, case, "coach_message", now=now, actor=coach, text=text)
-    _tell_learner(session, case, f"msg:{step}", f"💬 *{coach.name} (coach):* {clip(text)}", now)
+    body = f"💬 *{coach.name} (coach):* {clip(text)}"
+    if first_word:
+        body += f"\n_{coach.name} is one of your coaches: just reply here to talk to them._"
+    _tell_learner(session, case, f"msg:{step}", body, now)
     return f"Sent to {learner.name}."
 
 
@@ -338,7 +370,10 @@ async def message_coach(
 async def resolve_case(
     session: AsyncSession, *, case_id: int, coach: Person, note: str, now: datetime
 ) -> str:
-    """Resolve a case with a note; the learner is told. Returns the coach's reply."""
+    """Resolve a case with a note; returns the coach's reply.
+
+    The learner is told only when they knew of the case (they asked, or the coach wrote).
+    """
     _ensure_coach(coach)
     case, learner = await case_for_action(session, case_id)
     if case.status == EscalationStatus.RESOLVED:
@@ -346,18 +381,20 @@ async def resolve_case(
     held_by_other = case.status == EscalationStatus.CLAIMED and case.coach_id != coach.id
     if held_by_other and coach.role != Role.ADMIN:
         raise CaseError(f"Case #{case.id} belongs to another coach.")
+    known = await _learner_knows(session, case)
     case.status, case.resolved_at = EscalationStatus.RESOLVED, now
     case.resolution_note = note.strip() or None
     case.coach_id = case.coach_id or coach.id
     session.add(case)
     await _add_event(session, case, "resolved", now=now, actor=coach, text=case.resolution_note)
-    _tell_learner(
-        session,
-        case,
-        "resolved",
-        "✅ Your coach has closed your case. Send `coach` any time you want to talk again.",
-        now,
-    )
+    if known:
+        _tell_learner(
+            session,
+            case,
+            "resolved",
+            "✅ Your coach has closed your case. Send `coach` any time you want to talk again.",
+            now,
+        )
     return f"Case #{case.id} ({learner.name}) is resolved."
 
 

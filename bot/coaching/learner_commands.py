@@ -20,7 +20,7 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from bot.coaching.calendar import working_days_after
-from bot.coaching.escalation import open_case, open_case_of
+from bot.coaching.escalation import open_case
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
 from bot.coaching.privacy import export_person, forget_person
@@ -336,10 +336,7 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     if not turn.policy.signal_request:
         turn.reply("Coach requests are switched off for your team; please ask your manager.")
         return
-    if await open_case_of(turn.session, turn.person.id) is not None:
-        turn.reply("A coach already has your request and will be in touch here.")
-        return
-    await open_case(
+    _, opened = await open_case(  # an open case records the request as one of its signals
         turn.session,
         person=turn.person,
         signal="request",
@@ -347,6 +344,9 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
         now=turn.now,
         admin_addresses=turn.admin_addresses,
     )
+    if not opened:
+        turn.reply("A coach already has your request and will be in touch here.")
+        return
     turn.reply("🙋 I've asked a coach to get in touch with you here.")
 
 

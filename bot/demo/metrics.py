@@ -16,12 +16,16 @@ Definitions (also in the README):
   sent twice on one local date, plus every outbox row the console transport
   sent more than once.
 * `unexpected_deliveries`: lessons sent on a date that is not a lesson day.
+* `clock_changes`: every change of a learner timezone's UTC offset inside the
+  simulated window (zone, local date, forward or back), asked of `zoneinfo`.
+* `holidays`: the team calendar's public holidays that fell on a weekday a
+  learner would otherwise have had a lesson (date and name).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from statistics import median
 from typing import Any
@@ -49,6 +53,22 @@ from storage.models import (
 SENT = DeliveryStatus.SENT
 
 
+def _window_days(learner: DemoLearner, *, start: datetime, end: datetime) -> Iterator[date]:
+    """The learner's local dates whose send time falls inside the simulated window."""
+    zone = ZoneInfo(learner.timezone)
+    send = time.fromisoformat(learner.send_time)
+    day = start.astimezone(zone).date()
+    while (instant := datetime.combine(day, send, tzinfo=zone)) <= end:
+        if instant >= start:
+            yield day
+        day += timedelta(days=1)
+
+
+def _public_holidays(calendar: tuple[str, str | None]) -> holidays.HolidayBase:
+    """The team calendar's public holidays."""
+    return holidays.country_holidays(calendar[0], subdiv=calendar[1])
+
+
 def lesson_days(
     learner: DemoLearner,
     *,
@@ -58,19 +78,48 @@ def lesson_days(
     lessons: int,
 ) -> list[date]:
     """The local dates a learner should get a lesson on (see the module docstring)."""
-    zone = ZoneInfo(learner.timezone)
-    public = holidays.country_holidays(calendar[0], subdiv=calendar[1])
-    send = time.fromisoformat(learner.send_time)
-    days = []
-    day = start.astimezone(zone).date()
-    while len(days) < lessons:
-        instant = datetime.combine(day, send, tzinfo=zone)
-        if instant > end:
-            break
-        if instant >= start and day.weekday() < 5 and day not in public:
-            days.append(day)
-        day += timedelta(days=1)
-    return days
+    public = _public_holidays(calendar)
+    days = [
+        day
+        for day in _window_days(learner, start=start, end=end)
+        if day.weekday() < 5 and day not in public
+    ]
+    return days[:lessons]
+
+
+def holidays_in_window(
+    learners: Sequence[DemoLearner],
+    *,
+    start: datetime,
+    end: datetime,
+    calendar: tuple[str, str | None],
+) -> list[dict[str, str]]:
+    """Public holidays on a weekday some learner would otherwise have had a lesson, by date."""
+    public = _public_holidays(calendar)
+    found = {
+        day: public.get(day)
+        for learner in learners
+        for day in _window_days(learner, start=start, end=end)
+        if day.weekday() < 5 and day in public
+    }
+    return [{"date": day.isoformat(), "name": str(name)} for day, name in sorted(found.items())]
+
+
+def clock_changes(zones: Iterable[str], *, start: datetime, end: datetime) -> list[dict[str, str]]:
+    """Every UTC-offset change of `zones` between `start` and `end`, with its local date."""
+    changes = []
+    for name in sorted(set(zones)):
+        zone = ZoneInfo(name)
+        moment = start
+        offset = start.astimezone(zone).utcoffset()
+        while moment < end:
+            moment = min(moment + timedelta(hours=1), end)
+            local = moment.astimezone(zone)
+            if local.utcoffset() != offset:
+                clocks = "forward" if local.utcoffset() > offset else "back"
+                changes.append({"zone": name, "date": local.date().isoformat(), "clocks": clocks})
+                offset = local.utcoffset()
+    return sorted(changes, key=lambda change: (change["date"], change["zone"]))
 
 
 def _extra(counts: Sequence[int]) -> int:
@@ -108,7 +157,7 @@ async def integrity(
     lessons: int,
     transport: ConsoleTransport,
 ) -> dict[str, int]:
-    """Expected, sent, missed, duplicate and unexpected lesson deliveries."""
+    """Expected, sent, missed, duplicate and unexpected lessons; learners who had them all."""
     ids = {
         f"console:{platform_id}": person_id
         for platform_id, person_id in (
@@ -127,11 +176,13 @@ async def integrity(
             )
         ).all()
     }
-    expected = {
-        (ids[learner.address], day)
+    days_of = {
+        learner.address: lesson_days(
+            learner, start=start, end=end, calendar=calendar, lessons=lessons
+        )
         for learner in learners
-        for day in lesson_days(learner, start=start, end=end, calendar=calendar, lessons=lessons)
     }
+    expected = {(ids[address], day) for address, days in days_of.items() for day in days}
     duplicates = (
         await _grouped_extra(
             session, col(Delivery.person_id), col(Delivery.local_date), kinds=("lesson",)
@@ -161,6 +212,7 @@ async def integrity(
         "missed_deliveries": len(expected - sent),
         "duplicate_deliveries": duplicates,
         "unexpected_deliveries": len(sent - expected),
+        "learners_finished_pack": sum(len(days) == lessons for days in days_of.values()),
     }
 
 
@@ -193,10 +245,34 @@ async def learning(session: AsyncSession) -> dict[str, Any]:
         "answers": answers,
         "accuracy": share(int(right), answers),
         "reviews_sent": sent_of.get("review", 0),
+        "reviews_of_missed": await reviews_of_missed(session),
         "nudges_sent": sent_of.get("nudge", 0),
         "messages_sent": sum(sent_of.values()),
         "reflections": await _count(session, select(func.count(col(Reflection.id)))),
     }
+
+
+async def reviews_of_missed(session: AsyncSession) -> int:
+    """Reviews sent of a question the learner had got wrong the last time they answered it."""
+    answers: dict[tuple[int, int], list[tuple[datetime, bool]]] = {}
+    for person_id, item_id, at, correct in (
+        await session.exec(
+            select(Response.person_id, Response.item_id, Response.answered_at, Response.correct)
+        )
+    ).all():
+        answers.setdefault((person_id, item_id), []).append((at, correct))
+    reviews = (
+        await session.exec(
+            select(Delivery.person_id, Delivery.item_id, Delivery.sent_at).where(
+                Delivery.kind == "review", Delivery.status == SENT
+            )
+        )
+    ).all()
+    return sum(
+        not max(earlier)[1]
+        for person_id, item_id, sent_at in reviews
+        if (earlier := [a for a in answers.get((person_id, item_id), []) if a[0] < sent_at])
+    )
 
 
 async def escalations(session: AsyncSession) -> dict[str, Any]:
@@ -215,6 +291,7 @@ async def escalations(session: AsyncSession) -> dict[str, Any]:
             sorted(Counter(case.evidence.get("signal", "other") for case in cases).items())
         ),
         "median_hours_to_claim": round(median(waits), 1) if waits else None,
+        "longest_hours_to_claim": round(max(waits), 1) if waits else None,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import time
 
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney")
 # Local send times that fall on whole UTC hours (India is UTC+5:30), the simulation's step.
@@ -32,6 +33,7 @@ NAMES = (
 )  # fmt: skip
 COACH_NAME = "Cora"
 COACH_ZONE = "Europe/London"
+COACH_HOURS = (time(9), time(17))  # the coach's office hours in COACH_ZONE, on working days
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import holidays
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +32,14 @@ from bot.coaching.planner import PlanResult
 from bot.coaching.service import CoachingService
 from bot.coaching.teams import TeamChanges, configure_team
 from bot.config import Settings
-from bot.demo.personas import COACH_NAME, COACH_ZONE, DemoLearner, cohort, learner_rng
+from bot.demo.personas import (
+    COACH_HOURS,
+    COACH_NAME,
+    COACH_ZONE,
+    DemoLearner,
+    cohort,
+    learner_rng,
+)
 from bot.errors import UserError
 from bot.messages import Answer, CoachAction, Inbound, OutboundKind, Text
 from bot.transports.console import ConsoleMessage, ConsoleTransport
@@ -44,7 +54,7 @@ CALENDAR = "GB-ENG"
 ADMIN = "console:ops"
 FIRST_MONDAY = date(2026, 3, 23)  # 20 days from here cross UK and Sydney DST changes and Easter
 START = datetime(2026, 3, 22, 12, 0, tzinfo=UTC)  # Monday 00:00 in Sydney is before this
-TRANSCRIPT_DAYS = 3
+TRANSCRIPT_DAYS = 3  # shown in full; later days show their lessons only
 DAILY_JOBS = {"silence": timedelta(days=1)}
 DISPATCH = "dispatch"
 SLOT = timedelta(minutes=10)
@@ -85,6 +95,7 @@ class TranscriptLine:
     at: datetime
     from_learner: bool
     text: str
+    kind: str = ""  # the message's kind for lines from the bot
 
 
 @dataclass
@@ -241,19 +252,25 @@ class Cohort:
         self._run = run
         self._seen = 0
         self._event_ids = itertools.count(1)
-        self._transcript_until = FIRST_MONDAY + timedelta(days=TRANSCRIPT_DAYS)
+        self._transcript_until = transcript_until()
+        country, _, subdiv = CALENDAR.partition("-")
+        self._coach_holidays = holidays.country_holidays(country, subdiv=subdiv or None)
 
     def _event_id(self) -> str:
         """A fresh platform event id."""
         return f"demo-{next(self._event_ids)}"
 
-    def record(self, address: str, at: datetime, text: str, *, from_learner: bool) -> None:
-        """Add a line to the learner's transcript while it covers their first days."""
+    def record(
+        self, address: str, at: datetime, text: str, *, from_learner: bool, kind: str = ""
+    ) -> None:
+        """Add a line to the learner's transcript: everything on their first days, then lessons."""
         learner = self._learners.get(address)
-        if learner is None or local_date(at, learner.timezone) >= self._transcript_until:
+        if learner is None:
             return
-        lines = self._run.transcripts.setdefault(learner.name, [])
-        lines.append(TranscriptLine(at, from_learner, text))
+        first_days = local_date(at, learner.timezone) < self._transcript_until
+        if first_days or kind == OutboundKind.LESSON:
+            lines = self._run.transcripts.setdefault(learner.name, [])
+            lines.append(TranscriptLine(at, from_learner, text, kind))
 
     async def react(self, now: datetime) -> None:
         """Look at every message sent since the last call and plan people's replies."""
@@ -267,7 +284,13 @@ class Cohort:
         items = await self._items_of(prompts)
         for message in fresh:
             if message.address in self._learners:
-                self.record(message.address, now, _short(message), from_learner=False)
+                self.record(
+                    message.address,
+                    now,
+                    _short(message),
+                    from_learner=False,
+                    kind=message.outbound.kind,
+                )
                 self._learner_reacts(self._learners[message.address], message, items, now)
             elif message.address == f"console:{COACH_NAME.lower()}":
                 self._coach_reacts(message, now)
@@ -334,7 +357,7 @@ class Cohort:
             self._agenda.add(at, event, note)
 
     def _coach_reacts(self, message: ConsoleMessage, now: datetime) -> None:
-        """Cora claims each new case within a few hours, writes, and resolves a day later."""
+        """Cora claims each new case in her office hours, writes at once, resolves later."""
         claim = next(
             (c.choice_id for c in message.outbound.choices if c.choice_id.startswith("claim:")),
             None,
@@ -342,25 +365,56 @@ class Cohort:
         if claim is None:
             return
         case_id, rng, address = int(claim.partition(":")[2]), self._coach_rng, message.address
-        claimed = now + _h(rng.uniform(1, 4))
+        claimed = self._office_after(now, rng.uniform(0.25, 3))
         self._agenda.add(claimed, CoachAction(address, self._event_id(), case_id, "claim"))
         note = (
             "Hi, I'm Cora, one of the coaches. I looked at your recent answers: shall we go "
             "through two of them together at 2pm? No pressure, it's a 10-minute chat."
         )
-        self._agenda.add(
-            claimed + _h(0.1), CoachAction(address, self._event_id(), case_id, "message", note)
-        )
+        written = self._office_after(claimed, rng.uniform(0.05, 0.3))
+        self._agenda.add(written, CoachAction(address, self._event_id(), case_id, "message", note))
         resolution = "Talked it through; agreed to practise one tip a day. Will check in next week."
         self._agenda.add(
-            claimed + _h(rng.uniform(20, 28)),
+            self._office_after(written, rng.uniform(4, 10)),
             CoachAction(address, self._event_id(), case_id, "resolve", resolution),
         )
+
+    def _office_after(self, at: datetime, hours: float) -> datetime:
+        """The moment `hours` of the coach's office time after `at`."""
+        return office_after(at, _h(hours), days_off=self._coach_holidays)
+
+
+def transcript_until() -> date:
+    """The first local date whose transcript shows lessons only."""
+    return FIRST_MONDAY + timedelta(days=TRANSCRIPT_DAYS)
+
+
+def office_after(at: datetime, work: timedelta, *, days_off: holidays.HolidayBase) -> datetime:
+    """`work` of the coach's office time (COACH_HOURS on working days, COACH_ZONE) after `at`."""
+    zone = ZoneInfo(COACH_ZONE)
+    moment, left = at, work
+    while True:
+        day = moment.astimezone(zone).date()
+        opens, closes = (
+            datetime.combine(day, hour, tzinfo=zone).astimezone(UTC) for hour in COACH_HOURS
+        )
+        if day.weekday() >= 5 or day in days_off or moment >= closes:
+            moment = datetime.combine(day + timedelta(days=1), COACH_HOURS[0], tzinfo=zone)
+            moment = moment.astimezone(UTC)
+            continue
+        moment = max(moment, opens)
+        if moment + left <= closes:
+            return moment + left
+        left -= closes - moment
+        moment = closes
 
 
 def _h(hours: float) -> timedelta:
     """`hours` as a timedelta, to the second."""
     return timedelta(seconds=round(hours * 3600))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 
 
 def _short(message: ConsoleMessage) -> str:
@@ -369,7 +423,7 @@ def _short(message: ConsoleMessage) -> str:
     text = outbound.text
     if outbound.kind == OutboundKind.LESSON or text.startswith("Welcome"):
         head, _, body = text.partition("\n\n")
-        first = body.split(". ")[0].strip()
+        first = _SENTENCE_END.split(body.strip(), maxsplit=1)[0].rstrip(".")
         joiner = " " if head.endswith((".", "!", "?")) else ": "  # a title gets a colon
         text = f"{head}{joiner}{first}…" if first else head
     choices = [f"  [{n}] {c.label}" for n, c in enumerate(outbound.choices, 1)]
