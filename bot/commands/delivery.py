@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -104,6 +105,7 @@ def _progress() -> Progress:
         MofNCompleteColumn(),
         console=console,
         disable=not console.is_terminal,
+        redirect_stdout=sys.stdout.isatty(),  # messages printed meanwhile stay on stdout
     )
 
 
@@ -130,6 +132,7 @@ async def _deliver_now(settings: Settings, team: str | None, learner: str | None
                 person_ids=person_ids,
                 on_batch=lambda step: progress.advance(sending, step.handled),
             )
+            progress.update(sending, total=sent.handled)
     names = f": {_listed(planned.planned)}" if planned.planned else ""
     typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s){names}")
     typer.echo(f"sent {sent.sent} message(s)")

@@ -1,0 +1,47 @@
+"""`deliver now`: every chosen learner in one call, and a name must mean one person."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+
+import bot.commands.delivery
+from bot.coaching.planner import plan_tick
+from tests.delivery_support import add_learner, rows
+from tests.factories import add_team
+from tests.test_delivery_cli import call, cohort
+
+
+async def test_deliver_now_plans_every_chosen_learner_in_one_call(
+    cli, database, monkeypatch: pytest.MonkeyPatch
+):
+    await cohort(database)
+    # The scheduler's tick plans a batch at a time; here a batch is one learner.
+    monkeypatch.setattr(bot.commands.delivery, "plan_tick", partial(plan_tick, batch=1))
+    result = await call(cli, "deliver", "now")
+    assert result.exit_code == 0, result.stderr
+    assert "planned today's lesson for 3 learner(s): ada, bea, cy" in result.stdout
+    assert "sent 3 message(s)" in result.stdout
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    assert len({row.person_id for row in await rows(database, kind="lesson")}) == 3
+
+
+async def test_deliver_now_refuses_a_name_two_people_share(cli, database):
+    await cohort(database)
+    async with database.sessions() as session:
+        back = await add_team(session, "elsewhere")
+        await add_learner(session, "sam", team=back)
+        other = await add_learner(session, "Sam", team=back)
+        other.platform_id = "sam2"
+        await session.commit()
+    result = await call(cli, "deliver", "now", "--learner", "sam")
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "'sam' matches several people" in result.stderr
+    assert "console:sam" in result.stderr and "console:sam2" in result.stderr
+    assert await rows(database) == []
+
+    by_address = await call(cli, "deliver", "now", "--learner", "console:sam2")
+    assert by_address.exit_code == 0, by_address.stderr
+    assert "planned today's lesson for 1 learner(s): Sam" in by_address.stdout
