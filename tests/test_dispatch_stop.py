@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.clock import SimulatedClock
 from bot.dispatcher import STOPPED
@@ -11,6 +12,7 @@ from bot.messages import Outbound, SentRef
 from bot.transports import TransientError
 from bot.transports.console import ConsoleTransport
 from storage.models import DeliveryStatus
+from storage.outbox import DEFAULT_STALE_AFTER
 from tests.delivery_support import dispatcher, rows
 from tests.factories import MONDAY_9AM, add_person
 from tests.fakes.flaky_transport import FlakyTransport
@@ -104,3 +106,9 @@ async def test_stop_does_not_wait_out_a_retry_and_puts_the_row_back(database):
     assert {(row.status, row.claimed_by) for row in await rows(database)} == {
         (DeliveryStatus.PENDING, None)
     }
+
+
+def test_the_readme_says_how_long_a_dead_process_keeps_its_claims():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    minutes = DEFAULT_STALE_AFTER // timedelta(minutes=1)
+    assert f"{minutes} minutes after they were claimed" in readme
