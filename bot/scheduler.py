@@ -31,6 +31,7 @@ from apscheduler.events import (
 from apscheduler.executors.asyncio import AsyncIOExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.util import iscoroutinefunction_partial
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ def build_scheduler(jobs: Sequence[TickJob]) -> TickScheduler:
     )
     start = datetime.now(UTC)
     for job in jobs:
+        if not iscoroutinefunction_partial(job.tick):
+            raise TypeError(f"tick job {job.job_id!r} is not a coroutine function: never awaited")
         scheduler.add_job(
             job.tick,
             "interval",

@@ -96,30 +96,27 @@ class Lines:
         finally:
             self._queue.put(None)
 
+    def _next(self, deadline: float) -> str | None:
+        """The next line (None at the end); fail if none comes before `deadline`."""
+        try:
+            return self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+        except queue.Empty:
+            raise AssertionError(f"timed out; last lines: {self.seen[-15:]}") from None
+
     def until(self, done: Callable[[list[str]], bool], *, timeout: float = WAIT) -> None:
         """Read lines until `done(lines so far)`; fail if the stream ends or time runs out."""
         deadline = time.monotonic() + timeout
         while not done(self.seen):
-            try:
-                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
-            except queue.Empty:
-                raise AssertionError(f"timed out; last lines: {self.seen[-15:]}") from None
+            line = self._next(deadline)
             if line is None:
                 raise AssertionError(f"output ended; last lines: {self.seen[-15:]}")
             self.seen.append(line)
 
     def to_the_end(self, *, timeout: float = WAIT) -> list[str]:
         """Every line until the stream ends."""
-        ended: list[bool] = []
-
-        def at_end(_: list[str]) -> bool:
-            return bool(ended)
-
-        try:
-            self.until(at_end, timeout=timeout)
-        except AssertionError as problem:
-            if "output ended" not in str(problem):
-                raise
+        deadline = time.monotonic() + timeout
+        while (line := self._next(deadline)) is not None:
+            self.seen.append(line)
         return self.seen
 
 

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.interval import IntervalTrigger
@@ -147,3 +148,11 @@ async def test_stopping_lets_a_running_tick_finish_instead_of_cancelling_it():
     release.set()
     await asyncio.wait_for(stopping, timeout=60)
     assert ended == ["finished"]
+
+
+def test_a_tick_that_would_not_be_awaited_is_refused():
+    async def tick() -> None:
+        """A real tick."""
+
+    with pytest.raises(TypeError, match="'plan' is not a coroutine function"):
+        build_scheduler([TickJob("plan", 60, lambda: tick())])

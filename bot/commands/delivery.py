@@ -68,9 +68,11 @@ def run() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    # APScheduler logs every run of every job at INFO: a line every 5 seconds.
+    # APScheduler logs every run of every job at INFO (a line every 5 seconds), Alembic
+    # its migration context at every start.
     quiet = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(quiet)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(quiet)
     run_async(_serve(settings))
 
 
