@@ -66,16 +66,28 @@ def prepared(folder: Path, people: Iterable[tuple[str, str, str]]) -> dict[str, 
     return env
 
 
+def database_file(env: dict[str, str]) -> Path:
+    """The SQLite file the commands use."""
+    return Path(env["DATABASE_URL"].removeprefix("sqlite+aiosqlite:///"))
+
+
 def outbox(env: dict[str, str]) -> list[dict[str, object]]:
     """Every outbox row with its person's console id."""
-    path = env["DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
-    with sqlite3.connect(path) as connection:
+    with sqlite3.connect(database_file(env)) as connection:
         connection.row_factory = sqlite3.Row
         found = connection.execute(
             "SELECT person.platform_id AS who, delivery.* FROM delivery"
             " JOIN person ON person.id = delivery.person_id"
         )
         return [dict(row) for row in found]
+
+
+def start(args: list[str], env: dict[str, str], *, stderr: int) -> subprocess.Popen[str]:
+    """`servicecoach ARGS…` from this virtualenv, in the database's folder, stdout piped."""
+    folder = database_file(env).parent
+    return subprocess.Popen(
+        [SERVICECOACH, *args], stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=folder
+    )
 
 
 class Lines:
@@ -133,14 +145,7 @@ def lessons_to(lines: list[str]) -> set[str]:
 
 def test_run_sends_todays_lessons_by_itself_and_stops_cleanly_on_sigterm(tmp_path: Path):
     env = prepared(tmp_path, [("Ada Lovelace", "ada", "front"), ("Bea Smith", "bea", "front")])
-    process = subprocess.Popen(
-        [SERVICECOACH, "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = start(["run"], env, stderr=subprocess.PIPE)
     try:
         out, err = Lines(process.stdout), Lines(process.stderr)
         out.until(lambda lines: lessons_to(lines) == {"ada", "bea"})
@@ -169,14 +174,7 @@ def test_deliver_now_as_a_process_sends_only_to_the_chosen_and_shows_progress(tm
         [("Ada Lovelace", "ada", "front"), ("Bea Smith", "bea", "front"), ("Cy", "cy", "back")],
     )
     terminal, other_end = os.openpty()  # stderr is a terminal: the progress shows there
-    process = subprocess.Popen(
-        [SERVICECOACH, "deliver", "now", "--team", "front"],
-        stdout=subprocess.PIPE,
-        stderr=other_end,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = start(["deliver", "now", "--team", "front"], env, stderr=other_end)
     os.close(other_end)
     try:
         shown = Lines(os.fdopen(terminal, errors="replace"))
