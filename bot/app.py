@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from rich.text import Text
@@ -150,21 +151,16 @@ class Runtime:
     admin_addresses: tuple[str, ...]
 
     def ticks(self) -> list[TickJob]:
-        """The scheduler's jobs: each a plain async tick on this runtime's clock."""
-        sessions, clock, admins = self.database.sessions, self.clock, self.admin_addresses
+        """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
+        on_clock = {"sessions": self.database.sessions, "clock": self.clock}
+        to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
-            TickJob("plan", 60, lambda: plan_tick(sessions=sessions, clock=clock)),
+            TickJob("plan", 60, partial(plan_tick, **on_clock)),
             TickJob("dispatch", 5, self.dispatcher.tick),
-            TickJob("nudge", 300, lambda: nudge_tick(sessions=sessions, clock=clock)),
-            TickJob(
-                "sla", 600, lambda: sla_tick(sessions=sessions, clock=clock, admin_addresses=admins)
-            ),
-            TickJob(
-                "silence",
-                3600,
-                lambda: silence_tick(sessions=sessions, clock=clock, admin_addresses=admins),
-            ),
-            TickJob("digest", 600, lambda: coach_digest_tick(sessions=sessions, clock=clock)),
+            TickJob("nudge", 300, partial(nudge_tick, **on_clock)),
+            TickJob("sla", 600, partial(sla_tick, **to_admins)),
+            TickJob("silence", 3600, partial(silence_tick, **to_admins)),
+            TickJob("digest", 600, partial(coach_digest_tick, **on_clock)),
         ]
 
 

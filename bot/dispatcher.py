@@ -6,14 +6,17 @@ its platform is down, its chat is rate limited or the send failed for a passing
 reason (then with the error, due again after a growing wait, until the learner's
 day is over and it is missed). A row marked sent is never claimed again; a
 claim left by a crash is taken over after `stale_after`, so at most the one
-message that was in flight goes out twice.
+message that was in flight goes out twice. `stop` is the clean way out: no new
+claims, the send in flight finishes and is recorded, and the rest of the batch
+goes back to `pending` at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import zip_longest
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 PER_CHAT_INTERVAL = 1.0  # Slack S1 and Telegram T2: about one message a second per chat
 DOWN_RETRY_AFTER = timedelta(minutes=10)
+STOPPED = "put back: the dispatcher stopped before sending it"
 NOT_SENDABLE = {
     PersonStatus.UNREACHABLE: "recipient unreachable",
     PersonStatus.FORGOTTEN: "recipient's data was erased",
@@ -146,6 +150,17 @@ def not_sendable(row: Delivery, *, status: str, pause: Pausable, today: date) ->
     return None
 
 
+_RELEASE_UNSENT = (
+    _OUTBOX.update()
+    .where(
+        _OUTBOX.c.id.in_(bindparam("row_ids", expanding=True)),
+        _OUTBOX.c.status == DeliveryStatus.CLAIMED,
+        _OUTBOX.c.claimed_by == bindparam("worker"),
+    )
+    .values(status=DeliveryStatus.PENDING, reason=STOPPED, claimed_at=None, claimed_by=None)
+)
+
+
 def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
     """The rows reordered so people take turns, each person's rows kept in order.
 
@@ -202,6 +217,37 @@ class _Outcome(Exception):
         self.retry_at = retry_at
 
 
+class _Stopped(Exception):
+    """Internal: the dispatcher stopped before this row was handed to its transport."""
+
+
+class _StoppableClock:
+    """The dispatcher's clock: a wait (pacing, a retry) ends early when the dispatcher stops.
+
+    The row being waited for is then not sent: the wait raises `_Stopped`.
+    """
+
+    def __init__(self, clock: Clock, stopping: asyncio.Event) -> None:
+        self._clock = clock
+        self._stopping = stopping
+
+    def now(self) -> datetime:
+        """The wrapped clock's time."""
+        return self._clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait on the wrapped clock, unless the dispatcher stops first."""
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        waited = asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait((stopped, waited), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            waited.cancel()
+        if self._stopping.is_set():
+            raise _Stopped
+
+
 class Dispatcher:
     """Sends due deliveries through the transports of this process."""
 
@@ -220,7 +266,12 @@ class Dispatcher:
     ) -> None:
         self._sessions = sessions
         self._transports = dict(transports)
-        self._clock = clock
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._ticks_running = 0
+        self._put_back = 0
+        self._clock = _StoppableClock(clock, self._stopping)
         self._admin_addresses = tuple(admin_addresses)
         self.worker = worker or f"dispatcher-{uuid.uuid4().hex[:8]}"
         self._batch = batch
@@ -235,13 +286,37 @@ class Dispatcher:
         """Platforms with a transport here that are not marked down."""
         return [p for p in self._transports if self.down_until.get(p, now) <= now]
 
-    async def tick(self) -> DispatchResult:
-        """Claim and send one batch of due rows.
+    async def stop(self) -> int:
+        """Claim nothing more, let the sends in flight finish, put the rest back to pending.
+
+        Returns how many claimed rows went back. Stopping is a flag, never a
+        cancel: a send handed to a transport is always recorded, so a message is
+        not sent twice after a restart.
+        """
+        self._stopping.set()
+        await self._idle.wait()
+        return self._put_back
+
+    async def tick(self, *, person_ids: Collection[int] | None = None) -> DispatchResult:
+        """Claim and send one batch of due rows (only `person_ids`' rows, when given).
 
         The batch shares one session: what the rows need (their people, items and
         lessons) is loaded in one query, and each row costs a claim check before
         its send and the record of its outcome after, each committed at once.
         """
+        if self._stopping.is_set():
+            return DispatchResult()
+        self._ticks_running += 1
+        self._idle.clear()
+        try:
+            return await self._tick(person_ids)
+        finally:
+            self._ticks_running -= 1
+            if not self._ticks_running:
+                self._idle.set()
+
+    async def _tick(self, person_ids: Collection[int] | None) -> DispatchResult:
+        """One batch: claim, send row by row until stopped, release what was not sent."""
         result = DispatchResult()
         now = self._clock.now()
         platforms = self._live_platforms(now)
@@ -257,20 +332,48 @@ class Dispatcher:
                 limit=self._batch,
                 stale_after=self._stale_after,
                 platforms=platforms,
+                person_ids=person_ids,
             )
             result.claimed = len(rows)
             if not rows:
                 return result
             loaded = await _load_for(session, rows)
             for row in _taking_turns(rows):
-                await self._dispatch(session, row, loaded.people[row.person_id], result)
+                if self._stopping.is_set():
+                    break
+                try:
+                    await self._dispatch(session, row, loaded.people[row.person_id], result)
+                except _Stopped:
+                    break
+            if self._stopping.is_set():
+                result.released += await self._release_unsent(session, rows)
         return result
 
-    async def drain(self, *, max_ticks: int = 1000) -> DispatchResult:
-        """Tick until a batch is empty or short of full (bounded); returns the totals."""
+    async def _release_unsent(self, session: AsyncSession, rows: list[Delivery]) -> int:
+        """Put this batch's rows that are still claimed by this worker back to pending."""
+        params = {"row_ids": [row.id for row in rows], "worker": self.worker}
+        released = (await session.exec(_RELEASE_UNSENT, params=params)).rowcount
+        await session.commit()
+        self._put_back += released
+        return released
+
+    async def drain(
+        self,
+        *,
+        max_ticks: int = 1000,
+        person_ids: Collection[int] | None = None,
+        on_batch: Callable[[DispatchResult], None] | None = None,
+    ) -> DispatchResult:
+        """Tick until a batch is empty or short of full (bounded); returns the totals.
+
+        With `person_ids`, only those people's rows are sent; `on_batch` hears
+        of each batch as it ends (for a progress bar).
+        """
         total = DispatchResult()
         for _ in range(max_ticks):
-            step = await self.tick()
+            step = await self.tick(person_ids=person_ids)
+            if on_batch is not None:
+                on_batch(step)
             total.sent += step.sent
             total.failed += step.failed
             total.cancelled += step.cancelled
@@ -346,7 +449,8 @@ class Dispatcher:
         Returns the recipient's status and pause as they are now. A row cancelled
         since it was claimed or taken over by another worker is not sent. A long
         batch can outlast `stale_after`, so a claim half-way to stale is renewed
-        and cannot be taken over; a younger one is only read.
+        and cannot be taken over; a younger one is only read. A stopping dispatcher
+        hands nothing more to a transport (raises `_Stopped`).
         """
         now = self._clock.now()
         ours = {"row_id": row.id, "worker": self.worker}
@@ -358,6 +462,8 @@ class Dispatcher:
             else:
                 recipient = None
         await session.commit()  # no transaction stays open across the send
+        if recipient is not None and self._stopping.is_set():
+            raise _Stopped
         return recipient
 
     async def _pace(self, address: str) -> None:

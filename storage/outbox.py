@@ -22,13 +22,15 @@ async def claim_due(
     limit: int = 50,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     platforms: Collection[str] | None = None,
+    person_ids: Collection[int] | None = None,
 ) -> list[Delivery]:
     """Atomically claim up to `limit` due deliveries for `worker` and commit.
 
     A row is due when it is pending and its time has come, or when another
     worker claimed it more than `stale_after` ago and never finished (a crash).
     With `platforms`, only rows for people on those platforms are claimed, so a
-    process never takes rows it has no transport for.
+    process never takes rows it has no transport for. With `person_ids`, only
+    those people's rows are claimed (`deliver now` for some learners).
     The candidates are picked once, in a materialised CTE: PostgreSQL locks them
     with `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each other by (as a
     plain `IN (subquery)` it may re-run the subquery and claim more than `limit`);
@@ -43,14 +45,20 @@ async def claim_due(
     }
     if platforms is not None:
         params["platforms"] = list(platforms)
-    statement = _claim_statement(session.bind.dialect.name, by_platform=platforms is not None)
+    if person_ids is not None:
+        params["people"] = list(person_ids)
+    statement = _claim_statement(
+        session.bind.dialect.name,
+        by_platform=platforms is not None,
+        by_person=person_ids is not None,
+    )
     rows = list((await session.exec(statement, params=params)).scalars().all())
     await session.commit()
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
 
 @cache
-def _claim_statement(dialect: str, *, by_platform: bool) -> Update:
+def _claim_statement(dialect: str, *, by_platform: bool, by_person: bool) -> Update:
     """The claim `UPDATE … RETURNING`, built once per dialect (it runs every few seconds)."""
     due = or_(
         and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= bindparam("now")),
@@ -70,6 +78,8 @@ def _claim_statement(dialect: str, *, by_platform: bool) -> Update:
             Person.platform.in_(bindparam("platforms", expanding=True))
         )
         candidates = candidates.where(Delivery.person_id.in_(on_platforms))
+    if by_person:
+        candidates = candidates.where(Delivery.person_id.in_(bindparam("people", expanding=True)))
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")

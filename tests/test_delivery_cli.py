@@ -105,7 +105,7 @@ async def test_deliver_now_for_someone_unknown_is_one_line_and_changes_nothing(c
     await cohort(database)
     result = await call(cli, "deliver", "now", "--learner", "nobody")
     assert result.exit_code == 1
-    assert result.stderr == "error: no learner called 'nobody'\n"
+    assert result.stderr == "error: nobody called 'nobody': add them with `roster import` first\n"
     result = await call(cli, "deliver", "now", "--team", "nowhere")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: no team called 'nowhere'")

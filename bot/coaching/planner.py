@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -108,14 +108,16 @@ async def plan_tick(
     clock: Clock,
     person_ids: Collection[int] | None = None,
     now_for_everyone: bool = False,
-    batch: int = 500,
+    batch: int | None = 500,
+    progress: Callable[[int], None] | None = None,
 ) -> PlanResult:
     """Plan today's rows for every learner whose local send time has passed.
 
     Active learners with an active enrolment are planned; with `person_ids`,
     only those, and the others among them are counted in `skipped` with the
     reason. At most `batch` learners are planned per tick (the rest are
-    `deferred` to the next one), so a tick stays short.
+    `deferred` to the next one), so a tick stays short; `batch=None` plans
+    them all. `progress(n)` is called as each next `n` learners are dealt with.
     `now_for_everyone` is `deliver now`: today's lesson is planned at once,
     ignoring working days, holidays and the send time, but never for a paused
     learner; it uses the same local-date keys, so the scheduler will not send
@@ -131,8 +133,12 @@ async def plan_tick(
             others = [person_id for person_id in person_ids if person_id not in found]
             if others:
                 result.skipped.update(await _not_plannable(session, others))
+    if progress is not None:
+        progress(result.skipped.total())
     attempts = 0
     for learner in learners:
+        if progress is not None:
+            progress(1)
         today = local_date(now, learner.timezone)
         if (learner.person_id, today) in done:
             result.skipped["already planned today"] += 1
@@ -141,7 +147,7 @@ async def plan_tick(
         if reason:
             result.skipped[reason] += 1
             continue
-        if attempts >= batch:
+        if batch is not None and attempts >= batch:
             result.deferred += 1
             continue
         attempts += 1

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlmodel import col, select
 
@@ -18,13 +20,14 @@ from bot.app import build_runtime, build_transports, open_database
 from bot.clock import SystemClock
 from bot.coaching.daily import MISSED
 from bot.coaching.planner import plan_tick
+from bot.coaching.teams import find_person
 from bot.commands.common import run as run_async
 from bot.commands.common import settings as read_settings
 from bot.config import Settings
 from bot.errors import UserError
 from bot.scheduler import build_scheduler
 from storage.db import SessionFactory
-from storage.models import Delivery, DeliveryStatus, Person, Team
+from storage.models import Delivery, DeliveryStatus, Person, Role, Team
 
 MISSED_STATUS = "missed"  # failed rows whose retries ran out with the learner's day
 
@@ -32,9 +35,10 @@ deliver_app = typer.Typer(help="Send lessons outside the schedule.", no_args_is_
 
 
 async def _serve(settings: Settings) -> None:
-    """Run the scheduler and transports until SIGINT or SIGTERM."""
+    """Run the scheduler and transports until SIGINT or SIGTERM, then stop cleanly."""
     clock = SystemClock()
     async with open_database(settings, upgrade=True) as database:
+        # The console writer flushes: each message shows at once, also through a pipe.
         transports = build_transports(settings)
         runtime = build_runtime(
             database=database, settings=settings, clock=clock, transports=transports
@@ -53,9 +57,12 @@ async def _serve(settings: Settings) -> None:
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-            scheduler.shutdown(wait=False)
+            # The dispatcher stops claiming and puts its unsent rows back while the
+            # scheduler waits for the running ticks (the dispatch tick among them).
+            put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
             for transport in transports.values():
                 await transport.stop()
+    typer.echo(f"servicecoach stopped ({put_back} unsent message(s) put back in the queue)")
 
 
 def run() -> None:
@@ -64,56 +71,99 @@ def run() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
-    # APScheduler logs every run of every job at INFO: a line every 5 seconds.
+    # APScheduler logs every run of every job at INFO (a line every 5 seconds), Alembic
+    # its migration context at every start.
     quiet = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(quiet)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(quiet)
     run_async(_serve(settings))
 
 
 async def _chosen(sessions: SessionFactory, team: str | None, learner: str | None) -> list[int]:
-    """Ids of the learners `deliver now` is for; a name that matches nobody is an error."""
+    """Ids of the learners `deliver now` is for; a name matching nobody, or several, is an error."""
     async with sessions() as session:
-        statement = select(Person.id).where(Person.role == "learner")
+        team_id = None
         if team is not None:
-            found = (await session.exec(select(Team.id).where(Team.name == team))).first()
-            if found is None:
+            team_id = (await session.exec(select(Team.id).where(Team.name == team))).first()
+            if team_id is None:
                 raise UserError(f"no team called {team!r} (see `servicecoach teams list`)")
-            statement = statement.where(Person.team_id == found)
         if learner is not None:
-            statement = statement.where(Person.name == learner)
+            person = await find_person(session, learner, include_inactive=True)
+            if team_id is not None and person.team_id != team_id:
+                raise UserError(f"{person.name} is not in team {team!r}")
+            return [person.id]
+        statement = select(Person.id).where(Person.role == Role.LEARNER)
+        if team_id is not None:
+            statement = statement.where(Person.team_id == team_id)
         ids = list((await session.exec(statement)).all())
     if not ids:
-        raise UserError(
-            f"no learner called {learner!r}" if learner else "no learners to deliver to"
-        )
+        raise UserError("no learners to deliver to")
     return ids
 
 
+def _progress() -> Progress:
+    """Progress bars on stderr, shown only when stderr is a terminal."""
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        redirect_stdout=sys.stdout.isatty(),  # messages printed meanwhile stay on stdout
+    )
+
+
 async def _deliver_now(settings: Settings, team: str | None, learner: str | None) -> None:
-    """Plan today's lesson at once for the chosen learners and send what is due."""
+    """Plan today's lesson at once for every chosen learner and send their rows that are due."""
     clock = SystemClock()
     async with open_database(settings) as database:
         person_ids = await _chosen(database.sessions, team, learner)
-        planned = await plan_tick(
-            sessions=database.sessions, clock=clock, person_ids=person_ids, now_for_everyone=True
-        )
         runtime = build_runtime(
             database=database, settings=settings, clock=clock, transports=build_transports(settings)
         )
-        sent = await runtime.dispatcher.drain()
-    names = f": {', '.join(planned.planned)}" if planned.planned else ""
+        with _progress() as progress:
+            planning = progress.add_task("planning", total=len(person_ids))
+            planned = await plan_tick(
+                sessions=database.sessions,
+                clock=clock,
+                person_ids=person_ids,
+                now_for_everyone=True,
+                batch=None,
+                progress=lambda count: progress.advance(planning, count),
+            )
+            sending = progress.add_task("sending", total=None)
+            sent = await runtime.dispatcher.drain(
+                person_ids=person_ids,
+                on_batch=lambda step: progress.advance(sending, step.handled),
+            )
+            progress.update(sending, total=sent.handled)
+    names = f": {_listed(planned.planned)}" if planned.planned else ""
     typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s){names}")
     typer.echo(f"sent {sent.sent} message(s)")
     for reason, count in sorted(planned.skipped.items()):
         typer.echo(f"skipped {count}: {reason}")
     for failure in sent.failed:
         typer.echo(f"failed: {failure}")
+    if sent.released:
+        typer.echo(
+            f"{sent.released} message(s) could not be sent yet: `servicecoach run` retries them "
+            "until the end of each learner's day (`servicecoach deliveries --status pending`)"
+        )
+
+
+def _listed(names: list[str], *, shown: int = 20) -> str:
+    """Names separated by commas, the first `shown` of them and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 @deliver_app.command("now")
 def deliver_now(
     team: str | None = typer.Option(None, "--team", help="Only this team's learners."),
-    learner: str | None = typer.Option(None, "--learner", help="Only the learner of this name."),
+    learner: str | None = typer.Option(
+        None, "--learner", help="Only this learner: name, email or platform:id."
+    ),
 ) -> None:
     """Send today's lesson now, ignoring working days and holidays (never pauses).
 
