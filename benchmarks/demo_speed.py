@@ -20,8 +20,8 @@ from sqlalchemy import event
 
 from bot.app import open_database
 from bot.config import Settings
-from bot.demo.report import summarise
 from bot.demo.simulation import DemoConfig, simulate
+from bot.demo.summary import summarise
 
 
 async def timed(config: DemoConfig) -> tuple[float, dict, int]:

@@ -13,15 +13,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
-from bot.coaching.digest import coach_digest_tick
 from bot.coaching.escalation import sla_tick
-from bot.coaching.nudges import nudge_tick
-from bot.coaching.planner import plan_tick
-from bot.coaching.service import CoachingService
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
-from bot.dispatcher import Dispatcher
+from bot.conversation.router import InboundRouter
 from bot.errors import UserError
+from bot.outbox.digest import coach_digest_tick
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.nudges import nudge_tick
+from bot.outbox.planner import plan_tick
 from bot.scheduler import TickJob
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport, print_styled
@@ -147,7 +147,7 @@ class Runtime:
     clock: Clock
     transports: Mapping[str, Transport]
     dispatcher: Dispatcher
-    service: CoachingService
+    service: InboundRouter
     admin_addresses: tuple[str, ...]
 
     def ticks(self) -> list[TickJob]:
@@ -183,7 +183,7 @@ def build_runtime(
     async def dispatch_now() -> None:
         await dispatcher.drain(max_ticks=5)
 
-    service = CoachingService(
+    service = InboundRouter(
         sessions=database.sessions,
         clock=clock,
         admin_addresses=admin_addresses,

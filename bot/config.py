@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.roster import address_problem, parse_send_time, team_name_problem
+from bot.admin.roster import address_problem, parse_send_time, team_name_problem
 from storage.db import url_problem
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Database
 from bot.clock import SimulatedClock
-from bot.dispatcher import Dispatcher
+from bot.outbox.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
 from tests.factories import MONDAY_9AM, add_person

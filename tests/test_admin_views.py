@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.app import Database
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, CoachAction, Text
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, Enrolment, Escalation, Item, Person, Reflection, Response, Role
@@ -54,7 +54,7 @@ async def seed(database: Database) -> Escalation:
         )
         await session.commit()
     clock = SimulatedClock(MONDAY + timedelta(minutes=30))
-    service = CoachingService(sessions=database.sessions, clock=clock)
+    service = InboundRouter(sessions=database.sessions, clock=clock)
     await service.handle(Answer(ada.address, "a1", ada_first.id, "c1"))
     await service.handle(Answer(bob.address, "b1", bob_first.id, "c0"))
     await service.handle(

@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 
 import bot.commands.delivery
-from bot.coaching.planner import plan_tick
+from bot.outbox.planner import plan_tick
 from bot.transports import TransientError
 from storage.models import DeliveryStatus
 from tests.delivery_support import add_learner, rows

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.calendar import send_instant
-from bot.coaching.planner import plan_tick
+from bot.outbox.planner import plan_tick
 from bot.transports import TransientError
 from bot.transports.console import ConsoleTransport
 from storage.models import DeliveryStatus, PersonStatus, Team

@@ -20,8 +20,8 @@ from bot.coaching.escalation import ASKED
 from bot.config import Settings
 from bot.demo.metrics import integrity, lesson_days
 from bot.demo.personas import PERSONAS, ZONES, DemoLearner, cohort
-from bot.demo.report import print_human, summarise, transcript
 from bot.demo.simulation import DemoConfig, office_after, simulate
+from bot.demo.summary import print_human, summarise, transcript
 from bot.messages import Outbound, OutboundKind
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Escalation, EscalationEvent

@@ -11,11 +11,11 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.daily import missed_reason
 from bot.coaching.pauses import pause_person
-from bot.coaching.planner import plan_tick
-from bot.dispatcher import DOWN_RETRY_AFTER
 from bot.messages import Choice, OutboundKind
+from bot.outbox.daily import missed_reason
+from bot.outbox.dispatcher import DOWN_RETRY_AFTER
+from bot.outbox.planner import plan_tick
 from bot.transports import RateLimited, RecipientGone, TransientError, TransportDown
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory

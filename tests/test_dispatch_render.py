@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from bot.coaching.render import render
 from bot.messages import Choice, Outbound, OutboundKind, SentRef
+from bot.outbox.render import render
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Item

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.clock import SimulatedClock
-from bot.coaching.daily import MISSED, missed_reason
-from bot.coaching.planner import plan_tick
+from bot.outbox.daily import MISSED, missed_reason
+from bot.outbox.planner import plan_tick
 from bot.transports import RateLimited, TransientError
 from storage.models import DeliveryStatus, Person
 from tests.delivery_support import add_learner, by_key, dispatcher, notices, rows

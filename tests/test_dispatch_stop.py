@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.clock import SimulatedClock
-from bot.dispatcher import STOPPED
 from bot.messages import Outbound, SentRef
+from bot.outbox.dispatcher import STOPPED
 from bot.transports.console import ConsoleTransport
 from storage.models import DeliveryStatus
 from storage.outbox import DEFAULT_STALE_AFTER

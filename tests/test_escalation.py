@@ -5,10 +5,10 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.digest import coach_digest_tick
 from bot.coaching.escalation import open_case, sla_tick, working_days_after
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, CoachAction, Command, Text
+from bot.outbox.digest import coach_digest_tick
 from storage.models import Delivery, Escalation, EscalationStatus, Person, Role, Team
 from tests.factories import MONDAY_9AM, add_person, add_team, outbox
 
@@ -23,7 +23,7 @@ async def world(database, *, with_coach=True):
         cora = await add_person(session, "cora", team=team, role=Role.COACH) if with_coach else None
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM)
-    service = CoachingService(sessions=database.sessions, clock=clock, admin_addresses=[ADMIN])
+    service = InboundRouter(sessions=database.sessions, clock=clock, admin_addresses=[ADMIN])
     return clock, service, ada, cora
 
 

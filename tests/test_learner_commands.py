@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, Text
 from storage.models import (
     Delivery,
@@ -37,7 +37,7 @@ async def world(database):
         ]
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=30))
-    return clock, CoachingService(sessions=database.sessions, clock=clock), ada, prompts
+    return clock, InboundRouter(sessions=database.sessions, clock=clock), ada, prompts
 
 
 async def reply(database, person, event_id):
@@ -216,7 +216,7 @@ async def waiting_world(database, waiting):
             )
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=30))
-    return CoachingService(sessions=database.sessions, clock=clock), ada
+    return InboundRouter(sessions=database.sessions, clock=clock), ada
 
 
 BAD_COMMANDS = [
@@ -272,7 +272,7 @@ async def test_example_dates_are_a_week_after_the_learners_own_today(database):
         ada = await add_person(session, "ada", timezone="America/Los_Angeles")
         await session.commit()
     clock = SimulatedClock(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))  # Sun 22 Nov in Los Angeles
-    service = CoachingService(sessions=database.sessions, clock=clock)
+    service = InboundRouter(sessions=database.sessions, clock=clock)
     await service.handle(Text(ada.address, "e1", "help"))
     await service.handle(Text(ada.address, "e2", "pause until 2026-11-01"))
     await service.handle(Text(ada.address, "e3", "pause tomorrow"))

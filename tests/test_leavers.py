@@ -7,15 +7,15 @@ from datetime import date
 
 import pytest
 
-import bot.coaching.planner as planner
+import bot.outbox.planner as planner
+from bot.admin.roster import RosterRow
+from bot.admin.roster_import import PersonDefaults, import_roster
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import OPEN_ENDED
-from bot.coaching.planner import plan_tick
-from bot.coaching.service import CoachingService
-from bot.dispatcher import LEFT, PAUSED
+from bot.conversation.router import InboundRouter
 from bot.messages import OutboundKind, Text
-from bot.roster import RosterRow
-from bot.roster_import import PersonDefaults, import_roster
+from bot.outbox.dispatcher import LEFT, PAUSED
+from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, DeliveryStatus, PersonStatus
 from tests.delivery_support import InterruptedClock, add_learner, dispatcher, rows
@@ -42,7 +42,7 @@ def says(text: str) -> Change:
     """Ada sends `text` to the bot."""
 
     async def change(database, clock: SimulatedClock) -> None:
-        service = CoachingService(sessions=database.sessions, clock=clock)
+        service = InboundRouter(sessions=database.sessions, clock=clock)
         await service.handle(Text(ADA, f"e-{text}", text))
 
     return change

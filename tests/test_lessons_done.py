@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.app import Database
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Text
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryStatus, Enrolment, Item
@@ -59,9 +59,7 @@ async def _seed(database_url: str) -> None:
             )
             await session.commit()
         clock = SimulatedClock(TUESDAY_10AM)
-        await CoachingService(sessions=sessions, clock=clock).handle(
-            Text(sam.address, "e1", "today")
-        )
+        await InboundRouter(sessions=sessions, clock=clock).handle(Text(sam.address, "e1", "today"))
         database = Database(engine=engine, sessions=sessions)
         await dispatcher(database, clock, per_chat_interval=0).tick()
         async with sessions() as session:

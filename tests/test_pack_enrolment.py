@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.planner import plan_tick
+from bot.outbox.planner import plan_tick
 from storage.db import create_engine, session_factory
 from storage.models import Delivery
 from tests.packs import SAMPLE, row_counts

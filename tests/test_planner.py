@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person, resume_person
-from bot.coaching.planner import plan_tick
+from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
 from storage.models import (

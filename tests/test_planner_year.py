@@ -16,8 +16,8 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.planner import plan_tick
 from bot.messages import OutboundKind
+from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.models import Person
 from tests.delivery_support import add_learner, dispatcher, rows

@@ -7,7 +7,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import SQLModel, select
 
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Command, Text
 from storage.models import Escalation, Item, Person, PersonStatus, Response, Role
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
@@ -52,7 +52,7 @@ async def rich_history(database):
         )
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=5))
-    service = CoachingService(sessions=database.sessions, clock=clock)
+    service = InboundRouter(sessions=database.sessions, clock=clock)
     await service.handle(Text(ada.address, "e1", "typed-secret"))
     await service.handle(Text(ada.address, "e2", "I need help: reflection-secret"))
     async with database.sessions() as session:

@@ -186,8 +186,8 @@ def test_person_back_on_the_roster_is_active_again(cli, one_pack, database_url, 
 
 
 async def test_import_roster_directly_keeps_one_transaction(database, tmp_path):
-    from bot.roster import parse_roster
-    from bot.roster_import import PersonDefaults, import_roster
+    from bot.admin.roster import parse_roster
+    from bot.admin.roster_import import PersonDefaults, import_roster
 
     rows = parse_roster(write_csv(tmp_path / "people.csv", *ROWS))
     now = datetime(2026, 11, 23, 9, tzinfo=UTC)

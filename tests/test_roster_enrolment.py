@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.coaching.enrolment import enrol, pack_for, welcome_delivery
+from bot.admin.enrolment import enrol, pack_for, welcome_delivery
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Role, Team
 from tests.roster_support import add_pack
 

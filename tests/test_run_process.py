@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.dispatcher import STOPPED
+from bot.outbox.dispatcher import STOPPED
 
 SERVICECOACH = str(Path(sys.executable).parent / "servicecoach")
 WAIT = 60.0  # seconds: generous, for a loaded two-core machine

@@ -14,8 +14,8 @@ from apscheduler.util import iscoroutinefunction_partial
 
 from bot.app import build_runtime
 from bot.clock import SimulatedClock
-from bot.coaching.planner import PlanResult
 from bot.config import Settings
+from bot.outbox.planner import PlanResult
 from bot.scheduler import TickJob, build_scheduler
 from bot.transports.console import ConsoleTransport
 from storage.models import DeliveryStatus

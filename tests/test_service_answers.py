@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Text
 from storage.models import Item, Response, ReviewState
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
@@ -29,7 +29,7 @@ async def setup(database, *types):
             for item in items
         }
         await session.commit()
-    return clock, CoachingService(sessions=database.sessions, clock=clock), ada, prompts
+    return clock, InboundRouter(sessions=database.sessions, clock=clock), ada, prompts
 
 
 async def test_right_answer_gets_feedback_and_schedules_review_days_later(database):

@@ -5,9 +5,9 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.nudges import nudge_tick
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer
+from bot.outbox.nudges import nudge_tick
 from storage.models import Delivery, Item
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
 
@@ -47,7 +47,7 @@ async def test_one_nudge_after_the_delay_covering_the_day(database):
 
 async def test_answered_prompts_are_not_nudged(database):
     clock, ada, prompts = await world(database)
-    service = CoachingService(sessions=database.sessions, clock=clock)
+    service = InboundRouter(sessions=database.sessions, clock=clock)
     await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
     await service.handle(Answer(ada.address, "e2", prompts[1].id, "true"))
     clock.advance(timedelta(hours=4))

@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.clock import SimulatedClock
-from bot.coaching.service import CoachingService
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, Text
 from storage.models import (
     Delivery,
@@ -39,7 +39,7 @@ async def world(database, **service_args):
         )
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=10))
-    service = CoachingService(sessions=database.sessions, clock=clock, **service_args)
+    service = InboundRouter(sessions=database.sessions, clock=clock, **service_args)
     return clock, service, ada, cora, quiz, lesson
 
 

@@ -6,8 +6,8 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.escalation import case_card, resolve_case
-from bot.coaching.service import CoachingService
 from bot.coaching.signals import silence_tick
+from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, Text
 from storage.models import Escalation, EscalationEvent, Item, Person, Response, Role
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
@@ -25,7 +25,7 @@ async def world(database, *, lessons=4, policy=None, learners=("ada",)):
         items = list((await session.exec(select(Item).order_by(Item.id))).all())
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM)
-    return clock, CoachingService(sessions=database.sessions, clock=clock), people, items
+    return clock, InboundRouter(sessions=database.sessions, clock=clock), people, items
 
 
 async def answer_on_day(database, clock, service, person, item, day, choice, *, kind="quiz"):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.admin.teams import policy_markdown
 from bot.coaching.policy import TeamPolicy
-from bot.coaching.teams import policy_markdown
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "teams.md"
 
 
 def test_docs_table_matches_team_policy():
     assert policy_markdown() in DOC.read_text(encoding="utf-8"), (
-        "docs/teams.md is out of date: paste bot.coaching.teams.policy_markdown() into it"
+        "docs/teams.md is out of date: paste bot.admin.teams.policy_markdown() into it"
     )
 
 

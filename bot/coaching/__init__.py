@@ -1,1 +1,4 @@
-"""Platform-neutral coaching rules: planning, grading, review, struggle, escalation."""
+"""Platform-neutral coaching rules.
+
+Grading, review, struggle, signals, escalation, policy, calendar, pauses.
+"""

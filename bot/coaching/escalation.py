@@ -18,13 +18,13 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.progress import topic_names
 from bot.clock import Clock
 from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.progress import topic_names
-from bot.coaching.replies import queue
 from bot.coaching.struggle import struggle_score
+from bot.outbox.queue import queue
 from storage.db import SessionFactory
 from storage.models import (
     Escalation,

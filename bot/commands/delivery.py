@@ -16,15 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlmodel import col, select
 
+from bot.admin.teams import find_person
 from bot.app import build_runtime, build_transports, open_database
 from bot.clock import SystemClock
-from bot.coaching.daily import MISSED
-from bot.coaching.planner import plan_tick
-from bot.coaching.teams import find_person
 from bot.commands.common import run as run_async
 from bot.commands.common import settings as read_settings
 from bot.config import Settings
 from bot.errors import UserError
+from bot.outbox.daily import MISSED
+from bot.outbox.planner import plan_tick
 from bot.scheduler import build_scheduler
 from storage.db import SessionFactory
 from storage.models import Delivery, DeliveryStatus, Person, Role, Team

@@ -17,11 +17,16 @@ from bot.app import Database, open_database
 from bot.clock import SimulatedClock, SystemClock
 from bot.commands.common import run, settings
 from bot.config import Settings, shell_database_path
-from bot.demo.report import print_human, summarise
 from bot.demo.simulation import DemoConfig, DemoRun, simulate
+from bot.demo.summary import print_human, summarise
 from bot.errors import UserError
-from bot.shell import ensure_learner, open_shell, refuse_foreign_database, resume_time
 from bot.transports.console import print_styled
+from bot.transports.console_shell import (
+    ensure_learner,
+    open_shell,
+    refuse_foreign_database,
+    resume_time,
+)
 
 
 def _database_url(db: str | None, folder: str) -> str:

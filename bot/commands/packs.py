@@ -13,9 +13,9 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.enrolment import Waiting, enrol_waiting, waiting_for
 from bot.app import open_database
 from bot.clock import SystemClock
-from bot.coaching.enrolment import Waiting, enrol_waiting, waiting_for
 from bot.commands.common import run, settings
 from bot.errors import UserError
 from content import PackModel, PackPathError, read_pack, shipped_pack_names

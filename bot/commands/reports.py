@@ -14,14 +14,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import open_database
-from bot.clock import SystemClock
-from bot.coaching.people import person_label
-from bot.coaching.privacy import export_person, forget_person
-from bot.coaching.teams import find_person
-from bot.commands.common import run, settings
-from bot.errors import UserError
-from bot.reports import (
+from bot.admin.privacy import export_person, forget_person
+from bot.admin.read_models import (
     CASE_STATUSES,
     CaseRow,
     LearnerDetail,
@@ -34,6 +28,12 @@ from bot.reports import (
     report_json,
     totals,
 )
+from bot.admin.teams import find_person
+from bot.app import open_database
+from bot.clock import SystemClock
+from bot.coaching.people import person_label
+from bot.commands.common import run, settings
+from bot.errors import UserError
 from storage.models import Person
 
 T = TypeVar("T")

@@ -7,12 +7,12 @@ from typing import NoReturn
 
 import typer
 
+from bot.admin.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
+from bot.admin.roster_import import ImportSummary, PersonDefaults, import_roster
 from bot.app import open_database
 from bot.clock import SystemClock
 from bot.commands.common import run, settings
 from bot.errors import UserError
-from bot.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
-from bot.roster_import import ImportSummary, PersonDefaults, import_roster
 
 roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
 

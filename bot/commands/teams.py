@@ -9,9 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.app import open_database
-from bot.clock import SystemClock
-from bot.coaching.teams import (
+from bot.admin.teams import (
     TeamChanges,
     TeamOutcome,
     TeamSummary,
@@ -19,6 +17,8 @@ from bot.coaching.teams import (
     policy_reference,
     team_summaries,
 )
+from bot.app import open_database
+from bot.clock import SystemClock
 from bot.commands.common import run, settings
 
 teams_app = typer.Typer(

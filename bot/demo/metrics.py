@@ -36,8 +36,8 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.read_models import share
 from bot.demo.personas import DemoLearner
-from bot.reports import share
 from bot.transports.console import ConsoleTransport
 from storage.models import (
     Delivery,

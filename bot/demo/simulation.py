@@ -4,7 +4,7 @@ Nothing here plans, sends or grades: the loop only moves a `SimulatedClock`,
 runs the same tick jobs `run` schedules (`Runtime.ticks()`), and turns what
 the console transport delivered into the inbound events people would send
 back (button presses, typed answers, reflections, a coach's claim and
-resolve), which go through `CoachingService.handle` like any platform event.
+resolve), which go through `InboundRouter.handle` like any platform event.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import holidays
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.enrolment import enrol_all
+from bot.admin.teams import TeamChanges, configure_team
 from bot.app import Database, Runtime, build_runtime
 from bot.clock import SimulatedClock
 from bot.coaching.calendar import local_date
-from bot.coaching.enrolment import enrol_all
-from bot.coaching.planner import PlanResult
-from bot.coaching.service import CoachingService
-from bot.coaching.teams import TeamChanges, configure_team
 from bot.config import Settings
+from bot.conversation.router import InboundRouter
 from bot.demo.personas import (
     COACH_HOURS,
     COACH_NAME,
@@ -42,6 +41,7 @@ from bot.demo.personas import (
 )
 from bot.errors import UserError
 from bot.messages import Answer, CoachAction, Inbound, OutboundKind, Text
+from bot.outbox.planner import PlanResult
 from bot.transports.console import ConsoleMessage, ConsoleTransport
 from content import read_pack, shipped_pack_path
 from content.problems import errors
@@ -482,7 +482,7 @@ async def simulate(
         database=database, settings=settings, clock=clock, transports={"console": transport}
     )
     outbox = _Outbox()
-    service = CoachingService(
+    service = InboundRouter(
         sessions=database.sessions,
         clock=clock,
         admin_addresses=runtime.admin_addresses,

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
-from bot.coaching.replies import queue
+from bot.outbox.queue import queue
 from storage.models import Delivery, Person
 
 

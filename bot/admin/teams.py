@@ -12,7 +12,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.enrolment import enrol_all, loaded_pack_ids
+from bot.admin.enrolment import enrol_all, loaded_pack_ids
+from bot.admin.roster import team_name_problem
 from bot.coaching.pauses import DAY_KINDS, cancel_pending
 from bot.coaching.people import person_label, team_of
 from bot.coaching.policy import (
@@ -24,7 +25,6 @@ from bot.coaching.policy import (
     policy_overrides,
 )
 from bot.errors import UserError
-from bot.roster import team_name_problem
 from storage.models import Pack, Person, PersonStatus, Role, Team
 
 NO_CALENDAR = "none"

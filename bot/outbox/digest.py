@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, cases_lines, visible_cases
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.coaching.replies import queue_day_message
+from bot.outbox.queue import queue_day_message
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,

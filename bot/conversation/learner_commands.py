@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import case, func
 from sqlmodel import col, select
 
+from bot.admin.privacy import export_person, forget_person
+from bot.admin.progress import streak_days, topic_names
 from bot.coaching.calendar import working_days_after
 from bot.coaching.escalation import open_case
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
-from bot.coaching.privacy import export_person, forget_person
-from bot.coaching.progress import streak_days, topic_names
-from bot.coaching.reflections import awaiting_reflection
-from bot.coaching.turn import Turn
+from bot.conversation.reflections import awaiting_reflection
+from bot.conversation.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
 
 MESSAGE_LIMIT = 3000

@@ -15,10 +15,10 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.daily import MISSED
+from bot.admin.progress import lessons_done, streak_days
+from bot.admin.teams import calendar_label, workdays_label
 from bot.coaching.escalation import OPEN_STATUSES
-from bot.coaching.progress import lessons_done, streak_days
-from bot.coaching.teams import calendar_label, workdays_label
+from bot.outbox.daily import MISSED
 from storage.models import (
     Delivery,
     DeliveryStatus,

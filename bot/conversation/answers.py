@@ -26,11 +26,11 @@ from bot.coaching.grading import (
     grade_text,
 )
 from bot.coaching.people import local_today
-from bot.coaching.replies import queue
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
 from bot.coaching.struggle import expected_for_new, expected_for_review
-from bot.coaching.turn import Turn
+from bot.conversation.turn import Turn
+from bot.outbox.queue import queue
 from storage.models import Delivery, DeliveryStatus, Item, Response, ReviewState
 
 PROMPT_KINDS = ("quiz", "review")

@@ -17,9 +17,9 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.enrolment import enrol_all, pack_for
+from bot.admin.enrolment import enrol_all, pack_for
+from bot.admin.roster import RosterInvalid, RosterRow
 from bot.coaching.people import person_label
-from bot.roster import RosterInvalid, RosterRow
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role, Team
 
 T = TypeVar("T")

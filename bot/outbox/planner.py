@@ -20,9 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.coaching.calendar import calendar_for, local_date, send_instant
-from bot.coaching.daily import DAY_PLAN_KINDS, expire_past_days, plan_day
 from bot.coaching.pauses import is_paused, resume_if_due
 from bot.coaching.policy import policy_for
+from bot.outbox.daily import DAY_PLAN_KINDS, expire_past_days, plan_day
 from storage.db import SessionFactory
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Role, Team
 

@@ -17,8 +17,8 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.progress import lessons_done
 from bot.coaching.pauses import cancel_pending
-from bot.coaching.progress import lessons_done
 from storage.models import (
     Delivery,
     DeliveryStatus,

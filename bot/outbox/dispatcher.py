@@ -27,12 +27,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.coaching.pauses import DAY_KINDS, Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
-from bot.coaching.render import RenderError, render
-from bot.coaching.replies import queue_once
 from bot.messages import Outbound, SentRef
+from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
+from bot.outbox.queue import queue_once
+from bot.outbox.render import RenderError, render
 from bot.transports import (
     RateLimited,
     RecipientGone,

@@ -24,17 +24,17 @@ from sqlalchemy import func, inspect
 from sqlmodel import col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot.admin.enrolment import enrol, loaded_pack_ids
 from bot.app import Database, Runtime, build_runtime
 from bot.clock import SimulatedClock
-from bot.coaching.answers import PROMPT_KINDS, latest_day, open_typed_prompt
 from bot.coaching.calendar import calendar_for, local_date, send_instant
-from bot.coaching.enrolment import enrol, loaded_pack_ids
-from bot.coaching.planner import plan_tick
-from bot.coaching.reflections import awaiting_reflection
-from bot.coaching.render import render
 from bot.config import Settings
+from bot.conversation.answers import PROMPT_KINDS, latest_day, open_typed_prompt
+from bot.conversation.reflections import awaiting_reflection
 from bot.errors import UserError
 from bot.messages import Answer, Command, Inbound, Outbound, Text
+from bot.outbox.planner import plan_tick
+from bot.outbox.render import render
 from bot.transports.console import ConsoleTransport, headed, markdown_text, render_rich
 from content import read_pack, shipped_pack_path
 from content.store import load_pack

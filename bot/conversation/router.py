@@ -18,20 +18,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.clock import Clock
-from bot.coaching import coach_commands, learner_commands
-from bot.coaching.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.coaching.reflections import (
+from bot.conversation import coach_commands, learner_commands
+from bot.conversation.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
+from bot.conversation.reflections import (
     asks_for_help,
     awaiting_reflection,
     has_reflection,
     store_reflection,
 )
-from bot.coaching.replies import queued_count
-from bot.coaching.turn import Turn
+from bot.conversation.turn import Turn
 from bot.messages import Answer, CoachAction, Command, Inbound, Text
+from bot.outbox.queue import queued_count
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,
@@ -57,7 +57,7 @@ class _Duplicate(Exception):
     """The event id was processed before."""
 
 
-class CoachingService:
+class InboundRouter:
     """Handles answers, text, commands and coach actions arriving from any transport."""
 
     def __init__(

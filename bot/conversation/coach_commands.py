@@ -11,7 +11,7 @@ from bot.coaching.escalation import (
     message_learner,
     resolve_case,
 )
-from bot.coaching.turn import Turn
+from bot.conversation.turn import Turn
 from storage.models import Escalation
 
 HELP = """Coach commands:

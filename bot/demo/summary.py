@@ -13,12 +13,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from bot.admin.read_models import percent
 from bot.app import Database
 from bot.demo import metrics
 from bot.demo.personas import COACH_HOURS, COACH_ZONE, MIX, DemoLearner
 from bot.demo.simulation import CALENDAR, START, DemoRun, TranscriptLine, transcript_until
 from bot.messages import OutboundKind
-from bot.reports import percent
 
 PERSONA_ORDER = tuple(dict.fromkeys(MIX))
 LINE_CHARS = 140  # a transcript line longer than this is shortened at a word boundary

@@ -7,9 +7,9 @@ import re
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.answers import latest_day
 from bot.coaching.escalation import open_case
-from bot.coaching.turn import Turn
+from bot.conversation.answers import latest_day
+from bot.conversation.turn import Turn
 from storage.models import Delivery, DeliveryStatus, Reflection
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})

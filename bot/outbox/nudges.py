@@ -14,11 +14,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.clock import Clock
-from bot.coaching.answers import PROMPT_KINDS
 from bot.coaching.pauses import is_paused
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.coaching.replies import queue_day_message
+from bot.conversation.answers import PROMPT_KINDS
+from bot.outbox.queue import queue_day_message
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,

@@ -1,0 +1,1 @@
+"""Admin services: roster, enrolment, teams, privacy, and the read models behind reports."""

@@ -1,0 +1,1 @@
+"""The pipeline in: inbound routing, learner and coach commands, answers, reflections."""
