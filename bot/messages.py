@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter
 
 
 class OutboundKind(StrEnum):
@@ -35,6 +39,17 @@ class Outbound:
     choices: tuple[Choice, ...] = ()
     delivery_id: int | None = None
 
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    def to_payload(self) -> dict[str, Any]:
+        """The message as JSON data for its outbox row (the row's id is not stored)."""
+        return _OUTBOUND.dump_python(self, mode="json", exclude={"delivery_id"})
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any], *, delivery_id: int | None) -> Outbound:
+        """The message `to_payload` stored, for row `delivery_id`; ValueError if it is not one."""
+        return replace(_OUTBOUND.validate_python(data), delivery_id=delivery_id)
+
 
 @dataclass(frozen=True, slots=True)
 class SentRef:
@@ -42,6 +57,17 @@ class SentRef:
 
     address: str
     message_id: str
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    def to_payload(self) -> dict[str, Any]:
+        """The reference as JSON data for the row of the message it points to."""
+        return _SENT_REF.dump_python(self, mode="json")
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> SentRef:
+        """The reference `to_payload` stored; ValueError if it is not one."""
+        return _SENT_REF.validate_python(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +112,6 @@ class CoachAction:
 
 
 Inbound = Answer | Text | Command | CoachAction
+
+_OUTBOUND = TypeAdapter(Outbound)
+_SENT_REF = TypeAdapter(SentRef)

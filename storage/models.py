@@ -76,6 +76,37 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class DeliveryKind(StrEnum):
+    """What an outbox row is for; the stored `Delivery.kind` values."""
+
+    LESSON = "lesson"
+    QUIZ = "quiz"
+    REVIEW = "review"
+    REFLECTION = "reflection"
+    FEEDBACK = "feedback"
+    NUDGE = "nudge"
+    ESCALATION = "escalation"
+    NOTICE = "notice"
+    EDIT = "edit"  # a new version of the sent message the row `refers_to`
+
+
+# The named groups of kinds; code asks for a group by name, never spells one out.
+PROMPT_KINDS = (DeliveryKind.QUIZ, DeliveryKind.REVIEW)
+"""Questions the learner answers (with buttons or typed text)."""
+GRADED_DAY_KINDS = (DeliveryKind.LESSON, *PROMPT_KINDS)
+"""A day's lesson and its graded questions: a learner with none of these answered is silent."""
+LESSON_DAY_KINDS = (*GRADED_DAY_KINDS, DeliveryKind.REFLECTION)
+"""What a learner's day brings from the pack: `today` resends these."""
+DAY_KINDS = (*LESSON_DAY_KINDS, DeliveryKind.NUDGE)
+"""Rows that belong to one local day: a pause cancels them, a past day expires them."""
+PLANNED_KINDS = (DeliveryKind.LESSON, DeliveryKind.REVIEW)
+"""What the planner plans a day by: a learner with one of these has had their day planned."""
+LEARNER_KINDS = (*DAY_KINDS, DeliveryKind.NOTICE, DeliveryKind.FEEDBACK)
+"""Everything only a learner gets; unsent ones are cancelled when a learner becomes a coach."""
+PACK_KINDS = LESSON_DAY_KINDS
+"""Rows rendered from pack content when sent; every other kind stores its message."""
+
+
 class EscalationStatus(StrEnum):
     """Open and claimed cases count as open for the one-case-per-learner rule."""
 
@@ -215,8 +246,10 @@ class Delivery(SQLModel, table=True):
     claimed_at: datetime | None = _dt()
     claimed_by: str | None = None
     sent_at: datetime | None = _dt()
-    platform_ref: str | None = None
+    platform_ref: str | None = Field(default=None, index=True)  # the platform's message id
+    sent_ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reason: str | None = None
+    refers_to: int | None = _fk("delivery.id", ondelete="SET NULL")  # an edit's or resend's first
     lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")
     item_id: int | None = _fk("item.id", ondelete="SET NULL")
     escalation_id: int | None = _fk("escalation.id", ondelete="SET NULL")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from bot.admin.enrolment import enrol, pack_for, welcome_delivery
+from bot.admin.enrolment import enrol, pack_for, welcome_message
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Role, Team
 from tests.roster_support import add_pack
 
@@ -111,7 +111,7 @@ async def test_welcome_says_what_happens_how_to_pause_and_what_is_kept(database)
     async with database.sessions.begin() as session:
         person = await learner(session, send_time="08:30", timezone="Europe/Paris")
 
-        text = welcome_delivery(person, NOW).payload["text"]
+        text = welcome_message(person, NOW).text
 
     assert "Ada" in text
     assert "08:30" in text and "Europe/Paris" in text

@@ -6,11 +6,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStatus, Role, Team
+from bot.outbox.queue import Message, queue_missing
+from storage.models import (
+    Delivery,
+    DeliveryKind,
+    Enrolment,
+    Lesson,
+    Pack,
+    Person,
+    PersonStatus,
+    Role,
+    Team,
+)
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
@@ -124,8 +134,8 @@ async def enrol_all(
         enrolled.append(current)
     reachable = [person for person in learners if person.status == PersonStatus.ACTIVE]
     welcomed = await _welcomed(session, [person.id or 0 for person in reachable])
-    await insert_missing(
-        session, [welcome_delivery(p, now) for p in reachable if p.id not in welcomed]
+    await queue_missing(
+        session, [welcome_message(p, now) for p in reachable if p.id not in welcomed], now=now
     )
     return enrolled
 
@@ -156,32 +166,16 @@ def welcome_text(person: Person, now: datetime) -> str:
     )
 
 
-def welcome_delivery(person: Person, now: datetime) -> Delivery:
-    """The welcome message as an outbox row, due now (for people who just became active)."""
+def welcome_message(person: Person, now: datetime) -> Message:
+    """The welcome message, queued once per person (for people who just became active)."""
     if person.id is None:
-        raise ValueError("welcome_delivery needs a saved person")
-    return Delivery(
+        raise ValueError("welcome_message needs a saved person")
+    return Message(
         person_id=person.id,
-        delivery_key=WELCOME_KEY,
-        kind="notice",
-        due_at=now,
-        payload={"text": welcome_text(person, now)},
+        key=WELCOME_KEY,
+        kind=DeliveryKind.NOTICE,
+        text=welcome_text(person, now),
     )
-
-
-async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> int:
-    """Insert the deliveries whose `(person, delivery_key)` is not taken; return how many."""
-    if not deliveries:
-        return 0
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = Delivery.__table__
-    statement = (
-        dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(table.c.id)
-    )
-    rows = [delivery.model_dump(exclude={"id"}) for delivery in deliveries]
-    return len((await session.exec(statement, params=rows)).all())
 
 
 def _chunks(values: list[int]) -> list[list[int]]:

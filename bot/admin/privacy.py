@@ -176,7 +176,7 @@ async def forget_person(session: AsyncSession, person: Person, now: datetime) ->
     await session.exec(
         update(Delivery)
         .where(about_person)
-        .values(payload={}, reason=None, platform_ref=None)
+        .values(payload={}, reason=None, platform_ref=None, sent_ref=None)
         .execution_options(synchronize_session=False)
     )
     await session.exec(

@@ -10,7 +10,16 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
-from storage.models import Delivery, DeliveryStatus, Lesson, Pack, Person, Response
+from storage.models import (
+    PROMPT_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Lesson,
+    Pack,
+    Person,
+    Response,
+)
 
 
 async def lessons_done(
@@ -27,7 +36,7 @@ async def lessons_done(
         select(Delivery.person_id, Lesson.pack_id, func.count(func.distinct(Delivery.lesson_id)))
         .join(Lesson, col(Lesson.id) == Delivery.lesson_id)
         .where(
-            Delivery.kind == "lesson",
+            Delivery.kind == DeliveryKind.LESSON,
             Delivery.status == DeliveryStatus.SENT,
             col(Lesson.retired).is_(False),
         )
@@ -59,7 +68,7 @@ async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -
             .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
             .where(
                 Delivery.person_id == person.id,
-                col(Delivery.kind).in_(("quiz", "review")),
+                col(Delivery.kind).in_(PROMPT_KINDS),
                 Delivery.status == DeliveryStatus.SENT,
                 col(Delivery.local_date).is_not(None),
             )

@@ -21,6 +21,7 @@ from bot.coaching.escalation import OPEN_STATUSES
 from bot.outbox.daily import MISSED
 from storage.models import (
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Enrolment,
     Escalation,
@@ -158,7 +159,7 @@ async def learner_rows(
     reviews_sent = await _count_by_person(
         session,
         select(Delivery.person_id, func.count(col(Delivery.id)))
-        .where(Delivery.kind == "review", Delivery.status == DeliveryStatus.SENT)
+        .where(Delivery.kind == DeliveryKind.REVIEW, Delivery.status == DeliveryStatus.SENT)
         .group_by(col(Delivery.person_id)),
     )
     reviews_due = await _count_by_person(

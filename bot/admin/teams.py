@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.admin.enrolment import enrol_all, loaded_pack_ids
 from bot.admin.roster import team_name_problem
-from bot.coaching.pauses import DAY_KINDS, cancel_pending
+from bot.coaching.pauses import cancel_pending
 from bot.coaching.people import person_label, team_of
 from bot.coaching.policy import (
     WEEKDAYS,
@@ -25,11 +25,10 @@ from bot.coaching.policy import (
     policy_overrides,
 )
 from bot.errors import UserError
-from storage.models import Pack, Person, PersonStatus, Role, Team
+from storage.models import LEARNER_KINDS, Pack, Person, PersonStatus, Role, Team
 
 NO_CALENDAR = "none"
 _LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
-_LEARNER_KINDS = (*DAY_KINDS, "notice", "feedback")  # unsent when a learner becomes a coach
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +247,7 @@ async def configure_team(
         outcome.coaches.append(coach.name + await _was(session, coach))
         if coach.role == Role.LEARNER:
             await cancel_pending(
-                session, person_id=coach.id, kinds=_LEARNER_KINDS, reason="became a coach"
+                session, person_id=coach.id, kinds=LEARNER_KINDS, reason="became a coach"
             )
         coach.role, coach.team_id = Role.COACH, team.id
         session.add(coach)

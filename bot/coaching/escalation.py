@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,9 +25,13 @@ from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
 from bot.coaching.struggle import struggle_score
-from bot.outbox.queue import queue
+from bot.outbox.daily import LIVE_STATUSES
+from bot.outbox.payload import stored_message
+from bot.outbox.queue import queue, queue_edit
 from storage.db import SessionFactory
 from storage.models import (
+    Delivery,
+    DeliveryKind,
     Escalation,
     EscalationEvent,
     EscalationStatus,
@@ -155,12 +160,37 @@ def _queue_card(
         session,
         person_id=to.id,
         key=key,
-        kind="escalation",
+        kind=DeliveryKind.ESCALATION,
         text=card,
         now=now,
         choices=_card_choices(case),
         escalation_id=case.id,
     )
+
+
+async def _mark_cards_claimed(
+    session: AsyncSession, case: Escalation, *, coach: Person, now: datetime
+) -> None:
+    """Edit the case's card for everyone who got it: claimed by whom, no Claim button."""
+    cards = (
+        await session.exec(
+            select(Delivery).where(
+                Delivery.escalation_id == case.id,
+                col(Delivery.delivery_key).in_(
+                    (f"escalation:{case.id}", f"escalation:{case.id}:sla")
+                ),
+                col(Delivery.status).in_(LIVE_STATUSES),
+            )
+        )
+    ).all()
+    for card in cards:
+        shown = stored_message(card)
+        claimed = replace(
+            shown,
+            text=f"{shown.text}\n\n🙋 *Claimed by {coach.name}*",
+            choices=tuple(c for c in shown.choices if not c.choice_id.startswith("claim:")),
+        )
+        queue_edit(session, card, claimed, why="claimed", now=now)
 
 
 async def coaches_for(
@@ -263,7 +293,7 @@ def _tell_learner(
         session,
         person_id=case.person_id,
         key=f"notice:case:{case.id}:{step}",
-        kind="notice",
+        kind=DeliveryKind.NOTICE,
         text=text,
         now=now,
         escalation_id=case.id,
@@ -316,6 +346,7 @@ async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now:
     case.status, case.coach_id, case.claimed_at = EscalationStatus.CLAIMED, coach.id, now
     session.add(case)
     await _add_event(session, case, "claimed", now=now, actor=coach)
+    await _mark_cards_claimed(session, case, coach=coach, now=now)
     if await learner_asked(session, case):
         _tell_learner(
             session,
@@ -359,7 +390,7 @@ async def message_coach(
         session,
         person_id=case.coach_id,
         key=f"escalation:{case.id}:msg:{step}",
-        kind="escalation",
+        kind=DeliveryKind.ESCALATION,
         text=f"💬 *{learner.name} (case #{case.id}):* {clip(text)}\n"
         f"Reply with `msg {case.id} <text>`.",
         now=now,

@@ -148,12 +148,14 @@ def guess_floor(item: Item) -> float:
     return 0.0
 
 
+def verdict(grade: Grade) -> str:
+    """Right, or not quite with the right answer: one line."""
+    return "✅ *Right*" if grade.correct else f"❌ *Not quite.* The answer: *{grade.right_answer}*"
+
+
 def feedback_text(item: Item, grade: Grade, *, late: bool = False) -> str:
     """What the learner reads after answering: verdict, choice feedback, explanation."""
-    if grade.correct:
-        lines = ["✅ *Right*"]
-    else:
-        lines = [f"❌ *Not quite.* The answer: *{grade.right_answer}*"]
+    lines = [verdict(grade)]
     lines.extend(grade.feedback)
     if item.explanation:
         lines.append(f"_Why:_ {item.explanation}")

@@ -19,10 +19,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
 from bot.coaching.review import shift_reviews
-from storage.models import Delivery, DeliveryStatus, Person
+from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus, Person
 
 OPEN_ENDED = date(9999, 12, 31)
-DAY_KINDS = ("lesson", "quiz", "review", "reflection", "nudge")
 
 
 class Pausable(Protocol):
@@ -40,7 +39,7 @@ async def cancel_pending(
     session: AsyncSession,
     *,
     person_id: int,
-    kinds: tuple[str, ...] | None = DAY_KINDS,
+    kinds: tuple[DeliveryKind, ...] | None = DAY_KINDS,
     reason: str = "paused",
     except_ids: Collection[int] = (),
 ) -> int:

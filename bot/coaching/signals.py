@@ -32,6 +32,7 @@ from bot.coaching.struggle import (
 )
 from storage.db import SessionFactory
 from storage.models import (
+    GRADED_DAY_KINDS,
     Delivery,
     DeliveryStatus,
     Escalation,
@@ -45,8 +46,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-DAY_KINDS = ("lesson", "quiz", "review")
 
 
 async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) -> int:
@@ -176,7 +175,7 @@ async def _silent_days(session: AsyncSession, *, learner: _Watched, now: datetim
     person = learner.person
     statement = select(func.count(func.distinct(Delivery.local_date))).where(
         Delivery.person_id == person.id,
-        col(Delivery.kind).in_(DAY_KINDS),
+        col(Delivery.kind).in_(GRADED_DAY_KINDS),
         Delivery.status == DeliveryStatus.SENT,
         col(Delivery.local_date) < local_today(person, now),
     )

@@ -3,7 +3,7 @@
 A prompt stays answerable until a later day's lesson or quiz has been sent to
 the learner; an answer after the prompt's local day is marked late (FSRS
 Hard when right). Multiple-choice buttons toggle picks in the delivery's
-`payload["picked"]` until `done`.
+stored `PromptState` until `done`; the answered prompt is then edited to show the verdict.
 """
 
 from __future__ import annotations
@@ -24,17 +24,27 @@ from bot.coaching.grading import (
     feedback_text,
     grade_choices,
     grade_text,
+    verdict,
 )
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
 from bot.coaching.struggle import expected_for_new, expected_for_review
 from bot.conversation.turn import Turn
-from bot.outbox.queue import queue
-from storage.models import Delivery, DeliveryStatus, Item, Response, ReviewState
-
-PROMPT_KINDS = ("quiz", "review")
-DAY_KINDS = ("lesson", "quiz", "review", "reflection")
+from bot.messages import Outbound, OutboundKind
+from bot.outbox.payload import PromptState, payload_for, prompt_state
+from bot.outbox.queue import queue, queue_edit
+from bot.outbox.render import quiz_text
+from storage.models import (
+    LESSON_DAY_KINDS,
+    PROMPT_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Item,
+    Response,
+    ReviewState,
+)
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
@@ -46,7 +56,7 @@ def latest_day(person_id: int) -> Any:
         select(func.max(Delivery.local_date))
         .where(
             Delivery.person_id == person_id,
-            col(Delivery.kind).in_(DAY_KINDS),
+            col(Delivery.kind).in_(LESSON_DAY_KINDS),
             Delivery.status == DeliveryStatus.SENT,
         )
         .scalar_subquery()
@@ -69,6 +79,7 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
             Delivery.status == DeliveryStatus.SENT,
             col(Item.type).in_(TYPED_TYPES),
             col(Response.id).is_(None),
+            col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
             Delivery.local_date == latest_day(person_id),
         )
         .order_by(col(Delivery.sent_at), col(Delivery.id))
@@ -82,7 +93,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
     session, person, now = turn.session, turn.person, turn.now
     item, state = prompt.item, prompt.state
     late = delivery.local_date is not None and delivery.local_date < local_today(person, now)
-    review = delivery.kind == "review"
+    review = delivery.kind == DeliveryKind.REVIEW
     if review and state is not None:
         expected = expected_for_review(item=item, state=state, now=now, policy=turn.policy)
     else:
@@ -113,10 +124,15 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         session,
         person_id=person.id,
         key=f"feedback:{delivery.id}",
-        kind="feedback",
+        kind=DeliveryKind.FEEDBACK,
         text=feedback_text(item, grade, late=late),
         now=now,
     )
+    if delivery.status == DeliveryStatus.SENT:
+        answered = Outbound(
+            kind=OutboundKind.QUIZ, text=f"{quiz_text(item, review=review)}\n\n{verdict(grade)}"
+        )
+        queue_edit(session, delivery, answered, why="answered", now=now)
     await session.flush()
     await after_answer(
         session,
@@ -143,7 +159,7 @@ _PROMPT_STATE = (  # built once: every button press and typed answer runs it
         exists().where(Response.delivery_id == Delivery.id),
         exists().where(
             _LATER.person_id == Delivery.person_id,
-            col(_LATER.kind).in_(DAY_KINDS),
+            col(_LATER.kind).in_(LESSON_DAY_KINDS),
             _LATER.status == DeliveryStatus.SENT,
             col(_LATER.local_date) > Delivery.local_date,  # never true without a date
         ),
@@ -187,13 +203,14 @@ async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Respo
     item = prompt.item
     picks: list[str] = [choice_id]
     if item.type == "multiple":
-        picked = list(delivery.payload.get("picked", []))
+        picked = list(prompt_state(delivery).picked)
         if choice_id != DONE:
             if choice_id in picked:
                 picked.remove(choice_id)
             else:
                 picked.append(choice_id)
-            delivery.payload = {**delivery.payload, "picked": sorted(picked)}
+            state = PromptState(picked=tuple(sorted(picked)))
+            delivery.payload = payload_for(DeliveryKind(delivery.kind), state)
             return None
         if not picked:
             turn.reply("Pick at least one option, then press Done.")

@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import case, func
@@ -27,10 +27,21 @@ from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_per
 from bot.coaching.people import local_now, local_today, team_of
 from bot.conversation.reflections import awaiting_reflection
 from bot.conversation.turn import Turn
-from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
+from bot.outbox.queue import resend
+from storage.models import (
+    LESSON_DAY_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Item,
+    Lesson,
+    PersonStatus,
+    Response,
+)
 
 MESSAGE_LIMIT = 3000
 EXPORT_PARTS_MAX = 8
+_ON_THE_WAY = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
 
 HELP = """Here is what you can send me:
 • `today`: send today's lesson and questions again
@@ -154,17 +165,11 @@ async def _help(turn: Turn, _: tuple[str, ...]) -> None:
     turn.reply(HELP.format(example=_example_date(turn)))
 
 
-def _requeue(delivery: Delivery, now: datetime) -> None:
-    """Put a sent row back in the outbox so the dispatcher sends it again."""
-    delivery.status, delivery.due_at, delivery.attempts = DeliveryStatus.PENDING, now, 0
-    delivery.claimed_at = delivery.claimed_by = delivery.sent_at = delivery.platform_ref = None
-
-
 async def _today(turn: Turn, _: tuple[str, ...]) -> None:
     """Send today's lesson again, with the questions and reflection not yet answered.
 
-    The original rows are re-queued rather than copied, so an answer to either
-    copy of a question is the same answer.
+    Each is queued as a new row referring to the first (a sent row is never
+    rewritten); an answer to either copy of a question is the answer to the first.
     """
     session, person = turn.session, turn.person
     today = local_today(person, turn.now)
@@ -174,16 +179,26 @@ async def _today(turn: Turn, _: tuple[str, ...]) -> None:
             .where(
                 Delivery.person_id == person.id,
                 Delivery.local_date == today,
-                col(Delivery.kind).in_(("lesson", "quiz", "review", "reflection")),
+                col(Delivery.kind).in_(LESSON_DAY_KINDS),
+                col(Delivery.refers_to).is_(None),
             )
             .order_by(col(Delivery.id))
         )
     ).all()
+    ids = [row.id for row in rows]
     answered = set(
         (
             await session.exec(
-                select(Response.delivery_id).where(
-                    col(Response.delivery_id).in_([row.id for row in rows])
+                select(Response.delivery_id).where(col(Response.delivery_id).in_(ids))
+            )
+        ).all()
+    )
+    on_the_way = set(
+        (
+            await session.exec(
+                select(Delivery.refers_to).where(
+                    col(Delivery.refers_to).in_(ids),
+                    col(Delivery.status).in_(_ON_THE_WAY),
                 )
             )
         ).all()
@@ -191,15 +206,14 @@ async def _today(turn: Turn, _: tuple[str, ...]) -> None:
     waiting = await awaiting_reflection(session, person_id=person.id)
     resent = 0
     for row in rows:
-        if row.status in (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED):
+        if row.status in _ON_THE_WAY or row.id in on_the_way:
             resent += 1
             continue
         if row.status == DeliveryStatus.CANCELLED or row.id in answered:
             continue
-        if row.kind == "reflection" and (waiting is None or waiting.id != row.id):
+        if row.kind == DeliveryKind.REFLECTION and (waiting is None or waiting.id != row.id):
             continue
-        _requeue(row, turn.now)
-        session.add(row)
+        await resend(session, row, now=turn.now)
         resent += 1
     if resent:
         turn.reply("Here is today's lesson again.")
@@ -221,7 +235,7 @@ async def _next_lesson_text(turn: Turn) -> str:
             select(Delivery.id).where(
                 Delivery.person_id == person.id,
                 Delivery.local_date == day,
-                Delivery.kind == "lesson",
+                Delivery.kind == DeliveryKind.LESSON,
             )
         )
     ).first()

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.coaching.escalation import open_case
 from bot.conversation.answers import latest_day
 from bot.conversation.turn import Turn
-from storage.models import Delivery, DeliveryStatus, Reflection
+from storage.models import Delivery, DeliveryKind, DeliveryStatus, Reflection
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
@@ -31,9 +31,10 @@ async def awaiting_reflection(session: AsyncSession, *, person_id: int) -> Deliv
         .outerjoin(Reflection, col(Reflection.delivery_id) == Delivery.id)
         .where(
             Delivery.person_id == person_id,
-            Delivery.kind == "reflection",
+            Delivery.kind == DeliveryKind.REFLECTION,
             Delivery.status == DeliveryStatus.SENT,
             col(Reflection.id).is_(None),
+            col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
             Delivery.local_date == latest_day(person_id),
         )
         .order_by(col(Delivery.sent_at).desc(), col(Delivery.id).desc())

@@ -22,7 +22,7 @@ from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
 from bot.conversation import coach_commands, learner_commands
-from bot.conversation.answers import PROMPT_KINDS, answer_button, answer_typed, open_typed_prompt
+from bot.conversation.answers import answer_button, answer_typed, open_typed_prompt
 from bot.conversation.reflections import (
     asks_for_help,
     awaiting_reflection,
@@ -34,7 +34,10 @@ from bot.messages import Answer, CoachAction, Command, Inbound, Text
 from bot.outbox.queue import queued_count
 from storage.db import SessionFactory
 from storage.models import (
+    PACK_KINDS,
+    PROMPT_KINDS,
     Delivery,
+    DeliveryKind,
     Escalation,
     EscalationEvent,
     EscalationStatus,
@@ -145,6 +148,8 @@ async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
     delivery = await turn.session.get(Delivery, delivery_id)
     if delivery is None or delivery.person_id != turn.person.id:
         return None
+    if delivery.refers_to is not None and delivery.kind in PACK_KINDS:
+        return await turn.session.get(Delivery, delivery.refers_to)  # a copy acts as the first
     return delivery
 
 
@@ -152,7 +157,7 @@ async def _on_button(turn: Turn, delivery_id: int, choice_id: str) -> None:
     """A button under one of our messages: a quiz choice or a case action."""
     delivery = await _own_delivery(turn, delivery_id)
     button = coach_commands.parse_button(choice_id)
-    if delivery is not None and delivery.kind == "escalation" and button is not None:
+    if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
         await answer_button(turn, delivery, choice_id)
@@ -189,7 +194,7 @@ async def _to_target(turn: Turn, target: Delivery, text: str, case: Escalation |
     if target.kind in PROMPT_KINDS:
         await answer_typed(turn, target, text)
         return True
-    if target.kind == "reflection" and not await has_reflection(turn.session, target.id):
+    if target.kind == DeliveryKind.REFLECTION and not await has_reflection(turn.session, target.id):
         await _reflect(turn, target, text)
         return True
     if case is not None and target.escalation_id == case.id:

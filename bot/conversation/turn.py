@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
 from bot.outbox.queue import queue
-from storage.models import Delivery, Person
+from storage.models import Delivery, DeliveryKind, Person
 
 
 @dataclass(slots=True)
@@ -25,7 +25,12 @@ class Turn:
     admin_addresses: Sequence[str] = ()
 
     def reply(
-        self, text: str, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
+        self,
+        text: str,
+        *,
+        step: str = "",
+        kind: DeliveryKind = DeliveryKind.NOTICE,
+        escalation_id: int | None = None,
     ) -> Delivery:
         """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now.
 

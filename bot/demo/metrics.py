@@ -40,7 +40,9 @@ from bot.admin.read_models import share
 from bot.demo.personas import DemoLearner
 from bot.transports.console import ConsoleTransport
 from storage.models import (
+    PROMPT_KINDS,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Escalation,
     EscalationStatus,
@@ -171,7 +173,7 @@ async def integrity(
         for person_id, day in (
             await session.exec(
                 select(Delivery.person_id, Delivery.local_date).where(
-                    Delivery.kind == "lesson", Delivery.status == SENT
+                    Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT
                 )
             )
         ).all()
@@ -185,24 +187,24 @@ async def integrity(
     expected = {(ids[address], day) for address, days in days_of.items() for day in days}
     duplicates = (
         await _grouped_extra(
-            session, col(Delivery.person_id), col(Delivery.local_date), kinds=("lesson",)
+            session, col(Delivery.person_id), col(Delivery.local_date), kinds=(DeliveryKind.LESSON,)
         )
         + await _grouped_extra(
-            session, col(Delivery.person_id), col(Delivery.lesson_id), kinds=("lesson",)
+            session, col(Delivery.person_id), col(Delivery.lesson_id), kinds=(DeliveryKind.LESSON,)
         )
         + await _grouped_extra(
             session,
             col(Delivery.person_id),
             col(Delivery.item_id),
             col(Delivery.local_date),
-            kinds=("quiz", "review"),
+            kinds=PROMPT_KINDS,
         )
         + console_repeats(transport)
     )
     lessons_sent = (
         await session.exec(
             select(func.count(col(Delivery.id))).where(
-                Delivery.kind == "lesson", Delivery.status == SENT
+                Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT
             )
         )
     ).one()
@@ -244,9 +246,9 @@ async def learning(session: AsyncSession) -> dict[str, Any]:
     return {
         "answers": answers,
         "accuracy": share(int(right), answers),
-        "reviews_sent": sent_of.get("review", 0),
+        "reviews_sent": sent_of.get(DeliveryKind.REVIEW, 0),
         "reviews_of_missed": await reviews_of_missed(session),
-        "nudges_sent": sent_of.get("nudge", 0),
+        "nudges_sent": sent_of.get(DeliveryKind.NUDGE, 0),
         "messages_sent": sum(sent_of.values()),
         "reflections": await _count(session, select(func.count(col(Reflection.id)))),
     }
@@ -264,7 +266,7 @@ async def reviews_of_missed(session: AsyncSession) -> int:
     reviews = (
         await session.exec(
             select(Delivery.person_id, Delivery.item_id, Delivery.sent_at).where(
-                Delivery.kind == "review", Delivery.status == SENT
+                Delivery.kind == DeliveryKind.REVIEW, Delivery.status == SENT
             )
         )
     ).all()
@@ -308,7 +310,9 @@ async def by_persona(
     answers = (await session.exec(select(Response.person_id, Response.correct))).all()
     reviews = (
         await session.exec(
-            select(Delivery.person_id).where(Delivery.kind == "review", Delivery.status == SENT)
+            select(Delivery.person_id).where(
+                Delivery.kind == DeliveryKind.REVIEW, Delivery.status == SENT
+            )
         )
     ).all()
     reflections = (await session.exec(select(Reflection.person_id))).all()

@@ -5,17 +5,26 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, insert, update
+from sqlalchemy import ColumnElement, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.pauses import DAY_KINDS
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy
-from storage.models import Delivery, DeliveryStatus, Enrolment, Item, Lesson, Person, ReviewState
+from bot.outbox.queue import Planned, queue_planned
+from storage.models import (
+    DAY_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrolment,
+    Item,
+    Lesson,
+    Person,
+    ReviewState,
+)
 
 LIVE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENT)
-DAY_PLAN_KINDS = ("lesson", "review")
 EXPIRED = "expired: its day passed before it was sent"
 MISSED = "missed: could not be delivered before the end of the learner's day"
 
@@ -79,7 +88,7 @@ async def next_lesson(session: AsyncSession, *, person_id: int, pack_id: str) ->
     """
     given = select(Delivery.lesson_id).where(
         Delivery.person_id == person_id,
-        Delivery.kind == "lesson",
+        Delivery.kind == DeliveryKind.LESSON,
         col(Delivery.status).in_(LIVE_STATUSES),
         col(Delivery.lesson_id).is_not(None),
     )
@@ -127,29 +136,6 @@ async def due_reviews(
     return list((await session.exec(statement)).all())
 
 
-_ROW_DEFAULTS = {
-    "status": DeliveryStatus.PENDING,
-    "attempts": 0,
-    "lesson_id": None,
-    "item_id": None,
-}
-
-
-def _row(
-    person: Person, day: date, due_at: datetime, now: datetime, **values: object
-) -> dict[str, object]:
-    """The values of one delivery row of this learner's day (plain values: one bulk INSERT)."""
-    return {
-        **_ROW_DEFAULTS,
-        "person_id": person.id,
-        "local_date": day,
-        "due_at": due_at,
-        "created_at": now,
-        "payload": {},
-        **values,
-    }
-
-
 async def plan_day(
     session: AsyncSession,
     *,
@@ -165,30 +151,23 @@ async def plan_day(
     A learner who has finished the pack gets due reviews only, and the
     enrolment records when they finished.
     """
-    rows: list[dict[str, object]] = []
+    rows: list[Planned] = []
+
+    def planned(
+        key: str, kind: DeliveryKind, *, lesson_id: int | None = None, item_id: int | None = None
+    ) -> Planned:
+        """One row of this learner's day."""
+        return Planned(person.id, key, kind, day, due_at, lesson_id=lesson_id, item_id=item_id)
+
     lesson = await next_lesson(session, person_id=person.id, pack_id=enrolment.pack_id)
     quiz: list[Item] = []
     if lesson is not None:
         quiz = await lesson_items(session, lesson.id)
-        rows.append(
-            _row(
-                person,
-                day,
-                due_at,
-                now,
-                delivery_key=f"lesson:{day}",
-                kind="lesson",
-                lesson_id=lesson.id,
-            )
-        )
+        rows.append(planned(f"lesson:{day}", kind=DeliveryKind.LESSON, lesson_id=lesson.id))
         rows += [
-            _row(
-                person,
-                day,
-                due_at,
-                now,
-                delivery_key=f"quiz:{day}:{item.key}",
-                kind="quiz",
+            planned(
+                f"quiz:{day}:{item.key}",
+                kind=DeliveryKind.QUIZ,
                 item_id=item.id,
                 lesson_id=lesson.id,
             )
@@ -205,29 +184,9 @@ async def plan_day(
         skip={item.id for item in quiz},
     )
     rows += [
-        _row(
-            person,
-            day,
-            due_at,
-            now,
-            delivery_key=f"review:{day}:{item.key}",
-            kind="review",
-            item_id=item.id,
-        )
+        planned(f"review:{day}:{item.key}", kind=DeliveryKind.REVIEW, item_id=item.id)
         for item in reviews
     ]
     if lesson is not None and lesson.reflection:
-        rows.append(
-            _row(
-                person,
-                day,
-                due_at,
-                now,
-                delivery_key=f"reflection:{day}",
-                kind="reflection",
-                lesson_id=lesson.id,
-            )
-        )
-    if rows:
-        await session.exec(insert(Delivery), params=rows)
-    return len(rows)
+        rows.append(planned(f"reflection:{day}", kind=DeliveryKind.REFLECTION, lesson_id=lesson.id))
+    return await queue_planned(session, rows, now=now)

@@ -11,10 +11,11 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, cases_lines, visible_cases
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.outbox.queue import queue_day_message
+from bot.outbox.queue import queue_once
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,
+    DeliveryKind,
     Escalation,
     Person,
     PersonStatus,
@@ -64,12 +65,12 @@ async def coach_digest_tick(*, sessions: SessionFactory, clock: Clock) -> int:
             rows = await visible_cases(session, coach=coach)
             if not rows:
                 continue
-            sent += await queue_day_message(
+            sent += await queue_once(
                 session,
                 person_id=coach.id,
                 key=f"digest:{local.date().isoformat()}",
-                kind="notice",
-                day=local.date(),
+                kind=DeliveryKind.NOTICE,
+                local_date=local.date(),
                 text=f"📋 *Your open cases*\n{cases_lines(rows)}",
                 now=now,
             )

@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.pauses import DAY_KINDS, Pausable, cancel_pending, is_paused
+from bot.coaching.pauses import Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
 from bot.messages import Outbound, SentRef
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
@@ -41,7 +41,16 @@ from bot.transports import (
     TransportDown,
 )
 from storage.db import SessionFactory
-from storage.models import Delivery, DeliveryStatus, Item, Lesson, Person, PersonStatus
+from storage.models import (
+    DAY_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Item,
+    Lesson,
+    Person,
+    PersonStatus,
+)
 from storage.outbox import DEFAULT_STALE_AFTER, claim_due
 
 log = logging.getLogger(__name__)
@@ -100,8 +109,11 @@ _MARK_SENT = (
         reason=bindparam("why"),
         sent_at=bindparam("at"),
         platform_ref=bindparam("ref"),
+        sent_ref=bindparam("sent_ref", type_=_OUTBOX.c.sent_ref.type),
     )
 )
+# Where the message an edit row replaces lives, once it was sent.
+_EDITED_REF = select(_OUTBOX.c.sent_ref).where(_OUTBOX.c.id == bindparam("target"))
 _RELEASE = (
     _OUTBOX.update()
     .where(_OURS)
@@ -443,6 +455,15 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
 
+    async def _edited_ref(self, session: AsyncSession, row: Delivery) -> SentRef | None:
+        """Where the message an edit row replaces lives; None for a row that is not an edit."""
+        if row.kind != DeliveryKind.EDIT:
+            return None
+        stored = (await session.exec(_EDITED_REF, params={"target": row.refers_to})).first()
+        if stored is None or stored[0] is None:
+            raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
+        return SentRef.from_payload(stored[0])
+
     async def _renew_claim(self, session: AsyncSession, row: Delivery) -> Row[Any] | None:
         """Check, before a send, that this worker still holds the row; None if not.
 
@@ -489,6 +510,7 @@ class Dispatcher:
         A rate limit or a passing error puts the row back, due again after the
         platform's Retry-After or the next backoff step, and the batch goes on.
         """
+        edited = await self._edited_ref(session, row)
         await self._pace(person.address)
         recipient = await self._renew_claim(session, row)
         if recipient is None:
@@ -500,6 +522,9 @@ class Dispatcher:
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
         try:
+            if edited is not None:
+                await transport.edit(edited, outbound)
+                return edited
             return await transport.send(person.address, outbound)
         except RateLimited as exc:
             retry_at = now + timedelta(seconds=exc.retry_after)
@@ -549,7 +574,9 @@ class Dispatcher:
         params: dict[str, object] = {"row_id": row.id, "worker": self.worker, "why": reason}
         if status == DeliveryStatus.SENT:
             statement = _MARK_SENT
-            params |= {"at": self._clock.now(), "ref": ref.message_id}
+            # An edit row keeps where its edit went; only the first row is found by message id.
+            message_id = None if row.kind == DeliveryKind.EDIT else ref.message_id
+            params |= {"at": self._clock.now(), "ref": message_id, "sent_ref": ref.to_payload()}
         elif status == DeliveryStatus.PENDING:
             statement = _RELEASE
         else:
@@ -590,9 +617,8 @@ class Dispatcher:
                 await queue_once(
                     session,
                     person_id=admin.id,
-                    kind="notice",
-                    due_at=now,
-                    created_at=now,
-                    delivery_key=f"notice:alert:{platform}:{now:%Y-%m-%dT%H}",
-                    payload={"text": text},
+                    key=f"notice:alert:{platform}:{now:%Y-%m-%dT%H}",
+                    kind=DeliveryKind.NOTICE,
+                    text=text,
+                    now=now,
                 )

@@ -17,11 +17,12 @@ from bot.clock import Clock
 from bot.coaching.pauses import is_paused
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
-from bot.conversation.answers import PROMPT_KINDS
-from bot.outbox.queue import queue_day_message
+from bot.outbox.queue import queue_once
 from storage.db import SessionFactory
 from storage.models import (
+    PROMPT_KINDS,
     Delivery,
+    DeliveryKind,
     DeliveryStatus,
     Person,
     PersonStatus,
@@ -53,6 +54,7 @@ _WAITING_PROMPTS = (  # built once: it runs every few minutes
         # instead of reading all the outbox's history.
         col(Delivery.due_at) >= bindparam("due_since"),
         col(Response.id).is_(None),
+        col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
         Person.role == Role.LEARNER,
         Person.status == PersonStatus.ACTIVE,
         ~exists().where(  # today's nudge, by its key: the (person, key) unique index finds it
@@ -88,12 +90,12 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
             ]
             if not today:
                 continue
-            queued += await queue_day_message(
+            queued += await queue_once(
                 session,
                 person_id=person.id,
                 key=f"nudge:{local.date().isoformat()}",
-                kind="nudge",
-                day=local.date(),
+                kind=DeliveryKind.NUDGE,
+                local_date=local.date(),
                 text=nudge_text(len(today)),
                 now=now,
             )

@@ -22,9 +22,9 @@ from bot.clock import Clock
 from bot.coaching.calendar import calendar_for, local_date, send_instant
 from bot.coaching.pauses import is_paused, resume_if_due
 from bot.coaching.policy import policy_for
-from bot.outbox.daily import DAY_PLAN_KINDS, expire_past_days, plan_day
+from bot.outbox.daily import expire_past_days, plan_day
 from storage.db import SessionFactory
-from storage.models import Delivery, Enrolment, Person, PersonStatus, Role, Team
+from storage.models import PLANNED_KINDS, Delivery, Enrolment, Person, PersonStatus, Role, Team
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ async def _planned_days(session: AsyncSession, since: date) -> set[tuple[int, da
     """(learner, local date) pairs that already have a day's plan on or after `since`."""
     statement = (
         select(Delivery.person_id, Delivery.local_date)
-        .where(col(Delivery.kind).in_(DAY_PLAN_KINDS), col(Delivery.local_date) >= since)
+        .where(col(Delivery.kind).in_(PLANNED_KINDS), col(Delivery.local_date) >= since)
         .distinct()
     )
     return {(person_id, day) for person_id, day in (await session.exec(statement)).all()}

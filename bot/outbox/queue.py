@@ -1,30 +1,95 @@
-"""Queueing outbox rows from coaching code: replies now, tick rows once per key.
+"""The only writer of outbox rows: every message anyone sends is queued here.
 
-Coaching code never sends anything itself; it writes `Delivery` rows that the
-dispatcher sends on its next tick. `queue` remembers the rows it added in
-`session.info`, so the caller can wake the dispatcher after commit.
+Nothing sends a message itself; code queues `Delivery` rows that the dispatcher
+sends on its next tick. Each row stores its message (`payload.py`). A sent row
+is never rewritten: sending it again (`resend`) or changing it on the platform
+(`queue_edit`) queues a new row that refers to it. `queue` remembers the rows it
+added in `session.info`, so the caller can wake the dispatcher after commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import func, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Delivery, DeliveryStatus
+from bot.messages import Choice, Outbound
+from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
+from storage.models import Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
 
 
-def message_payload(text: str, choices: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
-    """The payload of a text message, with buttons as `[choice_id, label]` pairs."""
-    payload: dict[str, Any] = {"text": text}
-    if choices:
-        payload["choices"] = [[choice_id, label] for choice_id, label in choices]
-    return payload
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One row of a learner's day, rendered from pack content when it is sent."""
+
+    person_id: int
+    key: str
+    kind: DeliveryKind
+    local_date: date
+    due_at: datetime
+    lesson_id: int | None = None
+    item_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A text message to one person, queued once per `(person, key)`."""
+
+    person_id: int
+    key: str
+    kind: DeliveryKind
+    text: str
+    local_date: date | None = None
+
+
+def _count(session: AsyncSession, added: int) -> None:
+    """Remember that rows were added in this session."""
+    session.info[_QUEUED] = session.info.get(_QUEUED, 0) + added
+
+
+def text_message(
+    kind: DeliveryKind, text: str, choices: Sequence[tuple[str, str]] = ()
+) -> Outbound:
+    """The message of a row of `kind` with `text` and buttons as `(choice_id, label)` pairs."""
+    buttons = tuple(Choice(choice_id, label) for choice_id, label in choices)
+    return Outbound(kind=OUTBOUND_KIND[kind], text=text, choices=buttons)
+
+
+def _values(
+    *,
+    person_id: int,
+    key: str,
+    kind: DeliveryKind,
+    message: Outbound | PromptState,
+    now: datetime,
+    due_at: datetime | None = None,
+    **links: Any,
+) -> dict[str, Any]:
+    """The column values of one new pending row."""
+    return {
+        "person_id": person_id,
+        "delivery_key": key,
+        "kind": kind,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "due_at": due_at or now,
+        "created_at": now,
+        "payload": payload_for(kind, message),
+        "local_date": None,
+        "lesson_id": None,
+        "item_id": None,
+        "escalation_id": None,
+        "refers_to": None,
+        **links,
+    }
 
 
 def queue(
@@ -32,7 +97,7 @@ def queue(
     *,
     person_id: int,
     key: str,
-    kind: str,
+    kind: DeliveryKind,
     text: str,
     now: datetime,
     choices: Sequence[tuple[str, str]] = (),
@@ -41,66 +106,145 @@ def queue(
 ) -> Delivery:
     """Add a message due now for one person; the key must be new for that person."""
     delivery = Delivery(
-        person_id=person_id,
-        delivery_key=key,
-        kind=kind,
-        due_at=now,
-        created_at=now,
-        local_date=local_date,
-        escalation_id=escalation_id,
-        payload=message_payload(text, choices),
+        **_values(
+            person_id=person_id,
+            key=key,
+            kind=kind,
+            message=text_message(kind, text, choices),
+            now=now,
+            escalation_id=escalation_id,
+            local_date=local_date,
+        )
     )
     session.add(delivery)
-    session.info.setdefault(_QUEUED, 0)
-    session.info[_QUEUED] += 1
+    _count(session, 1)
     return delivery
 
 
-async def queue_once(session: AsyncSession, **values: Any) -> bool:
-    """Insert a delivery row unless its `(person, key)` exists; True if inserted.
+async def _insert_missing(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Insert the rows whose `(person, key)` is free, in one statement; returns how many.
 
     Used by tick jobs that may run in several processes at once: the unique key
     decides, without an error that would spoil the transaction.
     """
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if not rows:
+        return 0
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    table = Delivery.__table__
     statement = (
-        insert(Delivery)
-        .values(**values)
+        dialect.insert(table)
         .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(Delivery.id)
+        .returning(table.c.id)
     )
-    inserted = (await session.exec(statement)).first() is not None
-    if inserted:
-        session.info.setdefault(_QUEUED, 0)
-        session.info[_QUEUED] += 1
-    return inserted
+    added = len((await session.exec(statement, params=rows)).all())
+    _count(session, added)
+    return added
 
 
-def queued_count(session: AsyncSession) -> int:
-    """How many delivery rows coaching code added in this session."""
-    return int(session.info.get(_QUEUED, 0))
-
-
-async def queue_day_message(
+async def queue_once(
     session: AsyncSession,
     *,
     person_id: int,
     key: str,
-    kind: str,
-    day: date,
+    kind: DeliveryKind,
     text: str,
     now: datetime,
+    local_date: date | None = None,
 ) -> bool:
-    """Queue a tick's message for one person's local `day` once (`queue_once`); True if new."""
-    return await queue_once(
-        session,
-        person_id=person_id,
-        delivery_key=key,
-        kind=kind,
-        local_date=day,
-        due_at=now,
-        created_at=now,
-        status=DeliveryStatus.PENDING,
-        payload=message_payload(text),
+    """Queue a message due now unless the person already has a row keyed `key`; True if new."""
+    message = Message(person_id=person_id, key=key, kind=kind, text=text, local_date=local_date)
+    return await queue_missing(session, [message], now=now) == 1
+
+
+async def queue_missing(
+    session: AsyncSession, messages: Sequence[Message], *, now: datetime
+) -> int:
+    """Queue each message, due now, unless its person has a row with its key; how many were."""
+    rows = [
+        _values(
+            person_id=message.person_id,
+            key=message.key,
+            kind=message.kind,
+            message=text_message(message.kind, message.text),
+            now=now,
+            local_date=message.local_date,
+        )
+        for message in messages
+    ]
+    return await _insert_missing(session, rows)
+
+
+async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, now: datetime) -> int:
+    """Insert a learner's day in one statement (a taken key is an IntegrityError); how many."""
+    rows = [
+        _values(
+            person_id=row.person_id,
+            key=row.key,
+            kind=row.kind,
+            message=PromptState(),
+            now=now,
+            due_at=row.due_at,
+            local_date=row.local_date,
+            lesson_id=row.lesson_id,
+            item_id=row.item_id,
+        )
+        for row in planned
+    ]
+    if rows:
+        await session.exec(insert(Delivery), params=rows)
+        _count(session, len(rows))
+    return len(rows)
+
+
+async def _copies(session: AsyncSession, first: Delivery) -> int:
+    """How many rows already refer to `first`."""
+    statement = select(func.count(col(Delivery.id))).where(Delivery.refers_to == first.id)
+    return (await session.exec(statement)).one()
+
+
+async def resend(session: AsyncSession, first: Delivery, *, now: datetime) -> Delivery:
+    """Queue a new copy of a sent row, due now, keyed `<its key>:again:<n>`, referring to it.
+
+    A copy of a lesson or question renders as the first (its buttons answer the first).
+    """
+    copy = Delivery(
+        **_values(
+            person_id=first.person_id,
+            key=f"{first.delivery_key}:again:{await _copies(session, first) + 1}",
+            kind=DeliveryKind(first.kind),
+            message=PromptState(),
+            now=now,
+            local_date=first.local_date,
+            lesson_id=first.lesson_id,
+            item_id=first.item_id,
+            refers_to=first.id,
+        )
     )
+    session.add(copy)
+    _count(session, 1)
+    return copy
+
+
+def queue_edit(
+    session: AsyncSession, target: Delivery, outbound: Outbound, *, why: str, now: datetime
+) -> Delivery:
+    """Queue a change of a sent message: `outbound` replaces it where it lives, keyed by `why`."""
+    edit = Delivery(
+        **_values(
+            person_id=target.person_id,
+            key=f"edit:{target.id}:{why}",
+            kind=DeliveryKind.EDIT,
+            message=outbound,
+            now=now,
+            escalation_id=target.escalation_id,
+            refers_to=target.id,
+        )
+    )
+    session.add(edit)
+    _count(session, 1)
+    return edit
+
+
+def queued_count(session: AsyncSession) -> int:
+    """How many delivery rows were added in this session."""
+    return int(session.info.get(_QUEUED, 0))

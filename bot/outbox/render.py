@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound, OutboundKind
-from storage.models import Delivery, Item, Lesson
+from bot.messages import Choice, Outbound
+from bot.outbox.payload import OUTBOUND_KIND, PayloadError, kind_of, prompt_state, stored_message
+from storage.models import PACK_KINDS, PROMPT_KINDS, Delivery, DeliveryKind, Item, Lesson
 
-_KINDS = {
-    "lesson": OutboundKind.LESSON,
-    "quiz": OutboundKind.QUIZ,
-    "review": OutboundKind.QUIZ,
-    "reflection": OutboundKind.REFLECTION,
-    "feedback": OutboundKind.FEEDBACK,
-    "nudge": OutboundKind.NUDGE,
-    "escalation": OutboundKind.ESCALATION,
-}
 TYPED_HINTS = {
     "short": "Type your answer as a reply.",
     "numeric": "Type a number as a reply.",
@@ -49,27 +43,36 @@ def quiz_text(item: Item, *, review: bool) -> str:
 
 
 async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
-    """The message for one delivery row."""
-    kind = _KINDS.get(delivery.kind, OutboundKind.NOTICE)
-    payload = delivery.payload or {}
-    if "text" in payload:
-        choices = tuple(Choice(str(cid), str(label)) for cid, label in payload.get("choices", ()))
-        return Outbound(kind=kind, text=payload["text"], choices=choices, delivery_id=delivery.id)
-    if delivery.kind in ("quiz", "review"):
+    """The message for one delivery row: the one it stores, or one made from its pack content.
+
+    An edit shows as the message it replaces, so its buttons answer that one.
+    """
+    try:
+        kind = kind_of(delivery)
+        if kind not in PACK_KINDS:
+            message = stored_message(delivery)
+            if kind == DeliveryKind.EDIT:
+                return replace(message, delivery_id=delivery.refers_to)
+            return message
+        prompt_state(delivery)
+    except PayloadError as exc:
+        raise RenderError(str(exc)) from exc
+    outbound_kind = OUTBOUND_KIND[kind]
+    if kind in PROMPT_KINDS:
         item = await session.get(Item, delivery.item_id) if delivery.item_id else None
         if item is None:
             raise RenderError(f"delivery {delivery.id}: its quiz item no longer exists")
         return Outbound(
-            kind=kind,
-            text=quiz_text(item, review=delivery.kind == "review"),
+            kind=outbound_kind,
+            text=quiz_text(item, review=kind == DeliveryKind.REVIEW),
             choices=quiz_choices(item),
             delivery_id=delivery.id,
         )
     lesson = await session.get(Lesson, delivery.lesson_id) if delivery.lesson_id else None
     if lesson is None:
         raise RenderError(f"delivery {delivery.id}: its lesson no longer exists")
-    if delivery.kind == "reflection":
+    if kind == DeliveryKind.REFLECTION:
         text = f"💭 *Reflection*\n{lesson.reflection}\n_Reply in a sentence or two._"
     else:
         text = f"📘 *{lesson.title}*\n\n{lesson.body}"
-    return Outbound(kind=kind, text=text, delivery_id=delivery.id)
+    return Outbound(kind=outbound_kind, text=text, delivery_id=delivery.id)

@@ -29,7 +29,7 @@ from bot.app import Database, Runtime, build_runtime
 from bot.clock import SimulatedClock
 from bot.coaching.calendar import calendar_for, local_date, send_instant
 from bot.config import Settings
-from bot.conversation.answers import PROMPT_KINDS, latest_day, open_typed_prompt
+from bot.conversation.answers import latest_day, open_typed_prompt
 from bot.conversation.reflections import awaiting_reflection
 from bot.errors import UserError
 from bot.messages import Answer, Command, Inbound, Outbound, Text
@@ -38,7 +38,16 @@ from bot.outbox.render import render
 from bot.transports.console import ConsoleTransport, headed, markdown_text, render_rich
 from content import read_pack, shipped_pack_path
 from content.store import load_pack
-from storage.models import Delivery, DeliveryStatus, Item, Person, Response, Role, Team
+from storage.models import (
+    PROMPT_KINDS,
+    Delivery,
+    DeliveryStatus,
+    Item,
+    Person,
+    Response,
+    Role,
+    Team,
+)
 
 STARTER_PACK = "service-everyone"
 SHELL_TEAM = "shell"
@@ -304,6 +313,7 @@ def _unanswered(statement: SelectOfScalar[T], person_id: int) -> SelectOfScalar[
         col(Delivery.kind).in_(PROMPT_KINDS),
         Delivery.status == DeliveryStatus.SENT,
         col(Response.id).is_(None),
+        col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
         Delivery.local_date == latest_day(person_id),
     )
 
