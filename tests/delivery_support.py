@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Database
 from bot.clock import SimulatedClock
+from bot.messages import Outbound, OutboundKind
 from bot.outbox.dispatcher import Dispatcher
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
@@ -38,7 +39,7 @@ async def notices(
                 delivery_key=key,
                 kind="notice",
                 due_at=MONDAY_9AM + due_in,
-                payload={"text": f"hello {key}"},
+                payload=Outbound(OutboundKind.NOTICE, f"hello {key}").to_payload(),
             )
             for key in keys
         )

@@ -72,7 +72,11 @@ async def test_rows_with_text_are_sent_as_written_with_their_buttons(database):
     message = await rendered(
         database,
         kind="escalation",
-        payload={"text": "Case #3", "choices": [["claim:3", "Claim"], ["resolve:3", "Resolve"]]},
+        payload=Outbound(
+            OutboundKind.ESCALATION,
+            "Case #3",
+            (Choice("claim:3", "Claim"), Choice("resolve:3", "Resolve")),
+        ).to_payload(),
     )
     assert message == Outbound(
         OutboundKind.ESCALATION,
@@ -80,7 +84,9 @@ async def test_rows_with_text_are_sent_as_written_with_their_buttons(database):
         (Choice("claim:3", "Claim"), Choice("resolve:3", "Resolve")),
         delivery_id=7,
     )
-    welcome = await rendered(database, kind="notice", payload={"text": "Welcome!"})
+    welcome = await rendered(
+        database, kind="notice", payload=Outbound(OutboundKind.NOTICE, "Welcome!").to_payload()
+    )
     assert (welcome.kind, welcome.text, welcome.choices) == (OutboundKind.NOTICE, "Welcome!", ())
 
 

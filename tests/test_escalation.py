@@ -46,8 +46,8 @@ async def test_full_lifecycle_with_relay(database):
     assert card.person_id == cora.id and card.kind == "escalation"
     assert card.escalation_id == case.id
     assert card.payload["choices"] == [
-        [f"claim:{case.id}", "Claim"],
-        [f"resolve:{case.id}", "Resolve"],
+        {"choice_id": f"claim:{case.id}", "label": "Claim"},
+        {"choice_id": f"resolve:{case.id}", "label": "Resolve"},
     ]
     assert "ada" in card.payload["text"] and "learner asked for a coach" in card.payload["text"]
 

@@ -7,7 +7,9 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.conversation.router import InboundRouter
+from bot.admin.progress import lessons_done
 from bot.messages import Answer, Command, Text
+from bot.transports.console import ConsoleTransport
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -18,6 +20,7 @@ from storage.models import (
     Response,
     ReviewState,
 )
+from tests.delivery_support import dispatcher
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
 
 DAY = timedelta(days=1)
@@ -157,17 +160,35 @@ async def test_progress_shows_streak_accuracy_and_next_lesson(database):
     assert "Next lesson: Tue 24 Nov at 09:00 (Europe/London)" in text
 
 
-async def test_today_resends_the_lesson_and_unanswered_questions(database):
+async def test_today_queues_copies_that_refer_to_the_sent_rows_and_count_once(database):
     clock, service, ada, prompts = await world(database)
     await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
     await service.handle(Text(ada.address, "e2", "today"))
+    await service.handle(Text(ada.address, "e3", "today"))  # the copies are on their way
     async with database.sessions() as session:
         rows = {d.delivery_key: d for d in (await session.exec(select(Delivery))).all()}
-    assert rows["lesson:2026-11-23"].status == DeliveryStatus.PENDING
-    assert rows["lesson:2026-11-23"].due_at == clock.now()
-    assert rows[f"quiz:2026-11-23:{'L1-true_false'}"].status == DeliveryStatus.PENDING
-    assert rows["quiz:2026-11-23:L1-single"].status == DeliveryStatus.SENT  # answered already
+    first, copy = rows["lesson:2026-11-23"], rows["lesson:2026-11-23:again:1"]
+    assert first.status == DeliveryStatus.SENT  # a sent row is never rewritten
+    assert (copy.status, copy.refers_to, copy.due_at) == ("pending", first.id, clock.now())
+    typed_copy = rows["quiz:2026-11-23:L1-true_false:again:1"]
+    assert typed_copy.refers_to == prompts[1].id
+    assert "quiz:2026-11-23:L1-single:again:1" not in rows  # answered already
+    assert not any(key.endswith("again:2") for key in rows)
     assert "today's lesson again" in await reply(database, ada, "e2")
+
+    console = ConsoleTransport()
+    assert (await dispatcher(database, clock, console).drain()).sent >= 2
+    [resent] = [m.outbound for m in console.sent if m.outbound.delivery_id == typed_copy.id]
+    await service.handle(Answer(ada.address, "e4", typed_copy.id, "true"))
+    await service.handle(Answer(ada.address, "e5", prompts[1].id, "false"))
+    async with database.sessions() as session:
+        answers = (await session.exec(select(Response).order_by(Response.id))).all()
+        done = await lessons_done(session, person_id=ada.id)
+    assert [(a.delivery_id, a.answer) for a in answers] == [
+        (prompts[0].id, "c1"),
+        (prompts[1].id, "true"),  # the copy answered the first; a second press changes nothing
+    ]
+    assert resent.choices and done == {(ada.id, "care"): 1}
 
 
 async def test_stop_cancels_everything_until_resume(database):

@@ -13,7 +13,7 @@ from bot.admin.roster_import import PersonDefaults, import_roster
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import OPEN_ENDED
 from bot.conversation.router import InboundRouter
-from bot.messages import OutboundKind, Text
+from bot.messages import Outbound, OutboundKind, Text
 from bot.outbox.dispatcher import LEFT, PAUSED
 from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
@@ -149,7 +149,7 @@ async def test_a_lesson_found_in_the_outbox_of_someone_who_left_or_paused_is_not
                     delivery_key="reply:e1",
                     kind="notice",
                     due_at=MONDAY_9AM,
-                    payload={"text": "Noted."},
+                    payload=Outbound(OutboundKind.NOTICE, "Noted.").to_payload(),
                 ),
             ]
         )

@@ -65,7 +65,7 @@ async def _seed(database_url: str) -> None:
         async with sessions() as session:
             resent = (
                 await session.exec(
-                    select(Delivery).where(Delivery.delivery_key == "lesson:2026-11-24")
+                    select(Delivery).where(Delivery.delivery_key == "lesson:2026-11-24:again:1")
                 )
             ).one()
             assert (resent.status, resent.sent_at) == (DeliveryStatus.SENT, TUESDAY_10AM)

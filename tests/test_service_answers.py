@@ -136,5 +136,6 @@ async def test_simultaneous_answers_count_once(database):
         texts = await outbox(session, ada)
         assert len((await session.exec(select(Response))).all()) == 1
     replies = [key for key in texts if key.startswith("reply:")]
-    assert sorted([*replies, f"feedback:{prompt}"]) == sorted(texts)
+    answered = [f"feedback:{prompt}", f"edit:{prompt}:answered"]
+    assert sorted([*replies, *answered]) == sorted(texts)
     assert len(replies) == 3  # four distinct events: one graded, three told "already answered"

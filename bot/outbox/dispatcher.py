@@ -460,9 +460,9 @@ class Dispatcher:
         if row.kind != DeliveryKind.EDIT:
             return None
         stored = (await session.exec(_EDITED_REF, params={"target": row.refers_to})).first()
-        if stored is None or stored[0] is None:
+        if stored is None:
             raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
-        return SentRef.from_payload(stored[0])
+        return SentRef.from_payload(stored)
 
     async def _renew_claim(self, session: AsyncSession, row: Delivery) -> Row[Any] | None:
         """Check, before a send, that this worker still holds the row; None if not.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.messages import Outbound, OutboundKind
 from storage.models import PACK_KINDS, Delivery, DeliveryKind
@@ -39,6 +39,15 @@ class PromptState(BaseModel):
     picked: tuple[str, ...] = ()
 
 
+def _one_line(exc: ValueError) -> str:
+    """A validation error in one line: each problem's place and message."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
 def kind_of(delivery: Delivery) -> DeliveryKind:
     """The row's kind; a kind this version does not know is an error, never a notice."""
     try:
@@ -54,7 +63,7 @@ def prompt_state(delivery: Delivery) -> PromptState:
     try:
         return PromptState.model_validate(delivery.payload)
     except ValueError as exc:
-        raise PayloadError(f"delivery {delivery.id}: bad stored state: {exc}") from exc
+        raise PayloadError(f"delivery {delivery.id}: bad stored state: {_one_line(exc)}") from exc
 
 
 def stored_message(delivery: Delivery) -> Outbound:
@@ -66,7 +75,7 @@ def stored_message(delivery: Delivery) -> Outbound:
     try:
         return Outbound.from_payload(delivery.payload, delivery_id=delivery.id)
     except ValueError as exc:
-        raise PayloadError(f"delivery {delivery.id}: bad stored message: {exc}") from exc
+        raise PayloadError(f"delivery {delivery.id}: bad stored message: {_one_line(exc)}") from exc
 
 
 def payload_for(kind: DeliveryKind, message: Outbound | PromptState) -> dict[str, Any]:
