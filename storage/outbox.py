@@ -95,3 +95,25 @@ def _claim_statement(dialect: str, *, by_platform: bool, by_person: bool) -> Upd
         .returning(Delivery)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
+
+
+async def delivery_for_message(
+    session: AsyncSession, *, platform: str, chat_member: str, message_id: str
+) -> Delivery | None:
+    """The sent row behind a platform message (a reply to it, a button under it), or None.
+
+    `chat_member` is the platform id of the person the message went to; the
+    message id is indexed (`platform_ref`), and an edit row never holds it.
+    """
+    statement = (
+        select(Delivery)
+        .join(Person, Person.id == Delivery.person_id)
+        .where(
+            Delivery.platform_ref == message_id,
+            Person.platform == platform,
+            Person.platform_id == chat_member,
+        )
+        .order_by(Delivery.id)
+        .limit(1)
+    )
+    return (await session.exec(statement)).scalars().first()

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from bot.admin.progress import lessons_done
 from bot.clock import SimulatedClock
 from bot.conversation.router import InboundRouter
-from bot.admin.progress import lessons_done
 from bot.messages import Answer, Command, Text
 from bot.transports.console import ConsoleTransport
 from storage.models import (

@@ -159,7 +159,11 @@ async def learner_rows(
     reviews_sent = await _count_by_person(
         session,
         select(Delivery.person_id, func.count(col(Delivery.id)))
-        .where(Delivery.kind == DeliveryKind.REVIEW, Delivery.status == DeliveryStatus.SENT)
+        .where(
+            Delivery.kind == DeliveryKind.REVIEW,
+            Delivery.status == DeliveryStatus.SENT,
+            col(Delivery.refers_to).is_(None),  # a copy sent again by `today` is the same review
+        )
         .group_by(col(Delivery.person_id)),
     )
     reviews_due = await _count_by_person(

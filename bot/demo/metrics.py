@@ -129,11 +129,14 @@ def _extra(counts: Sequence[int]) -> int:
     return sum(count - 1 for count in counts if count > 1)
 
 
+_FIRST_SEND = col(Delivery.refers_to).is_(None)  # not a copy sent again by `today`
+
+
 async def _grouped_extra(session: AsyncSession, *columns: Any, kinds: tuple[str, ...]) -> int:
-    """Extra sent rows of `kinds` sharing `columns`."""
+    """Extra sent rows of `kinds` sharing `columns` (a copy the learner asked for is no extra)."""
     statement = (
         select(func.count(col(Delivery.id)))
-        .where(col(Delivery.kind).in_(kinds), Delivery.status == SENT)
+        .where(col(Delivery.kind).in_(kinds), Delivery.status == SENT, _FIRST_SEND)
         .group_by(*columns)
     )
     return _extra(list((await session.exec(statement)).all()))
@@ -173,7 +176,7 @@ async def integrity(
         for person_id, day in (
             await session.exec(
                 select(Delivery.person_id, Delivery.local_date).where(
-                    Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT
+                    Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT, _FIRST_SEND
                 )
             )
         ).all()
@@ -204,7 +207,7 @@ async def integrity(
     lessons_sent = (
         await session.exec(
             select(func.count(col(Delivery.id))).where(
-                Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT
+                Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT, _FIRST_SEND
             )
         )
     ).one()
@@ -238,7 +241,8 @@ async def learning(session: AsyncSession) -> dict[str, Any]:
         for kind, count in (
             await session.exec(
                 select(Delivery.kind, func.count(col(Delivery.id)))
-                .where(Delivery.status == SENT)
+                # An edit changes a message already counted; it is not a new one.
+                .where(Delivery.status == SENT, Delivery.kind != DeliveryKind.EDIT)
                 .group_by(col(Delivery.kind))
             )
         ).all()
