@@ -4,7 +4,8 @@ Every claimed row ends `sent` (with the platform's message id), `failed` (with
 the reason) or `cancelled` (with the reason), or goes back to `pending` when
 its platform is down, its chat is rate limited or the send failed for a passing
 reason (then with the error, due again after a growing wait, until the learner's
-day is over and it is missed). A row marked sent is never claimed again; a
+day is over and it is missed). An edit row goes out as `transport.edit` of the
+message its first row left (`sent_ref`). A row marked sent is never claimed again; a
 claim left by a crash is taken over after `stale_after`, so at most the one
 message that was in flight goes out twice. `stop` is the clean way out: no new
 claims, the send in flight finishes and is recorded, and the rest of the batch

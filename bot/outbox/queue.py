@@ -105,17 +105,21 @@ def queue(
     local_date: date | None = None,
 ) -> Delivery:
     """Add a message due now for one person; the key must be new for that person."""
-    delivery = Delivery(
-        **_values(
-            person_id=person_id,
-            key=key,
-            kind=kind,
-            message=text_message(kind, text, choices),
-            now=now,
-            escalation_id=escalation_id,
-            local_date=local_date,
-        )
+    return _add(
+        session,
+        person_id=person_id,
+        key=key,
+        kind=kind,
+        message=text_message(kind, text, choices),
+        now=now,
+        escalation_id=escalation_id,
+        local_date=local_date,
     )
+
+
+def _add(session: AsyncSession, **values: Any) -> Delivery:
+    """Add one new row with these `_values` to the session."""
+    delivery = Delivery(**_values(**values))
     session.add(delivery)
     _count(session, 1)
     return delivery
@@ -205,44 +209,36 @@ async def _copies(session: AsyncSession, first: Delivery) -> int:
 async def resend(session: AsyncSession, first: Delivery, *, now: datetime) -> Delivery:
     """Queue a new copy of a sent row, due now, keyed `<its key>:again:<n>`, referring to it.
 
-    A copy of a lesson or question renders as the first (its buttons answer the first).
+    A copy renders from the pack like the first; its buttons and replies answer the first.
     """
-    copy = Delivery(
-        **_values(
-            person_id=first.person_id,
-            key=f"{first.delivery_key}:again:{await _copies(session, first) + 1}",
-            kind=DeliveryKind(first.kind),
-            message=PromptState(),
-            now=now,
-            local_date=first.local_date,
-            lesson_id=first.lesson_id,
-            item_id=first.item_id,
-            refers_to=first.id,
-        )
+    return _add(
+        session,
+        person_id=first.person_id,
+        key=f"{first.delivery_key}:again:{await _copies(session, first) + 1}",
+        kind=DeliveryKind(first.kind),
+        message=PromptState(),
+        now=now,
+        local_date=first.local_date,
+        lesson_id=first.lesson_id,
+        item_id=first.item_id,
+        refers_to=first.id,
     )
-    session.add(copy)
-    _count(session, 1)
-    return copy
 
 
 def queue_edit(
     session: AsyncSession, target: Delivery, outbound: Outbound, *, why: str, now: datetime
 ) -> Delivery:
     """Queue a change of a sent message: `outbound` replaces it where it lives, keyed by `why`."""
-    edit = Delivery(
-        **_values(
-            person_id=target.person_id,
-            key=f"edit:{target.id}:{why}",
-            kind=DeliveryKind.EDIT,
-            message=outbound,
-            now=now,
-            escalation_id=target.escalation_id,
-            refers_to=target.id,
-        )
+    return _add(
+        session,
+        person_id=target.person_id,
+        key=f"edit:{target.id}:{why}",
+        kind=DeliveryKind.EDIT,
+        message=outbound,
+        now=now,
+        escalation_id=target.escalation_id,
+        refers_to=target.id,
     )
-    session.add(edit)
-    _count(session, 1)
-    return edit
 
 
 def queued_count(session: AsyncSession) -> int:
