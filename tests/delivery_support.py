@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import Database
 from bot.clock import SimulatedClock
 from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.pacing import Pacer
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
 from tests.factories import MONDAY_9AM, add_person
@@ -65,8 +66,16 @@ def dispatcher(
     *transports: ConsoleTransport,
     **options: Any,
 ) -> Dispatcher:
-    """A dispatcher on `transports` (default: one plain console) with this clock."""
+    """A dispatcher on `transports` (default: one plain console) with this clock.
+
+    `per_chat_interval=S` paces every platform at S seconds per chat.
+    """
     chosen = transports or (ConsoleTransport(),)
+    if "per_chat_interval" in options:
+        interval = options.pop("per_chat_interval")
+        options["pacers"] = {
+            transport.platform: Pacer(clock, per_chat_interval=interval) for transport in chosen
+        }
     return Dispatcher(
         sessions=options.pop("sessions", database.sessions),
         transports={transport.platform: transport for transport in chosen},

@@ -440,7 +440,7 @@ async def _run_jobs(runtime: Runtime, due: dict[str, datetime], now: datetime) -
 
     Each job runs at most once a simulated step, the silence check once a
     simulated day (it counts whole working days). The dispatcher runs when a
-    job queued rows; answers are dispatched by the service itself, as in `run`.
+    job queued rows; what answers queue is sent once their moment is handled.
     """
     queued = 0
     for job in runtime.ticks():

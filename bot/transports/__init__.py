@@ -1,4 +1,29 @@
-"""The Transport Protocol every chat platform implements, and its typed errors."""
+"""The Transport Protocol every chat platform implements, and its typed errors.
+
+Pacing and retries are decided once, outside the transports. The outbox
+dispatcher paces every send with its platform's shared `bot.outbox.pacing.Pacer`
+(a global rate and about one message a second per chat), so a transport sends
+each call at once: no sleeping, no retry loop and no rate limiter of its own
+(turn the client library's off). What a failed call must raise:
+
+- 429, or a platform's "slow down" (Slack `rate_limited`, Telegram `RetryAfter`):
+  `RateLimited(retry_after)`; the row is put back, due after that wait, and that
+  chat's later rows wait behind it.
+- 5xx, a timeout or a dropped connection: `TransientError`; the row is retried
+  with a growing backoff until the learner's day ends.
+- 401, or our credentials refused (Slack `invalid_auth`, `token_revoked`):
+  `TransportDown`; the platform pauses, admins are alerted, nobody is marked.
+- 403 or a recipient who is gone (Telegram "bot was blocked", "chat not found";
+  Slack `user_not_found`, `channel_not_found`, `cannot_dm_bot`): `RecipientGone`;
+  the person is marked unreachable and their queue is cancelled.
+- Any other 4xx, a request the platform will never accept as it is (Slack
+  `invalid_blocks`, `msg_too_long`; Telegram 400 "can't parse entities"):
+  `PermanentError`; the row fails at once, never retried, and the person stays
+  reachable.
+
+Anything else a transport raises is treated as a bug: the row fails and the
+traceback is logged.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +71,10 @@ class TransientError(TransportError):
 
 class TransportDown(TransportError):
     """Our own credentials fail; stop this platform and alert admins."""
+
+
+class PermanentError(TransportError):
+    """The platform rejected this message as a bad request; sending it again cannot help."""
 
 
 class RateLimited(TransportError):

@@ -289,6 +289,7 @@ class Shell:
         self._clock.advance(timedelta(minutes=1))
         before = len(self._transport.sent)
         await self._runtime.service.handle(inbound)
+        await self._runtime.dispatcher.drain()  # no dispatcher loop here: send the reply now
         if isinstance(inbound, Answer) and len(self._transport.sent) == before:
             self._write(RichText(PICKED))
         self.show_new()
