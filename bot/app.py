@@ -152,7 +152,6 @@ class Runtime:
     dispatcher: Dispatcher
     service: InboundRouter
     admin_addresses: tuple[str, ...]
-    pacers: Mapping[str, Pacer]  # one per platform, for every path in this process that sends
 
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
@@ -177,6 +176,7 @@ def build_runtime(
 ) -> Runtime:
     """Wire the dispatcher and the coaching service; an answer's feedback wakes the dispatcher."""
     admin_addresses = tuple(settings.admin_addresses)
+    # The one pacer per platform in this process: every sender on that platform shares it.
     pacers = {platform: Pacer.for_platform(platform, clock) for platform in transports}
     dispatcher = Dispatcher(
         sessions=database.sessions,
@@ -191,7 +191,7 @@ def build_runtime(
         admin_addresses=admin_addresses,
         on_outbox=dispatcher.wake,
     )
-    return Runtime(database, clock, transports, dispatcher, service, admin_addresses, pacers)
+    return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
 
 
 @contextmanager

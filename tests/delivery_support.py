@@ -68,14 +68,19 @@ def dispatcher(
 ) -> Dispatcher:
     """A dispatcher on `transports` (default: one plain console) with this clock.
 
-    `per_chat_interval=S` paces every platform at S seconds per chat.
+    Each platform is paced as in `run`, or at `per_chat_interval=S` seconds per chat.
     """
     chosen = transports or (ConsoleTransport(),)
-    if "per_chat_interval" in options:
-        interval = options.pop("per_chat_interval")
-        options["pacers"] = {
-            transport.platform: Pacer(clock, per_chat_interval=interval) for transport in chosen
-        }
+    interval = options.pop("per_chat_interval", None)
+    options.setdefault(
+        "pacers",
+        {
+            transport.platform: Pacer.for_platform(transport.platform, clock)
+            if interval is None
+            else Pacer(clock, per_chat_interval=interval)
+            for transport in chosen
+        },
+    )
     return Dispatcher(
         sessions=options.pop("sessions", database.sessions),
         transports={transport.platform: transport for transport in chosen},

@@ -48,6 +48,7 @@ async def test_a_bad_request_fails_its_row_at_once_and_the_learner_stays_reachab
     async with database.sessions() as session:
         assert (await session.get(Person, ada.id)).status == PersonStatus.ACTIVE
     assert f"delivery {outcome['too-long'].id} to ada failed" in caplog.text
+    assert "crashed" not in caplog.text  # a rejection, not a transport bug
 
 
 async def test_two_senders_sharing_a_pacer_keep_the_per_chat_and_the_global_pace(database):
@@ -119,6 +120,7 @@ async def test_an_answer_wakes_the_dispatcher_and_its_feedback_goes_without_a_ti
 
 
 async def test_serve_starts_everything_and_stops_when_told(database, database_url):
+    # `database` empties the tables (PostgreSQL keeps one database for the session).
     said: list[str] = []
     stop = asyncio.Event()
 

@@ -270,7 +270,7 @@ class Dispatcher:
         batch: int = 50,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         backoff: Sequence[float] = BACKOFF_SECONDS,
-        pacers: Mapping[str, Pacer] | None = None,
+        pacers: Mapping[str, Pacer],
     ) -> None:
         self._sessions = sessions
         self._transports = dict(transports)
@@ -286,12 +286,8 @@ class Dispatcher:
         self._batch = batch
         self._stale_after = stale_after
         self._backoff = tuple(backoff)
-        # Shared with the process's other senders when given; otherwise this dispatcher's own.
-        shared = pacers or {}
-        self._pacers = {
-            platform: shared.get(platform) or Pacer.for_platform(platform, clock)
-            for platform in self._transports
-        }
+        # One per platform, shared with every other sender in the process.
+        self._pacers = {platform: pacers[platform] for platform in self._transports}
         self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
         self.down_until: dict[str, datetime] = {}
 
@@ -311,7 +307,7 @@ class Dispatcher:
         return self._put_back
 
     async def wake(self) -> None:
-        """Ask `run` to send what is due now (called after new rows are committed)."""
+        """Ask `run` to send what is due now (the router awaits it after committing rows)."""
         self._woken.set()
 
     async def run(self) -> None:
