@@ -12,6 +12,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.signals import silence_tick
@@ -188,5 +189,7 @@ def build_runtime(
         clock=clock,
         admin_addresses=admin_addresses,
         on_outbox=dispatch_now,
+        transports=transports,
+        person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
