@@ -82,21 +82,31 @@ async def test_a_closed_question_is_answered_in_place(database):
     assert [r.text for r in console.responses] == [answers.CLOSED]
 
 
-async def test_a_case_claimed_by_someone_else_is_an_alert_for_the_late_coach(database):
+async def case_world(database, first_coach: str):
+    """Ada asked for a coach; `first_coach` and cora got cards. Returns (router, console, case)."""
     async with database.sessions() as session:
         team = await add_team(session)
         ada = await add_person(session, "ada", team=team)
-        priya = await add_person(session, "Priya", team=team, role=Role.COACH)
-        cora = await add_person(session, "cora", team=team, role=Role.COACH)
+        await add_person(session, first_coach, team=team, role=Role.COACH)
+        await add_person(session, "cora", team=team, role=Role.COACH)
         await session.commit()
     service, console = wired(database, SimulatedClock(MONDAY_9AM))
     await service.handle(Command(ada.address, "e1", "coach"))
     async with database.sessions() as session:
         case = (await session.exec(select(Escalation))).one()
+    return service, console, case
+
+
+async def test_a_case_claimed_by_someone_else_is_an_alert_for_the_late_coach(database):
+    service, console, case = await case_world(database, "Priya")
+    async with database.sessions() as session:
         cards = {
             row.person_id: row.id
             for row in (await session.exec(select(Delivery).where(Delivery.kind == "escalation")))
         }
+        priya, cora = (
+            await session.exec(select(Person).where(Person.role == Role.COACH).order_by(Person.id))
+        ).all()
     claim = (f"claim:{case.id}",)
     await service.handle(Answer(priya.address, "p", cards[priya.id], claim, pressed("p", "p")))
     await service.handle(Answer(cora.address, "c", cards[cora.id], claim, pressed("c", "c")))
@@ -107,20 +117,12 @@ async def test_a_case_claimed_by_someone_else_is_an_alert_for_the_late_coach(dat
 
 
 async def test_a_name_too_long_to_answer_in_place_becomes_a_message(database):
-    async with database.sessions() as session:
-        team = await add_team(session)
-        ada = await add_person(session, "ada", team=team)
-        await add_person(session, "P" * RESPOND_CHARS, team=team, role=Role.COACH)
-        cora = await add_person(session, "cora", team=team, role=Role.COACH)
-        await session.commit()
-    service, console = wired(database, SimulatedClock(MONDAY_9AM))
-    await service.handle(Command(ada.address, "e1", "coach"))
-    async with database.sessions() as session:
-        case = (await session.exec(select(Escalation))).one()
-    await service.handle(Command("console:" + "P" * RESPOND_CHARS, "p", "claim", (str(case.id),)))
-    await service.handle(Command(cora.address, "c", "claim", (str(case.id),), pressed("c", "c")))
+    long_name = "P" * RESPOND_CHARS
+    service, console, case = await case_world(database, long_name)
+    await service.handle(Command(f"console:{long_name}", "p", "claim", (str(case.id),)))
+    await service.handle(Command("console:cora", "c", "claim", (str(case.id),), pressed("c", "c")))
     assert console.responses == []
-    assert any("claimed by PPP" in m.text for m in console.to(cora.address))
+    assert any("claimed by PPP" in m.text for m in console.to("console:cora"))
 
 
 @pytest.mark.parametrize(
