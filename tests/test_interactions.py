@@ -14,17 +14,19 @@ from bot.clock import SimulatedClock
 from bot.config import Settings
 from bot.conversation import answers, joining, router
 from bot.messages import Answer, Command, InteractionRef, Join, Text
+from bot.transports import RecipientGone
 from bot.transports.console import ConsoleTransport
 from content.limits import RESPOND_CHARS
 from storage.models import Delivery, Enrolment, Escalation, Invite, Item, Person, Response, Role
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
+from tests.fakes.flaky_transport import FlakyTransport
 
 TODAY = MONDAY_9AM.date()
 
 
-def wired(database, clock):
+def wired(database, clock, console=None):
     """The runtime `run` builds, on one console transport; returns (router, transport)."""
-    console = ConsoleTransport()
+    console = console or ConsoleTransport()
     runtime = build_runtime(
         database=database, settings=Settings(), clock=clock, transports={"console": console}
     )
@@ -263,3 +265,12 @@ def test_invite_create_prints_the_code_people_send(cli, database_url):
         1,
         "error: no team 'nobody': `teams list` shows the teams",
     )
+
+
+async def test_a_failed_direct_answer_is_logged_not_raised(database, caplog):
+    flaky = FlakyTransport()
+    flaky.fail_next("console:eve", RecipientGone("blocked"))
+    service, _ = wired(database, SimulatedClock(MONDAY_9AM), flaky)
+    await service.handle(Text("console:eve", "e1", "hello?"))
+    assert flaky.attempts == ["console:eve"] and flaky.sent == []
+    assert "could not answer console:eve directly: blocked" in caplog.text
