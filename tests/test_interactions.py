@@ -209,7 +209,7 @@ async def test_a_coach_or_a_learner_without_a_pack_is_told_where_they_are(databa
     service, console, code = await join_world(database, pack=False, role=Role.COACH)
     await service.handle(Join("console:cora", "e1", code, name="Cora"))
     assert [m.text for m in console.to("console:cora")] == [
-        "Welcome, Cora! You're a coach in team *front*. Send `help` to start."
+        "Welcome, Cora! You're a coach in team *front*. Send `help`."
     ]
 
 

@@ -122,7 +122,8 @@ def _joined_text(person: Person, team: Team | None) -> str:
     """The note for someone who joined without a welcome: a coach, or a team with no pack."""
     where = f"team *{team.name}*" if team is not None else "no team yet"
     if person.role != Role.LEARNER:
-        return f"Welcome, {person.name}! You're a {person.role} in {where}. Send `help` to start."
+        article = "an" if person.role == Role.ADMIN else "a"
+        return f"Welcome, {person.name}! You're {article} {person.role} in {where}. Send `help`."
     return (
         f"Welcome, {person.name}! You're in {where}. Your lessons start once the team has a "
         "lesson pack; send `help` to see what I can do."
