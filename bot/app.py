@@ -14,6 +14,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.signals import silence_tick
@@ -190,6 +191,8 @@ def build_runtime(
         clock=clock,
         admin_addresses=admin_addresses,
         on_outbox=dispatcher.wake,
+        transports=transports,
+        person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
 

@@ -42,16 +42,35 @@ class SentRef:
 
     address: str
     message_id: str
+    poll_id: str | None = None  # a Telegram poll: its answers name the poll, not the message
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRef:
+    """The platform's handle on one interaction, to answer it in place instead of with a message.
+
+    Slack: the `response_url` of a button press or slash command (an ephemeral
+    reply); Telegram: the callback query id (`answerCallbackQuery`); console: the event id.
+    """
+
+    address: str
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A button press answering the prompt of `delivery_id`."""
+    """Buttons answering the prompt of `delivery_id`: one id, or a submitted set.
+
+    One choice id is a button press (on a multiple-choice item it toggles that
+    pick, and `done` sends the picks). Several ids, or ids ending in `done`, are
+    one submitted answer: a Slack checkbox submit, a Telegram poll answer.
+    """
 
     address: str
     event_id: str
     delivery_id: int
-    choice_id: str
+    choice_ids: tuple[str, ...]
+    interaction: InteractionRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +81,7 @@ class Text:
     event_id: str
     text: str
     reply_to_delivery_id: int | None = None
+    interaction: InteractionRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +92,7 @@ class Command:
     event_id: str
     name: str
     args: tuple[str, ...] = field(default_factory=tuple)
+    interaction: InteractionRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +104,21 @@ class CoachAction:
     escalation_id: int
     action: str
     text: str = ""
+    interaction: InteractionRef | None = None
 
 
-Inbound = Answer | Text | Command | CoachAction
+@dataclass(frozen=True, slots=True)
+class Join:
+    """Someone asks to sign up with an invite code (Telegram `/start CODE`, Slack `/coach join`).
+
+    It may come from an address no person has yet; `name` is what the platform calls them.
+    """
+
+    address: str
+    event_id: str
+    invite_code: str
+    name: str = ""
+    interaction: InteractionRef | None = None
+
+
+Inbound = Answer | Text | Command | CoachAction | Join

@@ -34,6 +34,7 @@ CHOICE_CHARS = TELEGRAM_POLL_OPTION
 CHOICES_MIN = 2
 CHOICES_MAX = 10  # under T12's 12 options, leaving one button for "Done"
 FEEDBACK_CHARS = TELEGRAM_CALLBACK_ANSWER
+RESPOND_CHARS = TELEGRAM_CALLBACK_ANSWER  # an answer in place (T10; a Slack ephemeral, S14)
 EXPLANATION_CHARS = 600  # feedback + explanation stay far inside one message (S14, T8)
 REFLECTION_CHARS = 500
 ACCEPTED_CHARS = 100  # one accepted short answer

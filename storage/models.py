@@ -320,3 +320,15 @@ class ProcessedEvent(SQLModel, table=True):
     platform: str
     event_id: str
     processed_at: datetime = _dt(nullable=False, default=True)
+
+
+class Invite(SQLModel, table=True):
+    """A code that signs people up to a team: Telegram `/start CODE`, Slack `/coach join CODE`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True)
+    team_id: int = _fk("team.id", nullable=False)
+    role: str = Field(default=Role.LEARNER)
+    uses_left: int | None = None  # None: as many as wanted
+    expires_at: datetime | None = _dt()
+    created_at: datetime = _dt(nullable=False, default=True)

@@ -108,7 +108,7 @@ async def test_an_answer_wakes_the_dispatcher_and_its_feedback_goes_without_a_ti
     )
     sending = asyncio.create_task(runtime.dispatcher.run())
 
-    await runtime.service.handle(Answer(ADA, "e1", quiz.id, "c2"))
+    await runtime.service.handle(Answer(ADA, "e1", quiz.id, ("c2",)))
     assert console.sent == []  # the inbound handler returns without sending anything itself
     await asyncio.wait_for(console.sent_one.wait(), timeout=60)
 

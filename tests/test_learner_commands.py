@@ -73,7 +73,7 @@ async def test_help_lists_every_command(database):
 
 async def test_pause_until_a_date_then_resume_freezes_reviews(database):
     clock, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e0", prompts[0].id, "c1"))
+    await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
     async with database.sessions() as session:
         due_before = (await session.exec(select(ReviewState))).one().due
         session.add(
@@ -148,8 +148,8 @@ async def test_timezone_by_city(database, text, zone):
 
 async def test_progress_shows_streak_accuracy_and_next_lesson(database):
     _, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
-    await service.handle(Answer(ada.address, "e2", prompts[1].id, "false"))
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, ("c1",)))
+    await service.handle(Answer(ada.address, "e2", prompts[1].id, ("false",)))
     await service.handle(Command(ada.address, "e3", "progress"))
     text = await reply(database, ada, "e3")
     assert "Streak: 1 day in a row" in text
@@ -159,7 +159,7 @@ async def test_progress_shows_streak_accuracy_and_next_lesson(database):
 
 async def test_today_resends_the_lesson_and_unanswered_questions(database):
     clock, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, ("c1",)))
     await service.handle(Text(ada.address, "e2", "today"))
     async with database.sessions() as session:
         rows = {d.delivery_key: d for d in (await session.exec(select(Delivery))).all()}

@@ -38,7 +38,7 @@ async def answer_on_day(database, clock, service, person, item, day, choice, *, 
         await session.commit()
     clock.advance(timedelta(minutes=10))
     await service.handle(
-        Answer(person.address, f"{person.name}-{day}-{item.key}", prompt.id, choice)
+        Answer(person.address, f"{person.name}-{day}-{item.key}", prompt.id, (choice,))
     )
 
 

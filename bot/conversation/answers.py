@@ -3,7 +3,8 @@
 A prompt stays answerable until a later day's lesson or quiz has been sent to
 the learner; an answer after the prompt's local day is marked late (FSRS
 Hard when right). Multiple-choice buttons toggle picks in the delivery's
-`payload["picked"]` until `done`.
+`payload["picked"]` until `done`; a submitted set (a poll answer, checkboxes)
+is graded as it comes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ DAY_KINDS = ("lesson", "quiz", "review", "reflection")
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
+GONE = "That question is no longer available."
+PICK_FIRST = "Pick at least one option, then press Done."
+FOREIGN_BUTTON = "That button does not belong to this question."
 
 
 def latest_day(person_id: int) -> Any:
@@ -169,40 +173,49 @@ async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
     params = {"delivery_id": delivery.id}
     already, too_late, item, state = (await turn.session.exec(_PROMPT_STATE, params=params)).one()
     if already:
-        turn.reply(ALREADY_ANSWERED)
+        turn.respond(ALREADY_ANSWERED)
     elif too_late:
-        turn.reply(CLOSED)
+        turn.respond(CLOSED)
     elif item is None:
-        turn.reply("That question is no longer available.")
+        turn.respond(GONE)
     else:
         return _Prompt(item, state)
     return None
 
 
-async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
-    """Handle a button on a quiz or review prompt; the Response when it was graded."""
+def _picks(turn: Turn, delivery: Delivery, item: Item, choice_ids: tuple[str, ...]) -> list[str]:
+    """The choices an answer submits; empty while multiple-choice picks are being toggled.
+
+    One button on a multiple-choice item toggles that pick, and `done` submits
+    the picks so far; several ids (a poll, checkboxes) are submitted as they are.
+    """
+    if item.type != "multiple":
+        return list(choice_ids)
+    if len(choice_ids) == 1 and choice_ids[0] != DONE:
+        picked = set(delivery.payload.get("picked", [])) ^ {choice_ids[0]}
+        delivery.payload = {**delivery.payload, "picked": sorted(picked)}
+        return []
+    submitted = choice_ids if choice_ids != (DONE,) else delivery.payload.get("picked", [])
+    picks = [choice_id for choice_id in submitted if choice_id != DONE]
+    if not picks:
+        turn.respond(PICK_FIRST)
+    return picks
+
+
+async def answer_button(
+    turn: Turn, delivery: Delivery, choice_ids: tuple[str, ...]
+) -> Response | None:
+    """Handle buttons (or a submitted set) on a quiz or review prompt; the Response if graded."""
     prompt = await _open_item(turn, delivery)
     if prompt is None:
         return None
-    item = prompt.item
-    picks: list[str] = [choice_id]
-    if item.type == "multiple":
-        picked = list(delivery.payload.get("picked", []))
-        if choice_id != DONE:
-            if choice_id in picked:
-                picked.remove(choice_id)
-            else:
-                picked.append(choice_id)
-            delivery.payload = {**delivery.payload, "picked": sorted(picked)}
-            return None
-        if not picked:
-            turn.reply("Pick at least one option, then press Done.")
-            return None
-        picks = picked
+    picks = _picks(turn, delivery, prompt.item, choice_ids)
+    if not picks:
+        return None
     try:
-        grade = grade_choices(item, picks)
+        grade = grade_choices(prompt.item, picks)
     except NotAnAnswer:
-        turn.reply("That button does not belong to this question.")
+        turn.respond(FOREIGN_BUTTON)
         return None
     return await _record(turn, delivery, prompt, grade)
 

@@ -46,6 +46,7 @@ def parse_button(choice_id: str) -> tuple[int, str] | None:
 async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
     """Claim, message or resolve a case; the coach gets a one-line answer."""
     session, coach, now = turn.session, turn.person, turn.now
+    refused = False
     try:
         if action == "claim":
             answer = await claim_case(session, case_id=case_id, coach=coach, now=now)
@@ -58,9 +59,13 @@ async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
         else:
             answer = f"Unknown action {action!r}: use claim, message or resolve."
     except CaseError as exc:
-        answer = str(exc)
+        answer, refused = str(exc), True
     known = await session.get(Escalation, case_id) is not None
-    turn.reply(answer, escalation_id=case_id if known else None)
+    escalation_id = case_id if known else None
+    if refused:  # "claimed by Priya": about the button just pressed, so answered in place
+        turn.respond(answer, alert=True, escalation_id=escalation_id)
+    else:
+        turn.reply(answer, escalation_id=escalation_id)
 
 
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
+from bot.messages import InteractionRef
 from bot.outbox.queue import queue
+from content.limits import RESPOND_CHARS
 from storage.models import Delivery, Person
 
 
 @dataclass(slots=True)
 class Turn:
-    """The context every handler gets: session, sender, time, event id, policy."""
+    """The context every handler gets: session, sender, time, event id, policy.
+
+    `interaction` is the event's handle for answering in place, when its
+    platform's transport can; `responses` collects those answers (text, alert)
+    for the router to give after the transaction commits.
+    """
 
     session: AsyncSession
     person: Person
@@ -23,6 +30,8 @@ class Turn:
     event_id: str
     policy: TeamPolicy
     admin_addresses: Sequence[str] = ()
+    interaction: InteractionRef | None = None
+    responses: list[tuple[str, bool]] = field(default_factory=list)
 
     def reply(
         self, text: str, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
@@ -42,3 +51,14 @@ class Turn:
             now=self.now,
             escalation_id=escalation_id,
         )
+
+    def respond(self, text: str, *, alert: bool = False, escalation_id: int | None = None) -> None:
+        """Answer the interaction itself (seen only by the sender), or else `reply`.
+
+        For answers about the button or command just used ("already answered").
+        A text too long to answer in place becomes a message, never cut short.
+        """
+        if self.interaction is not None and len(text) <= RESPOND_CHARS:
+            self.responses.append((text, alert))
+        else:
+            self.reply(text, escalation_id=escalation_id)

@@ -352,7 +352,7 @@ class Cohort:
         labels = {choice.choice_id: choice.label for choice in outbound.choices}
         presses = _choice_answer(item, right, rng)
         for press in presses:
-            event = Answer(learner.address, self._event_id(), delivery_id, press)
+            event = Answer(learner.address, self._event_id(), delivery_id, (press,))
             note = None if press == "done" else f"taps “{labels.get(press, press)}”"
             self._agenda.add(at, event, note)
 

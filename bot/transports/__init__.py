@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.messages import Inbound, Outbound, SentRef
+from bot.messages import Inbound, InteractionRef, Outbound, SentRef
 
 InboundSink = Callable[[Inbound], Awaitable[None]]
 
@@ -54,6 +54,17 @@ class Transport(Protocol):
 
     async def edit(self, ref: SentRef, outbound: Outbound) -> None:
         """Replace a message already sent (e.g. remove answered buttons)."""
+        ...
+
+    async def respond(self, interaction: InteractionRef, text: str, *, alert: bool = False) -> None:
+        """Answer an interaction in place: only its sender sees it, and nothing is stored.
+
+        Slack posts an ephemeral message to the interaction's `response_url`;
+        Telegram answers the callback query (`answerCallbackQuery`, a pop-up when
+        `alert`), so a Telegram transport leaves the query unanswered until the
+        router has handled the event, and answers it empty when nothing was said.
+        `text` fits `content.limits.RESPOND_CHARS`. Raises `TransportError` subclasses.
+        """
         ...
 
 

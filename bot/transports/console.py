@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from bot.messages import Outbound, SentRef
+from bot.messages import InteractionRef, Outbound, SentRef
 from bot.transports import InboundSink
 
 # A marker opens before a non-space and closes after one, never inside a word (New_York).
@@ -37,6 +37,15 @@ class ConsoleMessage:
     outbound: Outbound
     ref: SentRef
     edited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleResponse:
+    """One answer in place (ephemeral, or an alert) the console transport gave."""
+
+    interaction: InteractionRef
+    text: str
+    alert: bool = False
 
 
 def _inline(text: str, style: str) -> Text:
@@ -99,6 +108,7 @@ class ConsoleTransport:
         self._write = write
         self._ids = itertools.count(1)
         self.sent: list[ConsoleMessage] = []
+        self.responses: list[ConsoleResponse] = []
         self.sink: InboundSink | None = None
         self.running = False
 
@@ -124,6 +134,13 @@ class ConsoleTransport:
         if self._write is not None:
             header = f"✎ {ref.address} (message {ref.message_id})"
             self._write(headed(header, render_rich(outbound)))
+
+    async def respond(self, interaction: InteractionRef, text: str, *, alert: bool = False) -> None:
+        """Record and print an answer only the interaction's sender sees."""
+        self.responses.append(ConsoleResponse(interaction, text, alert))
+        if self._write is not None:
+            header = f"{'⚠ alert' if alert else '👁 only you'} → {interaction.address}"
+            self._write(headed(header, markdown_text(text)))
 
     def to(self, address: str) -> list[Outbound]:
         """Everything sent (not edited) to one address, oldest first."""

@@ -247,7 +247,7 @@ class Shell:
         question = await self._open_question()
         if question is not None and index < len(question.choices):
             choice = question.choices[index].choice_id
-            return Answer(address, event_id, question.delivery_id, choice)
+            return Answer(address, event_id, question.delivery_id, (choice,))
         return Text(address, event_id, line) if typed is not None else None
 
     async def still_open(self) -> str | None:
