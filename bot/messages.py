@@ -127,22 +127,16 @@ def _pieces(spans: Spans, limit: int) -> list[Spans]:
 
 
 def split_spans(spans: Spans, limit: int = MESSAGE_CHARS) -> list[Spans]:
-    """The spans in parts of at most `limit` escaped characters, cut at line breaks if possible."""
+    """The spans in parts of at most `limit` escaped characters, cut after line breaks if possible.
+
+    The parts joined are the spans again, character for character.
+    """
     parts: list[Spans] = [()]
     for piece in _pieces(spans, limit):
         if parts[-1] and spans_length(parts[-1] + piece) > limit:
             parts.append(())
         parts[-1] += piece
-    return [_trim(part) for part in parts if part]
-
-
-def _trim(part: Spans) -> Spans:
-    """A part without the line break it was cut after."""
-    last = part[-1]
-    text = last.text if isinstance(last, UserText) else last
-    if not text.endswith("\n"):
-        return part
-    return (*part[:-1], _span_like(last, text[:-1])) if text[:-1] else part[:-1]
+    return [part for part in parts if part]
 
 
 def pages(message: Outbound, limit: int = MESSAGE_CHARS) -> list[Outbound]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
-from bot.outbox.queue import queue
+from bot.outbox.queue import Body, queue
 from storage.models import Delivery, Person
 
 
@@ -25,9 +25,11 @@ class Turn:
     admin_addresses: Sequence[str] = ()
 
     def reply(
-        self, text: str, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
+        self, text: Body, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
     ) -> Delivery:
         """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now.
+
+        A long one goes in parts (`…:2`, `…:3`); the first part's row is returned.
 
         `escalation_id` links a reply about a case to it, so forgetting the
         case's learner also erases the reply.
