@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -55,6 +56,34 @@ def spans_length(spans: Spans) -> int:
     """The most characters the spans can take on any platform once escaped (`&` → `&amp;`)."""
     text = spans_markdown(spans)
     return len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
+
+
+_MASKS = ("\ue000", "\ue001")  # private-use characters: no Markdown, no escaping touches them
+_MASKED = re.compile("\ue000+|\ue001+")
+
+
+def masked(spans: Spans) -> tuple[str, list[str]]:
+    """The spans as one Markdown string with each user text masked, and the user texts.
+
+    Each user text becomes a run of one private-use character as long as itself,
+    so Markdown markers pair across it (`*` name `*` is a bold name) while its
+    own characters are never read as markup.
+    """
+    users: list[str] = []
+    out: list[str] = []
+    for span in spans:
+        if not isinstance(span, UserText):
+            out.append(span)
+        elif span.text:
+            out.append(_MASKS[len(users) % 2] * len(span.text))  # neighbours stay two runs
+            users.append(span.text)
+    return "".join(out), users
+
+
+def unmasked(rendered: str, users: list[str], escape: Callable[[str], str]) -> str:
+    """The rendered string with each masked run replaced by its user text, escaped."""
+    texts = iter(users)
+    return _MASKED.sub(lambda _: escape(next(texts)), rendered)
 
 
 @dataclass(frozen=True, slots=True)

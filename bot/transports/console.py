@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from bot.messages import Outbound, SentRef, Spans, UserText
+from bot.messages import Outbound, SentRef, Spans, masked, unmasked
 from bot.transports import InboundSink
 
 # A marker opens before a non-space and closes after one, never inside a word (New_York).
@@ -67,13 +67,11 @@ def plain_text(text: str) -> str:
 
 
 def spans_text(spans: Spans, style: str = "") -> Text:
-    """Spans as Rich text: Markdown styled, user text exactly as typed (never styled)."""
-    styled = Text(style=style)
-    for span in spans:
-        if isinstance(span, UserText):
-            styled.append(span.text)
-        else:
-            styled.append_text(markdown_text(span))
+    """Spans as Rich text: Markdown styled, user text exactly as typed (its markers unread)."""
+    text, users = masked(spans)
+    styled = markdown_text(text)
+    styled.plain = unmasked(styled.plain, users, str)  # as long as the masks: styles stay put
+    styled.stylize(style)
     return styled
 
 

@@ -15,7 +15,7 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from bot.messages import Outbound, Spans, UserText
+from bot.messages import Outbound, Spans, masked, unmasked
 from bot.transports.console import INLINE_MARKDOWN, LIST_ITEM
 
 _SLACK_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -61,32 +61,22 @@ _TELEGRAM_MARKS = {
 
 def slack_mrkdwn(spans: Spans) -> str:
     """Spans as Slack mrkdwn: Markdown converted, user text escaped."""
-    return "".join(
-        slack_escape(span.text)
-        if isinstance(span, UserText)
-        else _convert(LIST_ITEM.sub(r"\1• ", span), slack_escape, _SLACK_MARKS)
-        for span in spans
-    )
+    text, users = masked(spans)
+    converted = _convert(LIST_ITEM.sub(r"\1• ", text), slack_escape, _SLACK_MARKS)
+    return unmasked(converted, users, slack_escape)
 
 
 def telegram_html(spans: Spans) -> str:
     """Spans as Telegram HTML: Markdown converted to tags, user text escaped."""
-    return "".join(
-        telegram_escape(span.text)
-        if isinstance(span, UserText)
-        else _convert(LIST_ITEM.sub(r"\1• ", span), telegram_escape, _TELEGRAM_MARKS)
-        for span in spans
-    )
+    text, users = masked(spans)
+    converted = _convert(LIST_ITEM.sub(r"\1• ", text), telegram_escape, _TELEGRAM_MARKS)
+    return unmasked(converted, users, telegram_escape)
 
 
 def _plain(spans: Spans) -> str:
     """Spans without Markdown markers (a Slack header is plain text)."""
-    return "".join(
-        span.text
-        if isinstance(span, UserText)
-        else _convert(span, str, {k: ("", "") for k in _SLACK_MARKS})
-        for span in spans
-    )
+    text, users = masked(spans)
+    return unmasked(_convert(text, str, {kind: ("", "") for kind in _SLACK_MARKS}), users, str)
 
 
 def slack_blocks(message: Outbound) -> list[dict[str, Any]]:
