@@ -24,8 +24,23 @@ from bot.transports.escaping import (
     telegram_message,
 )
 from content.limits import SLACK_HEADER_TEXT, SLACK_SECTION_TEXT, TELEGRAM_MESSAGE_TEXT
-from storage.models import Delivery, Escalation, Item, Person, Reflection, Response, Role
-from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
+from storage.models import (
+    Delivery,
+    Escalation,
+    Item,
+    Pack,
+    Person,
+    Reflection,
+    Response,
+    Role,
+)
+from tests.factories import (
+    MONDAY_9AM,
+    add_pack,
+    add_person,
+    add_team,
+    send,
+)
 
 HOSTILE = "<!channel> <@U123> <b>hi</b> &amp; *bold* _x_"
 
@@ -175,3 +190,37 @@ async def test_a_case_card_too_long_once_escaped_is_split_and_its_buttons_come_l
     assert [bool(part.choices) for part in parts] == [False, True]
     everything = "\n".join(part.text for part in parts)
     assert all(f"> {number}: " + "&" * 150 in everything for number in range(3))
+
+
+async def test_progress_over_many_long_topics_comes_in_parts_with_every_topic(database):
+    async with database.sessions() as session:
+        team = await add_team(session)
+        ada = await add_person(session, "ada", team=team)
+        lessons = await add_pack(session, lessons=60, types=("true_false",))
+        pack = await session.get(Pack, "care")
+        pack.topics = {f"t{n}": f"Topic {n} " + "with a long name " * 3 for n in range(60)}
+        items = (await session.exec(select(Item).order_by(col(Item.id)))).all()
+        day = MONDAY_9AM - timedelta(days=1)
+        for n, (lesson, item) in enumerate(zip(lessons, items, strict=True)):
+            lesson.topic = f"t{n}"
+            prompt = await send(session, ada, kind="quiz", day=day.date(), sent_at=day, item=item)
+            session.add(
+                Response(
+                    person_id=ada.id,
+                    item_id=item.id,
+                    delivery_id=prompt.id,
+                    answer="true",
+                    correct=True,
+                    answered_at=day,
+                )
+            )
+        await session.commit()
+    service = InboundRouter(sessions=database.sessions, clock=SimulatedClock(MONDAY_9AM))
+    await service.handle(Text(ada.address, "e1", "progress"))
+    parts = [part for part in await rendered_outbox(database, ada) if part.kind == "notice"]
+    assert len(parts) == 2
+    for part in parts:
+        fits(part)
+    everything = "".join(part.text for part in parts)
+    assert all(f"• Topic {n} with a long name" in everything for n in range(60))
+    assert everything.startswith("🔥 Streak") and "Next lesson" in everything
