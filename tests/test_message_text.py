@@ -139,6 +139,21 @@ async def test_two_hundred_open_cases_make_a_digest_in_parts_with_every_case(dat
     assert parts[0].text.startswith(f"📋 *Your open cases (1/{len(parts)})*")
 
 
+async def answered(session, person: Person, item: Item, *, at, answer: str) -> None:
+    """A quiz on `item` sent to `person` at `at` and answered (rightly) at once."""
+    prompt = await send(session, person, kind="quiz", day=at.date(), sent_at=at, item=item)
+    session.add(
+        Response(
+            person_id=person.id,
+            item_id=item.id,
+            delivery_id=prompt.id,
+            answer=answer,
+            correct=True,
+            answered_at=at,
+        )
+    )
+
+
 async def test_a_long_export_comes_in_parts_that_fit_and_lose_nothing(database):
     async with database.sessions() as session:
         team = await add_team(session)
@@ -147,17 +162,7 @@ async def test_a_long_export_comes_in_parts_that_fit_and_lose_nothing(database):
         items = (await session.exec(select(Item).order_by(col(Item.id)))).all()
         for number, item in enumerate(items):
             day = MONDAY_9AM + timedelta(days=number)
-            prompt = await send(session, ada, kind="quiz", day=day.date(), sent_at=day, item=item)
-            session.add(
-                Response(
-                    person_id=ada.id,
-                    item_id=item.id,
-                    delivery_id=prompt.id,
-                    answer=f"answer {number} <&>",
-                    correct=number % 2 == 0,
-                    answered_at=day,
-                )
-            )
+            await answered(session, ada, item, at=day, answer=f"answer {number} <&>")
         for lesson in lessons[:3]:
             session.add(Reflection(person_id=ada.id, lesson_id=lesson.id, text="<" * 500))
         await session.commit()
@@ -203,17 +208,7 @@ async def test_progress_over_many_long_topics_comes_in_parts_with_every_topic(da
         day = MONDAY_9AM - timedelta(days=1)
         for n, (lesson, item) in enumerate(zip(lessons, items, strict=True)):
             lesson.topic = f"t{n}"
-            prompt = await send(session, ada, kind="quiz", day=day.date(), sent_at=day, item=item)
-            session.add(
-                Response(
-                    person_id=ada.id,
-                    item_id=item.id,
-                    delivery_id=prompt.id,
-                    answer="true",
-                    correct=True,
-                    answered_at=day,
-                )
-            )
+            await answered(session, ada, item, at=day, answer="true")
         await session.commit()
     service = InboundRouter(sessions=database.sessions, clock=SimulatedClock(MONDAY_9AM))
     await service.handle(Text(ada.address, "e1", "progress"))
