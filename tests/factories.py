@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -168,8 +168,9 @@ async def send(
 
 
 async def outbox(session: AsyncSession, person: Person) -> dict[str, str]:
-    """Every text message queued for `person`, by delivery key."""
-    rows = (await session.exec(select(Delivery).where(Delivery.person_id == person.id))).all()
+    """Every text message queued for `person`, by delivery key, oldest first."""
+    statement = select(Delivery).where(Delivery.person_id == person.id).order_by(col(Delivery.id))
+    rows = (await session.exec(statement)).all()
     return {row.delivery_key: row.payload["text"] for row in rows if "text" in row.payload}
 
 

@@ -22,7 +22,7 @@ from bot.coaching.grading import (
     TYPED_TYPES,
     Grade,
     NotAnAnswer,
-    feedback_text,
+    feedback_message,
     grade_choices,
     grade_text,
 )
@@ -118,7 +118,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         person_id=person.id,
         key=f"feedback:{delivery.id}",
         kind="feedback",
-        text=feedback_text(item, grade, late=late),
+        text=feedback_message(item, grade, late=late),
         now=now,
     )
     await session.flush()

@@ -27,9 +27,9 @@ from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_per
 from bot.coaching.people import local_now, local_today, team_of
 from bot.conversation.reflections import awaiting_reflection
 from bot.conversation.turn import Turn
+from bot.messages import Outbound, OutboundKind, Spans, UserText, pages
 from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
 
-MESSAGE_LIMIT = 3000
 EXPORT_PARTS_MAX = 8
 
 HELP = """Here is what you can send me:
@@ -84,10 +84,10 @@ def _parse_time(text: str) -> str | None:
         return None
 
 
-def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> str:
-    """What the learner typed, in quotes and cut short, to echo back in a reply."""
+def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> Spans:
+    """What the learner typed, in quotes and cut short, to echo back in a reply as typed."""
     typed = " ".join(words)
-    return f"'{typed if len(typed) <= limit else typed[: limit - 1] + '…'}'"
+    return ("'", UserText(typed if len(typed) <= limit else typed[: limit - 1] + "…"), "'")
 
 
 def _read_date(text: str) -> date | None:
@@ -271,8 +271,8 @@ async def _pause(turn: Turn, args: tuple[str, ...]) -> None:
     until = _read_date(words[0]) if len(words) == 1 else None
     example = f"e.g. `pause until {_example_date(turn)}`"
     if args and until is None:  # `pause until` alone names no date either
-        unread = f"I can't read {_quoted(words)} as a date. " if words else ""
-        turn.reply(f"{unread}Use `pause` or `pause until YYYY-MM-DD`, {example}.")
+        unread = ("I can't read ", *_quoted(words), " as a date. ") if words else ()
+        turn.reply((*unread, f"Use `pause` or `pause until YYYY-MM-DD`, {example}."))
         return
     if until is not None and until <= local_today(turn.person, turn.now):
         turn.reply(f"Pick a date after today, {example}.")
@@ -323,7 +323,7 @@ async def _timezone(turn: Turn, args: tuple[str, ...]) -> None:
         return
     zone = _zone_named(args)
     if zone is None:
-        turn.reply(f"I don't know the timezone {_quoted(args)}. {example}")
+        turn.reply(("I don't know the timezone ", *_quoted(args), f". {example}"))
         return
     turn.person.timezone = zone
     turn.session.add(turn.person)
@@ -350,33 +350,17 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     turn.reply("🙋 I've asked a coach to get in touch with you here.")
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cut text into parts of at most `limit` characters, at line breaks where possible."""
-    pieces = [
-        line[offset : offset + limit]
-        for line in text.splitlines(keepends=True)
-        for offset in range(0, len(line), limit)
-    ]
-    parts = [""]
-    for piece in pieces:
-        if len(parts[-1]) + len(piece) > limit:
-            parts.append("")
-        parts[-1] += piece
-    return [part for part in parts if part]
-
-
 async def _export(turn: Turn, _: tuple[str, ...]) -> None:
-    """Send all the learner's data as JSON, in parts if needed."""
+    """Send all the learner's data as JSON (their own words escaped), in parts if needed."""
     data = json.dumps(await export_person(turn.session, turn.person), indent=1, ensure_ascii=False)
-    parts = split_message(data)
-    if len(parts) > EXPORT_PARTS_MAX:
+    export = Outbound(OutboundKind.NOTICE, sections=((UserText(data),),))
+    if len(pages(export)) > EXPORT_PARTS_MAX:
         turn.reply(
             f"Your data is too long for chat ({len(data)} characters). "
             f"An admin can export it for you with `servicecoach learner export {turn.person.name}`."
         )
         return
-    for number, part in enumerate(parts, start=1):
-        turn.reply(part, step=f"export:{number}")
+    turn.reply(export, step="export")
 
 
 async def _forget(turn: Turn, args: tuple[str, ...]) -> None:

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
-from bot.messages import InteractionRef
-from bot.outbox.queue import queue
+from bot.messages import InteractionRef, Spans, spans_markdown
+from bot.outbox.queue import Body, queue
 from content.limits import RESPOND_CHARS
 from storage.models import Delivery, Person
 
@@ -34,9 +34,11 @@ class Turn:
     responses: list[tuple[str, bool]] = field(default_factory=list)
 
     def reply(
-        self, text: str, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
+        self, text: Body, *, step: str = "", kind: str = "notice", escalation_id: int | None = None
     ) -> Delivery:
         """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now.
+
+        A long one goes in parts (`…:2`, `…:3`); the first part's row is returned.
 
         `escalation_id` links a reply about a case to it, so forgetting the
         case's learner also erases the reply.
@@ -52,13 +54,16 @@ class Turn:
             escalation_id=escalation_id,
         )
 
-    def respond(self, text: str, *, alert: bool = False, escalation_id: int | None = None) -> None:
+    def respond(
+        self, text: str | Spans, *, alert: bool = False, escalation_id: int | None = None
+    ) -> None:
         """Answer the interaction itself (seen only by the sender), or else `reply`.
 
         For answers about the button or command just used ("already answered").
         A text too long to answer in place becomes a message, never cut short.
         """
-        if self.interaction is not None and len(text) <= RESPOND_CHARS:
-            self.responses.append((text, alert))
+        plain = text if isinstance(text, str) else spans_markdown(text)
+        if self.interaction is not None and len(plain) <= RESPOND_CHARS:
+            self.responses.append((plain, alert))
         else:
             self.reply(text, escalation_id=escalation_id)

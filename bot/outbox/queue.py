@@ -14,17 +14,48 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.messages import Outbound, OutboundKind, Spans, pages, parts_payload
 from storage.models import Delivery, DeliveryStatus
 
 _QUEUED = "coaching_queued"
 
 
-def message_payload(text: str, choices: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
-    """The payload of a text message, with buttons as `[choice_id, label]` pairs."""
-    payload: dict[str, Any] = {"text": text}
+Body = str | Spans | Outbound
+"""What to say: Markdown, one line with user text in it, or a message in parts."""
+
+
+def message_payload(text: Body, choices: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The payload of a message (text and parts), with buttons as `[choice_id, label]` pairs."""
+    payload = parts_payload(as_message(text))
     if choices:
         payload["choices"] = [[choice_id, label] for choice_id, label in choices]
     return payload
+
+
+def as_message(text: Body) -> Outbound:
+    """A body as a message (its kind is the row's, not this one's)."""
+    if isinstance(text, Outbound):
+        return text
+    if isinstance(text, str):
+        return Outbound(OutboundKind.NOTICE, text)
+    return Outbound(OutboundKind.NOTICE, sections=(text,))
+
+
+def paged_payloads(
+    key: str, text: Body, choices: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, dict[str, Any]]]:
+    """(key, payload) of each message a long body becomes: `key`, then `key:2`, `key:3` …
+
+    Buttons go with the last part, so they come after everything they are about.
+    """
+    parts = pages(as_message(text))
+    return [
+        (
+            key if number == 1 else f"{key}:{number}",
+            message_payload(part, choices if number == len(parts) else ()),
+        )
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def queue(
@@ -33,27 +64,30 @@ def queue(
     person_id: int,
     key: str,
     kind: str,
-    text: str,
+    text: Body,
     now: datetime,
     choices: Sequence[tuple[str, str]] = (),
     escalation_id: int | None = None,
     local_date: date | None = None,
 ) -> Delivery:
-    """Add a message due now for one person; the key must be new for that person."""
-    delivery = Delivery(
-        person_id=person_id,
-        delivery_key=key,
-        kind=kind,
-        due_at=now,
-        created_at=now,
-        local_date=local_date,
-        escalation_id=escalation_id,
-        payload=message_payload(text, choices),
-    )
-    session.add(delivery)
+    """Add a message due now for one person (several if it is long); the key must be new."""
+    deliveries = [
+        Delivery(
+            person_id=person_id,
+            delivery_key=part_key,
+            kind=kind,
+            due_at=now,
+            created_at=now,
+            local_date=local_date,
+            escalation_id=escalation_id,
+            payload=payload,
+        )
+        for part_key, payload in paged_payloads(key, text, choices)
+    ]
+    session.add_all(deliveries)
     session.info.setdefault(_QUEUED, 0)
-    session.info[_QUEUED] += 1
-    return delivery
+    session.info[_QUEUED] += len(deliveries)
+    return deliveries[0]
 
 
 async def queue_once(session: AsyncSession, **values: Any) -> bool:
@@ -89,18 +123,27 @@ async def queue_day_message(
     key: str,
     kind: str,
     day: date,
-    text: str,
+    text: Body,
     now: datetime,
 ) -> bool:
-    """Queue a tick's message for one person's local `day` once (`queue_once`); True if new."""
-    return await queue_once(
-        session,
-        person_id=person_id,
-        delivery_key=key,
-        kind=kind,
-        local_date=day,
-        due_at=now,
-        created_at=now,
-        status=DeliveryStatus.PENDING,
-        payload=message_payload(text),
-    )
+    """Queue a tick's message for one person's local `day` once (`queue_once`); True if new.
+
+    A long message goes in parts keyed `key`, `key:2` …; the first decides.
+    """
+    inserted = False
+    for number, (part_key, payload) in enumerate(paged_payloads(key, text), start=1):
+        added = await queue_once(
+            session,
+            person_id=person_id,
+            delivery_key=part_key,
+            kind=kind,
+            local_date=day,
+            due_at=now,
+            created_at=now,
+            status=DeliveryStatus.PENDING,
+            payload=payload,
+        )
+        if number == 1 and not added:
+            return False
+        inserted = True
+    return inserted

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound, OutboundKind
+from bot.messages import Choice, Outbound, OutboundKind, parts_of_payload
 from storage.models import Delivery, Item, Lesson
 
 _KINDS = {
@@ -41,11 +43,35 @@ def quiz_choices(item: Item) -> tuple[Choice, ...]:
     return ()
 
 
-def quiz_text(item: Item, *, review: bool) -> str:
-    """The question, marked as a review when it comes back, with how to answer."""
+def quiz_message(item: Item, *, review: bool, delivery_id: int | None = None) -> Outbound:
+    """The question, marked as a review when it comes back, with how to answer as small print."""
     heading = "🔁 *Review*" if review else "❓ *Quiz*"
     hint = TYPED_HINTS.get(item.type)
-    return f"{heading}\n{item.prompt}" + (f"\n_{hint}_" if hint else "")
+    return Outbound(
+        kind=OutboundKind.QUIZ,
+        sections=((f"{heading}\n{item.prompt}",),),
+        context=(f"_{hint}_",) if hint else (),
+        choices=quiz_choices(item),
+        delivery_id=delivery_id,
+    )
+
+
+def lesson_message(lesson: Lesson, *, reflection: bool, delivery_id: int | None) -> Outbound:
+    """A lesson (its title as the header) or its reflection prompt."""
+    if reflection:
+        return Outbound(
+            kind=OutboundKind.REFLECTION,
+            sections=((f"💭 *Reflection*\n{lesson.reflection}",),),
+            context=("_Reply in a sentence or two._",),
+            delivery_id=delivery_id,
+        )
+    return Outbound(
+        kind=OutboundKind.LESSON,
+        icon="📘",
+        title=(lesson.title,),
+        sections=((lesson.body,),),
+        delivery_id=delivery_id,
+    )
 
 
 async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
@@ -54,22 +80,19 @@ async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
     payload = delivery.payload or {}
     if "text" in payload:
         choices = tuple(Choice(str(cid), str(label)) for cid, label in payload.get("choices", ()))
-        return Outbound(kind=kind, text=payload["text"], choices=choices, delivery_id=delivery.id)
+        return Outbound(
+            kind=kind, choices=choices, delivery_id=delivery.id, **parts_of_payload(payload)
+        )
     if delivery.kind in ("quiz", "review"):
         item = await session.get(Item, delivery.item_id) if delivery.item_id else None
         if item is None:
             raise RenderError(f"delivery {delivery.id}: its quiz item no longer exists")
-        return Outbound(
-            kind=kind,
-            text=quiz_text(item, review=delivery.kind == "review"),
-            choices=quiz_choices(item),
-            delivery_id=delivery.id,
-        )
+        message = quiz_message(item, review=delivery.kind == "review", delivery_id=delivery.id)
+        return replace(message, kind=kind)
     lesson = await session.get(Lesson, delivery.lesson_id) if delivery.lesson_id else None
     if lesson is None:
         raise RenderError(f"delivery {delivery.id}: its lesson no longer exists")
-    if delivery.kind == "reflection":
-        text = f"💭 *Reflection*\n{lesson.reflection}\n_Reply in a sentence or two._"
-    else:
-        text = f"📘 *{lesson.title}*\n\n{lesson.body}"
-    return Outbound(kind=kind, text=text, delivery_id=delivery.id)
+    message = lesson_message(
+        lesson, reflection=delivery.kind == "reflection", delivery_id=delivery.id
+    )
+    return replace(message, kind=kind)
