@@ -33,7 +33,7 @@ from bot.messages import Outbound, SentRef
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.queue import queue_once
 from bot.outbox.render import RenderError, render
-from bot.transports import (
+from bot.ports import (
     RateLimited,
     RecipientGone,
     TransientError,
