@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_unless_taken
 from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStatus, Role, Team
 
 WELCOME_KEY = "welcome"
@@ -173,13 +173,9 @@ async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> i
     """Insert the deliveries whose `(person, delivery_key)` is not taken; return how many."""
     if not deliveries:
         return 0
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = Delivery.__table__
-    statement = (
-        dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(table.c.id)
-    )
+    statement = insert_unless_taken(
+        session, Delivery, unique=("person_id", "delivery_key")
+    ).returning(col(Delivery.id))
     rows = [delivery.model_dump(exclude={"id"}) for delivery in deliveries]
     return len((await session.exec(statement, params=rows)).all())
 
