@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -152,7 +153,7 @@ class Runtime:
 
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
-        on_clock = {"sessions": self.database.sessions, "clock": self.clock}
+        on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
             TickJob("plan", 60, partial(plan_tick, **on_clock)),

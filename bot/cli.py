@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from typer.core import TyperGroup
 
@@ -13,7 +15,7 @@ from bot.errors import DomainError, UserError
 class _OneLineErrors(TyperGroup):
     """Turns a `UserError` or `DomainError` anywhere below into one line on stderr, exit code 1."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # typer keeps the click Context it takes private
         """Run the chosen command, reporting bad input without a traceback."""
         try:
             return super().invoke(ctx)

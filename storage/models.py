@@ -8,6 +8,9 @@ product relies on are enforced by the database, not by code:
 * one `ReviewState` per `(person, item)`;
 * one `Response` per delivery: a prompt is answered once;
 * at most one open escalation per person (a partial unique index).
+
+Integer primary keys are typed `int` although they are None until the row is flushed:
+code reads ids of stored rows, and `int | None` would need a check at every use.
 """
 
 from __future__ import annotations

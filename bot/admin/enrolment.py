@@ -19,7 +19,7 @@ _IN_BATCH = 500  # ids per IN list: far below every driver's parameter limit
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
     """Ids of the packs in use: those with at least one lesson that is not retired."""
-    in_use = exists().where(Lesson.pack_id == Pack.id, Lesson.retired.is_(False))
+    in_use = exists().where(col(Lesson.pack_id) == Pack.id, col(Lesson.retired).is_(False))
     return list((await session.exec(select(Pack.id).where(in_use).order_by(Pack.id))).all())
 
 
@@ -48,7 +48,9 @@ async def waiting_for(session: AsyncSession, *, pack_id: str) -> Waiting:
     uses = col(Team.pack_id) == pack_id
     if not [loaded for loaded in await loaded_pack_ids(session) if loaded != pack_id]:
         uses = uses | col(Team.pack_id).is_(None)
-    enrolled = exists().where(Enrolment.person_id == Person.id, col(Enrolment.active).is_(True))
+    enrolled = exists().where(
+        col(Enrolment.person_id) == Person.id, col(Enrolment.active).is_(True)
+    )
     statement = (
         select(Person, Team.name)
         .join(Team, col(Team.id) == Person.team_id)

@@ -246,7 +246,9 @@ async def _deactivate_missing(session: AsyncSession, team_ids: list[int], *, kep
     for chunk in _chunks([person.id for person in people if person.id is not None]):
         await session.exec(
             update(Delivery)
-            .where(col(Delivery.person_id).in_(chunk), Delivery.status == DeliveryStatus.PENDING)
+            .where(
+                col(Delivery.person_id).in_(chunk), col(Delivery.status) == DeliveryStatus.PENDING
+            )
             .values(status=DeliveryStatus.CANCELLED, reason=REMOVED_REASON)
             .execution_options(synchronize_session=False)
         )

@@ -227,7 +227,7 @@ async def _next_lesson_text(turn: Turn) -> str:
     ).first()
     later_today = lesson_today is None and now_local.time() < time.fromisoformat(person.send_time)
     first = day if later_today else day + timedelta(days=1)
-    if is_paused(person, day):
+    if person.paused_until is not None and is_paused(person, day):
         first = max(first, person.paused_until)
     team = await team_of(turn.session, person)
     next_day = working_days_after(team, first - timedelta(days=1), 1)
@@ -336,7 +336,7 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     if not turn.policy.signal_request:
         turn.reply("Coach requests are switched off for your team; please ask your manager.")
         return
-    _, opened = await open_case(  # an open case records the request as one of its signals
+    _case, opened = await open_case(  # an open case records the request as one of its signals
         turn.session,
         person=turn.person,
         signal="request",
