@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +14,9 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
+
+IN_LIST_SIZE = 500  # values per IN list: far below every driver's parameter limit
 
 
 ACCEPTED_URLS = "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
@@ -73,6 +76,11 @@ def insert_unless_taken(
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def in_chunks(values: list[T], size: int = IN_LIST_SIZE) -> list[list[T]]:
+    """`values` in slices small enough for one IN list on every database."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

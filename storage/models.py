@@ -194,7 +194,6 @@ class Enrolment(SQLModel, table=True):
         sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     active: bool = True
-    lessons_done: int = 0
     started_at: datetime = _dt(nullable=False, default=True)
     finished_at: datetime | None = _dt()
 

@@ -9,12 +9,11 @@ from sqlalchemy import exists
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import insert_unless_taken
+from storage.db import in_chunks, insert_unless_taken
 from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStatus, Role, Team
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
-_IN_BATCH = 500  # ids per IN list: far below every driver's parameter limit
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
@@ -110,7 +109,7 @@ async def enrol_all(
     ]
     await session.flush()
     held: dict[int, list[Enrolment]] = {}
-    for chunk in _chunks([person.id for person in learners if person.id is not None]):
+    for chunk in in_chunks([person.id for person in learners if person.id is not None]):
         query = select(Enrolment).where(col(Enrolment.person_id).in_(chunk))
         for enrolment in (await session.exec(query)).all():
             held.setdefault(enrolment.person_id, []).append(enrolment)
@@ -135,7 +134,7 @@ async def enrol_all(
 async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
     """Which of these people already have their welcome row."""
     found: set[int] = set()
-    for chunk in _chunks(person_ids):
+    for chunk in in_chunks(person_ids):
         query = select(Delivery.person_id).where(
             Delivery.delivery_key == WELCOME_KEY, col(Delivery.person_id).in_(chunk)
         )
@@ -180,8 +179,3 @@ async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> i
     ).returning(col(Delivery.id))
     rows = [delivery.model_dump(exclude={"id"}) for delivery in deliveries]
     return len((await session.exec(statement, params=rows)).all())
-
-
-def _chunks(values: list[int]) -> list[list[int]]:
-    """`values` in slices small enough for one IN list on every database."""
-    return [values[start : start + _IN_BATCH] for start in range(0, len(values), _IN_BATCH)]

@@ -15,7 +15,6 @@ from typing import Any
 
 from storage.models import Item
 
-CHOICE_TYPES = ("single", "multiple", "true_false")
 TYPED_TYPES = ("short", "numeric")
 DONE = "done"
 
