@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -156,7 +157,7 @@ class Runtime:
 
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
-        on_clock = {"sessions": self.database.sessions, "clock": self.clock}
+        on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
             TickJob("plan", 60, partial(plan_tick, **on_clock)),

@@ -141,11 +141,11 @@ def _pieces(spans: Spans, limit: int) -> list[Spans]:
             if line.endswith("\n"):
                 lines.append([])
     pieces: list[Spans] = []
-    for line in lines:
-        if spans_length(tuple(line)) <= limit:
-            pieces.append(tuple(line))
+    for row in lines:
+        if spans_length(tuple(row)) <= limit:
+            pieces.append(tuple(row))
             continue
-        for span in line:  # a word longer than a fifth of the limit is cut too: 5 = len("&amp;")
+        for span in row:  # a word longer than a fifth of the limit is cut too: 5 = len("&amp;")
             text = span.text if isinstance(span, UserText) else span
             for word in _WORD.findall(text):
                 step = limit // 5

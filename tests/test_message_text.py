@@ -14,7 +14,7 @@ from bot.conversation.router import InboundRouter
 from bot.messages import Command, Outbound, OutboundKind, Text, UserText
 from bot.outbox.digest import coach_digest_tick
 from bot.outbox.render import render
-from bot.transports.console import render_rich, render_text
+from bot.transports.console import render_rich
 from bot.transports.escaping import (
     slack_blocks,
     slack_escape,
@@ -68,7 +68,7 @@ def test_pack_markdown_becomes_markup_and_user_text_stays_text():
 def test_the_console_never_styles_user_text():
     message = Outbound(OutboundKind.NOTICE, sections=(("*Hi* ", UserText("*bold* _x_")),))
     styled = render_rich(message)
-    assert render_text(message) == "Hi *bold* _x_"
+    assert render_rich(message).plain == "Hi *bold* _x_"
     assert [(span.start, span.end) for span in styled.spans] == [(0, 2)]  # only the pack's *Hi*
 
 
@@ -114,7 +114,7 @@ async def test_a_relayed_message_cannot_ping_or_break_html(database):
     telegram = telegram_message(relayed)
     assert re.findall(r"</?\w+>", telegram) == ["<b>", "</b>", "<code>", "</code>"]  # none typed
     assert html.unescape(re.sub(r"<[^>]+>", "", telegram)).startswith(f"💬 {ada.name} (case")
-    assert HOSTILE in render_text(relayed)
+    assert HOSTILE in render_rich(relayed).plain
 
 
 async def test_two_hundred_open_cases_make_a_digest_in_parts_with_every_case(database):

@@ -6,20 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import in_chunks, insert_unless_taken
 from storage.models import Delivery, Enrolment, Lesson, Pack, Person, PersonStatus, Role, Team
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
-_IN_BATCH = 500  # ids per IN list: far below every driver's parameter limit
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
     """Ids of the packs in use: those with at least one lesson that is not retired."""
-    in_use = exists().where(Lesson.pack_id == Pack.id, Lesson.retired.is_(False))
+    in_use = exists().where(col(Lesson.pack_id) == Pack.id, col(Lesson.retired).is_(False))
     return list((await session.exec(select(Pack.id).where(in_use).order_by(Pack.id))).all())
 
 
@@ -48,7 +47,9 @@ async def waiting_for(session: AsyncSession, *, pack_id: str) -> Waiting:
     uses = col(Team.pack_id) == pack_id
     if not [loaded for loaded in await loaded_pack_ids(session) if loaded != pack_id]:
         uses = uses | col(Team.pack_id).is_(None)
-    enrolled = exists().where(Enrolment.person_id == Person.id, col(Enrolment.active).is_(True))
+    enrolled = exists().where(
+        col(Enrolment.person_id) == Person.id, col(Enrolment.active).is_(True)
+    )
     statement = (
         select(Person, Team.name)
         .join(Team, col(Team.id) == Person.team_id)
@@ -108,7 +109,7 @@ async def enrol_all(
     ]
     await session.flush()
     held: dict[int, list[Enrolment]] = {}
-    for chunk in _chunks([person.id for person in learners if person.id is not None]):
+    for chunk in in_chunks([person.id for person in learners if person.id is not None]):
         query = select(Enrolment).where(col(Enrolment.person_id).in_(chunk))
         for enrolment in (await session.exec(query)).all():
             held.setdefault(enrolment.person_id, []).append(enrolment)
@@ -133,7 +134,7 @@ async def enrol_all(
 async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
     """Which of these people already have their welcome row."""
     found: set[int] = set()
-    for chunk in _chunks(person_ids):
+    for chunk in in_chunks(person_ids):
         query = select(Delivery.person_id).where(
             Delivery.delivery_key == WELCOME_KEY, col(Delivery.person_id).in_(chunk)
         )
@@ -173,17 +174,8 @@ async def insert_missing(session: AsyncSession, deliveries: list[Delivery]) -> i
     """Insert the deliveries whose `(person, delivery_key)` is not taken; return how many."""
     if not deliveries:
         return 0
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = Delivery.__table__
-    statement = (
-        dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(table.c.id)
-    )
+    statement = insert_unless_taken(
+        session, Delivery, unique=("person_id", "delivery_key")
+    ).returning(col(Delivery.id))
     rows = [delivery.model_dump(exclude={"id"}) for delivery in deliveries]
     return len((await session.exec(statement, params=rows)).all())
-
-
-def _chunks(values: list[int]) -> list[list[int]]:
-    """`values` in slices small enough for one IN list on every database."""
-    return [values[start : start + _IN_BATCH] for start in range(0, len(values), _IN_BATCH)]

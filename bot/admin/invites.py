@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.admin.roster_import import INVITE_CODE_BYTES
-from bot.errors import UserError
+from bot.errors import Invalid, NotFound
 from storage.models import Invite, Role, Team
 
 
@@ -23,16 +23,16 @@ async def create_invite(
     expires_at: datetime | None = None,
     now: datetime,
 ) -> Invite:
-    """A new invite to the named team; `UserError` for an unknown team, role or a bad count."""
+    """A new invite to the named team; `NotFound` for no such team, `Invalid` for bad options."""
     team = (await session.exec(select(Team).where(Team.name == team_name))).first()
     if team is None:
-        raise UserError(f"no team {team_name!r}: `teams list` shows the teams")
+        raise NotFound(f"no team {team_name!r}: `teams list` shows the teams")
     if role not in tuple(Role):
-        raise UserError(f"--role {role!r}: use one of {', '.join(Role)}")
+        raise Invalid(f"--role {role!r}: use one of {', '.join(Role)}")
     if uses is not None and uses < 1:
-        raise UserError(f"--uses {uses}: give 1 or more, or leave it out for no limit")
+        raise Invalid(f"--uses {uses}: give 1 or more, or leave it out for no limit")
     if expires_at is not None and expires_at <= now:
-        raise UserError("--expires must be a date in the future")
+        raise Invalid("--expires must be a date in the future")
     invite = Invite(
         code=secrets.token_urlsafe(INVITE_CODE_BYTES),
         team_id=team.id,

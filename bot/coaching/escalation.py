@@ -93,7 +93,7 @@ async def gather_evidence(
             )
         ).all()
     }
-    recent = [
+    recent: list[dict[str, Any]] = [
         {
             "item": items[answer.item_id][0].key,
             "topic": items[answer.item_id][1].topic,
@@ -381,6 +381,7 @@ async def message_coach(
 ) -> None:
     """Relay a learner's message to the coach who claimed their case."""
     await _add_event(session, case, "learner_message", now=now, actor=learner, text=text)
+    assert case.coach_id is not None, "only a claimed case has a coach to relay to"
     queue(
         session,
         person_id=case.coach_id,
@@ -479,7 +480,7 @@ async def sla_tick(
         if cases and not recipients:
             log.warning("%d cases are past their SLA but no admin is configured", len(cases))
         for case in cases:
-            learner = await session.get(Person, case.person_id)
+            learner = await session.get_one(Person, case.person_id)
             card = case_card(case, learner, heading="⏰ *Unclaimed past its SLA*")
             for admin in recipients:
                 key = f"escalation:{case.id}:sla"

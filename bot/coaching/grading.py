@@ -16,7 +16,6 @@ from typing import Any
 from bot.messages import Outbound, OutboundKind
 from storage.models import Item
 
-CHOICE_TYPES = ("single", "multiple", "true_false")
 TYPED_TYPES = ("short", "numeric")
 DONE = "done"
 

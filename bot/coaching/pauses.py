@@ -28,7 +28,9 @@ DAY_KINDS = ("lesson", "quiz", "review", "reflection", "nudge")
 class Pausable(Protocol):
     """Anything with a pause end date: a `Person`, or the planner's plain learner row."""
 
-    paused_until: date | None
+    @property
+    def paused_until(self) -> date | None:
+        """The first local date the learner is active again, or None."""
 
 
 def is_paused(person: Pausable, today: date) -> bool:

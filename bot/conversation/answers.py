@@ -144,11 +144,11 @@ class _Prompt:
 _LATER = aliased(Delivery)
 _PROMPT_STATE = (  # built once: every button press and typed answer runs it
     select(
-        exists().where(Response.delivery_id == Delivery.id),
+        exists().where(col(Response.delivery_id) == Delivery.id),
         exists().where(
-            _LATER.person_id == Delivery.person_id,
+            col(_LATER.person_id) == Delivery.person_id,
             col(_LATER.kind).in_(DAY_KINDS),
-            _LATER.status == DeliveryStatus.SENT,
+            col(_LATER.status) == DeliveryStatus.SENT,
             col(_LATER.local_date) > Delivery.local_date,  # never true without a date
         ),
         Item,

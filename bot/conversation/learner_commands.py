@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
 from sqlmodel import col, select
@@ -28,6 +28,7 @@ from bot.coaching.people import local_now, local_today, team_of
 from bot.conversation.reflections import awaiting_reflection
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind, Spans, UserText, pages
+from bot.timeofday import parse_time_of_day, timezone_names
 from storage.models import Delivery, DeliveryStatus, Item, Lesson, PersonStatus, Response
 
 EXPORT_PARTS_MAX = 8
@@ -45,8 +46,7 @@ HELP = """Here is what you can send me:
 
 Handler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{1,2}:\d{2}")
-_ZONES = {zone.casefold(): zone for zone in available_timezones()}
+_ZONES = {zone.casefold(): zone for zone in timezone_names()}
 _AREAS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia"}
 _AREAS |= {"Europe", "Indian", "Pacific"}  # the areas of IANA names that end in a city
 
@@ -58,7 +58,7 @@ def _cities() -> dict[str, str]:
     `America/Argentina/Buenos_Aires`) they are aliases, so the first is as good as any.
     """
     cities: dict[str, str] = {}
-    for zone in sorted(available_timezones()):
+    for zone in sorted(timezone_names()):
         area, _, rest = zone.partition("/")
         if area in _AREAS and rest:
             cities.setdefault(rest.rsplit("/", 1)[-1].replace("_", " ").casefold(), zone)
@@ -72,16 +72,6 @@ def _zone_named(words: tuple[str, ...]) -> str | None:
     """The IANA zone a learner named, by its full name or its city; None if unknown."""
     typed = " ".join(words).casefold()
     return _ZONES.get(typed) or _CITIES.get(typed.replace("_", " "))
-
-
-def _parse_time(text: str) -> str | None:
-    """`8:30` → `08:30`; None if it is not a time of day."""
-    if not _TIME.fullmatch(text):
-        return None
-    try:
-        return time.fromisoformat(text.zfill(5)).strftime("%H:%M")
-    except ValueError:
-        return None
 
 
 def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> Spans:
@@ -227,7 +217,7 @@ async def _next_lesson_text(turn: Turn) -> str:
     ).first()
     later_today = lesson_today is None and now_local.time() < time.fromisoformat(person.send_time)
     first = day if later_today else day + timedelta(days=1)
-    if is_paused(person, day):
+    if person.paused_until is not None and is_paused(person, day):
         first = max(first, person.paused_until)
     team = await team_of(turn.session, person)
     next_day = working_days_after(team, first - timedelta(days=1), 1)
@@ -306,7 +296,7 @@ async def _time(turn: Turn, args: tuple[str, ...]) -> None:
     if not args:
         turn.reply(f"Your lessons arrive at {person.send_time} ({person.timezone}). {usage}")
         return
-    value = _parse_time(args[0]) if len(args) == 1 else None
+    value = parse_time_of_day(args[0]) if len(args) == 1 else None
     if value is None:
         turn.reply(usage)
         return
@@ -336,7 +326,7 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     if not turn.policy.signal_request:
         turn.reply("Coach requests are switched off for your team; please ask your manager.")
         return
-    _, opened = await open_case(  # an open case records the request as one of its signals
+    _case, opened = await open_case(  # an open case records the request as one of its signals
         turn.session,
         person=turn.person,
         signal="request",

@@ -50,7 +50,7 @@ from bot.messages import (
     Text,
 )
 from bot.outbox.queue import queued_count
-from bot.transports import Transport, TransportError
+from bot.ports import Transport, TransportError
 from storage.db import SessionFactory
 from storage.models import (
     Delivery,
@@ -304,7 +304,11 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
         return
     reflection = await awaiting_reflection(turn.session, person_id=turn.person.id)
     coach_word = await _latest_coach_word(turn, claimed) if claimed else None
-    if coach_word is not None and (reflection is None or coach_word >= reflection.sent_at):
+    if (
+        claimed is not None
+        and coach_word is not None
+        and (reflection is None or reflection.sent_at is None or coach_word >= reflection.sent_at)
+    ):
         await _relay_to_coach(turn, claimed, text)
     elif reflection is not None:
         await _reflect(turn, reflection, text)

@@ -346,7 +346,7 @@ class Cohort:
         delivery_id = outbound.delivery_id
         if item.type in ("short", "numeric"):
             text = _typed_answer(item, right)
-            event = Text(learner.address, self._event_id(), text, delivery_id)
+            event: Inbound = Text(learner.address, self._event_id(), text, delivery_id)
             self._agenda.add(at, event, f"types “{text}”")
             return
         labels = {choice.choice_id: choice.label for choice in outbound.choices}
@@ -432,7 +432,9 @@ def _short(message: ConsoleMessage) -> str:
 
 def _queued(outcome: object) -> int:
     """How many outbox rows a tick job reports it queued."""
-    return outcome.rows if isinstance(outcome, PlanResult) else int(outcome or 0)
+    if isinstance(outcome, PlanResult):
+        return outcome.rows
+    return outcome if isinstance(outcome, int) else 0
 
 
 async def _run_jobs(runtime: Runtime, due: dict[str, datetime], now: datetime) -> None:

@@ -37,7 +37,7 @@ from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
 from bot.outbox.render import RenderError, render
-from bot.transports import (
+from bot.ports import (
     PermanentError,
     RateLimited,
     RecipientGone,
@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 DOWN_RETRY_AFTER = timedelta(minutes=10)
 STOPPED = "put back: the dispatcher stopped before sending it"
-NOT_SENDABLE = {
+NOT_SENDABLE: dict[str, str] = {
     PersonStatus.UNREACHABLE: "recipient unreachable",
     PersonStatus.FORGOTTEN: "recipient's data was erased",
     PersonStatus.PENDING: "recipient has not joined yet",
@@ -82,13 +82,13 @@ class DispatchResult:
 
 # The per-message statements, built once (building and keying them cost more than running
 # them). Each applies only while the row is still claimed by this worker.
-_OUTBOX = Delivery.__table__
+_OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 _OURS = and_(
     _OUTBOX.c.id == bindparam("row_id"),
     _OUTBOX.c.status == DeliveryStatus.CLAIMED,
     _OUTBOX.c.claimed_by == bindparam("worker"),
 )
-_PEOPLE = Person.__table__
+_PEOPLE = Person.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 # The recipient as they are now, read with the claim check before each send.
 _STILL_OURS = (
     select(_PEOPLE.c.status, _PEOPLE.c.paused_until)
@@ -458,7 +458,7 @@ class Dispatcher:
         why = not_sendable(row, status=person.status, pause=person, today=today)
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
-        if is_missed(row, person, now):
+        if row.reason is not None and is_missed(row, person, now):
             raise _Outcome(DeliveryStatus.FAILED, missed_reason(row.reason))
         if is_expired(row, today):
             raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
@@ -494,7 +494,7 @@ class Dispatcher:
         await session.commit()  # no transaction stays open across the send
         if recipient is not None and self._stopping.is_set():
             raise _Stopped
-        return recipient
+        return recipient  # type: ignore[return-value]  # SQLModel types rows as tuples
 
     async def _send(
         self,
@@ -573,6 +573,7 @@ class Dispatcher:
         params: dict[str, object] = {"row_id": row.id, "worker": self.worker, "why": reason}
         if status == DeliveryStatus.SENT:
             statement = _MARK_SENT
+            assert ref is not None, "a sent row has the reference the platform gave it"
             params |= {"at": self._clock.now(), "ref": ref.message_id}
         elif status == DeliveryStatus.PENDING:
             statement = _RELEASE
@@ -588,7 +589,7 @@ class Dispatcher:
         """Mark the learner unreachable and cancel everything else queued for them."""
         log.warning("%s (%s) cannot be reached: %s", person.name, person.address, why)
         async with self._sessions() as session, session.begin():
-            stored = await session.get(Person, person.id)
+            stored = await session.get_one(Person, person.id)
             stored.status = PersonStatus.UNREACHABLE
             await cancel_pending(
                 session,

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Outbound, OutboundKind, Spans, pages, parts_payload
+from storage.db import insert_unless_taken
 from storage.models import Delivery, DeliveryStatus
 
 _QUEUED = "coaching_queued"
@@ -96,13 +97,10 @@ async def queue_once(session: AsyncSession, **values: Any) -> bool:
     Used by tick jobs that may run in several processes at once: the unique key
     decides, without an error that would spoil the transaction.
     """
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(Delivery)
+        insert_unless_taken(session, Delivery, unique=("person_id", "delivery_key"))
         .values(**values)
-        .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(Delivery.id)
+        .returning(col(Delivery.id))
     )
     inserted = (await session.exec(statement)).first() is not None
     if inserted:

@@ -98,11 +98,6 @@ def render_rich(outbound: Outbound) -> Text:
     return message
 
 
-def render_text(outbound: Outbound) -> str:
-    """An outbound message as plain text without markers, choices numbered from 1."""
-    return render_rich(outbound).plain
-
-
 def headed(header: str, body: Text) -> Text:
     """A dimmed header line above a message."""
     return Text.assemble((f"{header}\n", "dim"), body)

@@ -196,7 +196,7 @@ class Shell:
     async def next_delivery(self) -> bool:
         """Jump the clock to the learner's next lesson (or review) day and deliver it."""
         async with self._runtime.database.sessions() as session:
-            person = await session.get(Person, self._learner.person_id)
+            person = await session.get_one(Person, self._learner.person_id)
             team = await session.get(Team, person.team_id) if person.team_id else None
         calendar = calendar_for(team)
         now = self._clock.now()
@@ -245,7 +245,11 @@ class Shell:
         if line.isdigit() and typed == "numeric":
             return Text(address, event_id, line)
         question = await self._open_question()
-        if question is not None and index < len(question.choices):
+        if (
+            question is not None
+            and question.delivery_id is not None
+            and index < len(question.choices)
+        ):
             choice = question.choices[index].choice_id
             return Answer(address, event_id, question.delivery_id, (choice,))
         return Text(address, event_id, line) if typed is not None else None
