@@ -1,18 +1,22 @@
-"""Composition root: builds the database and services from Settings."""
+"""Composition root: builds the database and services from Settings, and runs them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import Clock
+from bot.admin.roster_import import PersonDefaults
+from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
@@ -21,8 +25,9 @@ from bot.errors import UserError
 from bot.outbox.digest import coach_digest_tick
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
+from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
-from bot.scheduler import TickJob
+from bot.scheduler import TickJob, build_scheduler
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport, print_styled
 from storage import migrate
@@ -152,7 +157,7 @@ class Runtime:
 
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
-        on_clock = {"sessions": self.database.sessions, "clock": self.clock}
+        on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
             TickJob("plan", 60, partial(plan_tick, **on_clock)),
@@ -171,22 +176,76 @@ def build_runtime(
     clock: Clock,
     transports: Mapping[str, Transport],
 ) -> Runtime:
-    """Wire the dispatcher and the coaching service; feedback is dispatched at once."""
+    """Wire the dispatcher and the coaching service; an answer's feedback wakes the dispatcher."""
     admin_addresses = tuple(settings.admin_addresses)
+    # The one pacer per platform in this process: every sender on that platform shares it.
+    pacers = {platform: Pacer.for_platform(platform, clock) for platform in transports}
     dispatcher = Dispatcher(
         sessions=database.sessions,
         transports=transports,
         clock=clock,
         admin_addresses=admin_addresses,
+        pacers=pacers,
     )
-
-    async def dispatch_now() -> None:
-        await dispatcher.drain(max_ticks=5)
-
     service = InboundRouter(
         sessions=database.sessions,
         clock=clock,
         admin_addresses=admin_addresses,
-        on_outbox=dispatch_now,
+        on_outbox=dispatcher.wake,
+        transports=transports,
+        person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
+
+
+@contextmanager
+def _stopped_by_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` while inside (instead of killing the process)."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def _run_until(runtime: Runtime, stop: asyncio.Event, say: Callable[[str], None]) -> int:
+    """Start the transports, the scheduler and the dispatcher's loop; stop them all on `stop`.
+
+    Returns how many claimed messages went back to the queue unsent.
+    """
+    for transport in runtime.transports.values():
+        await transport.start()
+    scheduler = build_scheduler(runtime.ticks())
+    scheduler.start()
+    sending = asyncio.create_task(runtime.dispatcher.run())
+    say(f"servicecoach running on {', '.join(runtime.transports)}; Ctrl+C stops it")
+    try:
+        await stop.wait()
+    finally:
+        # The dispatcher stops claiming and puts its unsent rows back while the
+        # scheduler waits for the running ticks (the dispatch tick among them).
+        put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
+        await sending
+        for transport in runtime.transports.values():
+            await transport.stop()
+    return put_back
+
+
+async def serve(
+    settings: Settings, *, say: Callable[[str], None], stop: asyncio.Event | None = None
+) -> None:
+    """Run the bot until SIGINT, SIGTERM or `stop`, then stop cleanly; `say` prints its lines."""
+    stop = stop or asyncio.Event()
+    with _stopped_by_signals(stop):
+        async with open_database(settings, upgrade=True) as database:
+            # The console writer flushes: each message shows at once, also through a pipe.
+            transports = build_transports(settings)
+            runtime = build_runtime(
+                database=database, settings=settings, clock=SystemClock(), transports=transports
+            )
+            put_back = await _run_until(runtime, stop, say)
+    say(f"servicecoach stopped ({put_back} unsent message(s) put back in the queue)")

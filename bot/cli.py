@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from typer.core import TyperGroup
 
 from bot import __version__
 from bot.commands import COMMAND_MODULES
-from bot.errors import UserError
+from bot.errors import DomainError, UserError
 
 
 class _OneLineErrors(TyperGroup):
-    """Turns a `UserError` anywhere below into one line on stderr and exit code 1."""
+    """Turns a `UserError` or `DomainError` anywhere below into one line on stderr, exit code 1."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:  # typer keeps the click Context it takes private
         """Run the chosen command, reporting bad input without a traceback."""
         try:
             return super().invoke(ctx)
-        except UserError as exc:
+        except (UserError, DomainError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.admin.roster import address_problem, parse_send_time, team_name_problem
+from bot.admin.roster import address_problem, team_name_problem
+from bot.timeofday import parse_time_of_day
 from storage.db import url_problem
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"
@@ -147,7 +148,7 @@ class Settings(BaseSettings):
     @field_validator("default_send_time")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        normalised = parse_send_time(value)
+        normalised = parse_time_of_day(value)
         if normalised is None:
             raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. 09:00")
         return normalised

@@ -15,12 +15,18 @@ SLACK_SECTION_TEXT = 3000  # S14: section block text
 SLACK_HEADER_TEXT = 150  # S17: header block text
 SLACK_BUTTON_TEXT = 75  # S16: a button's label
 SLACK_ACTION_ID = 255  # S16: a button's action_id
+SLACK_MESSAGE_BLOCKS = 50  # S13: blocks per message
 TELEGRAM_MESSAGE_TEXT = 4096  # T8: sendMessage text
 TELEGRAM_CALLBACK_DATA_BYTES = 64  # T9: inline button callback_data
 TELEGRAM_CALLBACK_ANSWER = 200  # T10: answerCallbackQuery text
 TELEGRAM_POLL_QUESTION = 300  # T11: sendPoll question
 TELEGRAM_POLL_OPTION = 100  # T12: one poll option's text
 TELEGRAM_POLL_OPTIONS = 12  # T12: options per poll
+
+# What the bot sends: a whole message fits one Slack section (S14) and so one Telegram
+# message (T8); longer generated text (digests, exports, progress) goes in several.
+MESSAGE_CHARS = SLACK_SECTION_TEXT
+MESSAGE_SECTIONS = SLACK_MESSAGE_BLOCKS - 5  # room for the header, context and buttons
 
 # What a pack may hold, derived from the facts above.
 ID_PATTERN = re.compile(r"[a-z0-9_-]{1,40}")  # room for a prefix in T9's 64 bytes
@@ -34,6 +40,7 @@ CHOICE_CHARS = TELEGRAM_POLL_OPTION
 CHOICES_MIN = 2
 CHOICES_MAX = 10  # under T12's 12 options, leaving one button for "Done"
 FEEDBACK_CHARS = TELEGRAM_CALLBACK_ANSWER
+RESPOND_CHARS = TELEGRAM_CALLBACK_ANSWER  # an answer in place (T10; a Slack ephemeral, S14)
 EXPLANATION_CHARS = 600  # feedback + explanation stay far inside one message (S14, T8)
 REFLECTION_CHARS = 500
 ACCEPTED_CHARS = 100  # one accepted short answer

@@ -27,10 +27,9 @@ M = TypeVar("M", bound=BaseModel)
 PACK_FILE = "pack.yaml"
 LESSONS_DIR = "lessons"
 _FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*([\w-]*)[ \t]*")
+_MODELS: tuple[type[BaseModel], ...] = (PackMeta, LessonMeta, Choice, *ITEM_TYPES.values())
 _KNOWN_KEYS = sorted(
-    {"lessons", "body", "quiz", "reflection"}.union(
-        *(model.model_fields for model in (PackMeta, LessonMeta, Choice, *ITEM_TYPES.values()))
-    )
+    {"lessons", "body", "quiz", "reflection"}.union(*(model.model_fields for model in _MODELS))
 )
 _EXPECTED = {
     "string_type": "text",

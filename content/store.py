@@ -207,11 +207,11 @@ async def load_pack(session: AsyncSession, pack: PackModel, *, now: datetime | N
             name: value for name, value in values.items() if name not in ("key", "lesson_key")
         }
         columns["lesson_id"] = lesson_ids[values["lesson_key"]]
-        row = plan.items.get(key) or models.Item(pack_id=pack.meta.id, key=key, **columns)
+        item = plan.items.get(key) or models.Item(pack_id=pack.meta.id, key=key, **columns)
         for name, value in columns.items():
-            setattr(row, name, value)
-        row.content_hash, row.retired = plan.item_hashes[key], False
-        session.add(row)
+            setattr(item, name, value)
+        item.content_hash, item.retired = plan.item_hashes[key], False
+        session.add(item)
     for key in plan.diff.lessons.retired:
         plan.lessons[key].retired = True
     for key in plan.diff.items.retired:

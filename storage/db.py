@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
+
+IN_LIST_SIZE = 500  # values per IN list: far below every driver's parameter limit
 
 
 ACCEPTED_URLS = "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
@@ -61,6 +67,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def insert_unless_taken(
+    session: AsyncSession, model: type[SQLModel], *, unique: Sequence[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """`INSERT … ON CONFLICT (unique) DO NOTHING` into `model`'s table, in the session's dialect."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+
+
+def in_chunks(values: list[T], size: int = IN_LIST_SIZE) -> list[list[T]]:
+    """`values` in slices small enough for one IN list on every database."""
+    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -8,6 +8,9 @@ product relies on are enforced by the database, not by code:
 * one `ReviewState` per `(person, item)`;
 * one `Response` per delivery: a prompt is answered once;
 * at most one open escalation per person (a partial unique index).
+
+Integer primary keys are typed `int` although they are None until the row is flushed:
+code reads ids of stored rows, and `int | None` would need a check at every use.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ class EscalationStatus(StrEnum):
 class Team(SQLModel, table=True):
     """A group of learners sharing a pack, coaches, a calendar and a coaching policy."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
     pack_id: str | None = Field(
         default=None,
@@ -136,7 +139,7 @@ class Person(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("platform", "platform_id", name="uq_person_address"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(index=True)
     email: str | None = Field(default=None, index=True)
     role: str = Field(default=Role.LEARNER)
@@ -177,7 +180,7 @@ class Lesson(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("pack_id", "key", name="uq_lesson_key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     pack_id: str = Field(
         sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
     )
@@ -196,7 +199,7 @@ class Item(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("pack_id", "key", name="uq_item_key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     pack_id: str = Field(
         sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
     )
@@ -216,13 +219,12 @@ class Enrolment(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("person_id", "pack_id", name="uq_enrolment"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False)
     pack_id: str = Field(
         sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     active: bool = True
-    lessons_done: int = 0
     started_at: datetime = _dt(nullable=False, default=True)
     finished_at: datetime | None = _dt()
 
@@ -235,7 +237,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_due", "status", "due_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False)
     delivery_key: str
     kind: str
@@ -260,7 +262,7 @@ class Delivery(SQLModel, table=True):
 class Response(SQLModel, table=True):
     """A graded answer to one quiz delivery; the first answer is the only one."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False)
     item_id: int = _fk("item.id", nullable=False)
     delivery_id: int = Field(
@@ -279,7 +281,7 @@ class Response(SQLModel, table=True):
 class Reflection(SQLModel, table=True):
     """A learner's free-text reflection on a lesson."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False)
     lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")
     delivery_id: int | None = _fk("delivery.id", ondelete="SET NULL")
@@ -296,7 +298,7 @@ class ReviewState(SQLModel, table=True):
         Index("ix_review_due", "person_id", "due"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False, index=False)
     item_id: int = _fk("item.id", nullable=False)
     card: dict[str, Any] = _json({})
@@ -319,7 +321,7 @@ class Escalation(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id", nullable=False, index=False)
     status: str = Field(default=EscalationStatus.OPEN, index=True)
     reason: str
@@ -336,7 +338,7 @@ class Escalation(SQLModel, table=True):
 class EscalationEvent(SQLModel, table=True):
     """One step in a case's history: opened, claimed, relayed message, resolved."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     escalation_id: int = _fk("escalation.id", nullable=False)
     kind: str
     actor_id: int | None = _fk("person.id", ondelete="SET NULL", index=False)
@@ -349,7 +351,19 @@ class ProcessedEvent(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_processed_event"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     platform: str
     event_id: str
     processed_at: datetime = _dt(nullable=False, default=True)
+
+
+class Invite(SQLModel, table=True):
+    """A code that signs people up to a team: Telegram `/start CODE`, Slack `/coach join CODE`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True)
+    team_id: int = _fk("team.id", nullable=False)
+    role: str = Field(default=Role.LEARNER)
+    uses_left: int | None = None  # None: as many as wanted
+    expires_at: datetime | None = _dt()
+    created_at: datetime = _dt(nullable=False, default=True)

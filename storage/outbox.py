@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlmodel import col
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Delivery, DeliveryStatus, Person
@@ -48,7 +50,7 @@ async def claim_due(
     if person_ids is not None:
         params["people"] = list(person_ids)
     statement = _claim_statement(
-        session.bind.dialect.name,
+        session.get_bind().dialect.name,
         by_platform=platforms is not None,
         by_person=person_ids is not None,
     )
@@ -61,31 +63,35 @@ async def claim_due(
 def _claim_statement(dialect: str, *, by_platform: bool, by_person: bool) -> Update:
     """The claim `UPDATE … RETURNING`, built once per dialect (it runs every few seconds)."""
     due = or_(
-        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= bindparam("now")),
         and_(
-            Delivery.status == DeliveryStatus.CLAIMED,
-            Delivery.claimed_at < bindparam("stale_before"),
+            col(Delivery.status) == DeliveryStatus.PENDING, col(Delivery.due_at) <= bindparam("now")
+        ),
+        and_(
+            col(Delivery.status) == DeliveryStatus.CLAIMED,
+            col(Delivery.claimed_at) < bindparam("stale_before"),
         ),
     )
     candidates = (
-        select(Delivery.id)
+        select(col(Delivery.id))
         .where(due)
-        .order_by(Delivery.due_at, Delivery.id)
+        .order_by(col(Delivery.due_at), col(Delivery.id))
         .limit(bindparam("batch"))
     )
     if by_platform:
-        on_platforms = select(Person.id).where(
-            Person.platform.in_(bindparam("platforms", expanding=True))
+        on_platforms = select(col(Person.id)).where(
+            col(Person.platform).in_(bindparam("platforms", expanding=True))
         )
-        candidates = candidates.where(Delivery.person_id.in_(on_platforms))
+        candidates = candidates.where(col(Delivery.person_id).in_(on_platforms))
     if by_person:
-        candidates = candidates.where(Delivery.person_id.in_(bindparam("people", expanding=True)))
+        candidates = candidates.where(
+            col(Delivery.person_id).in_(bindparam("people", expanding=True))
+        )
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")
     return (
         update(Delivery)
-        .where(Delivery.id.in_(select(picked.c.id)), due)
+        .where(col(Delivery.id).in_(select(picked.c.id)), due)
         .values(
             status=DeliveryStatus.CLAIMED,
             claimed_at=bindparam("now"),
@@ -106,14 +112,14 @@ async def delivery_for_message(
     message id is indexed (`platform_ref`), and an edit row never holds it.
     """
     statement = (
-        select(Delivery)
-        .join(Person, Person.id == Delivery.person_id)
+        sqlmodel_select(Delivery)
+        .join(Person, col(Person.id) == col(Delivery.person_id))
         .where(
-            Delivery.platform_ref == message_id,
-            Person.platform == platform,
-            Person.platform_id == chat_member,
+            col(Delivery.platform_ref) == message_id,
+            col(Person.platform) == platform,
+            col(Person.platform_id) == chat_member,
         )
-        .order_by(Delivery.id)
+        .order_by(col(Delivery.id))
         .limit(1)
     )
-    return (await session.exec(statement)).scalars().first()
+    return (await session.exec(statement)).first()

@@ -13,6 +13,7 @@ from bot.app import Database
 from bot.clock import SimulatedClock
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.pacing import Pacer
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
 from tests.factories import MONDAY_9AM, add_person
@@ -66,8 +67,21 @@ def dispatcher(
     *transports: ConsoleTransport,
     **options: Any,
 ) -> Dispatcher:
-    """A dispatcher on `transports` (default: one plain console) with this clock."""
+    """A dispatcher on `transports` (default: one plain console) with this clock.
+
+    Each platform is paced as in `run`, or at `per_chat_interval=S` seconds per chat.
+    """
     chosen = transports or (ConsoleTransport(),)
+    interval = options.pop("per_chat_interval", None)
+    options.setdefault(
+        "pacers",
+        {
+            transport.platform: Pacer.for_platform(transport.platform, clock)
+            if interval is None
+            else Pacer(clock, per_chat_interval=interval)
+            for transport in chosen
+        },
+    )
     return Dispatcher(
         sessions=options.pop("sessions", database.sessions),
         transports={transport.platform: transport for transport in chosen},

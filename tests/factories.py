@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.messages import SentRef
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -164,12 +165,16 @@ async def send(
     )
     session.add(delivery)
     await session.flush()
+    ref = SentRef(address=person.address, message_id=f"sent-{delivery.id}")
+    delivery.platform_ref, delivery.sent_ref = ref.message_id, ref.to_payload()
+    await session.flush()
     return delivery
 
 
 async def outbox(session: AsyncSession, person: Person) -> dict[str, str]:
-    """Every text message queued for `person`, by delivery key."""
-    rows = (await session.exec(select(Delivery).where(Delivery.person_id == person.id))).all()
+    """Every text message queued for `person`, by delivery key, oldest first."""
+    statement = select(Delivery).where(Delivery.person_id == person.id).order_by(col(Delivery.id))
+    rows = (await session.exec(statement)).all()
     return {row.delivery_key: row.payload["text"] for row in rows if "text" in row.payload}
 
 

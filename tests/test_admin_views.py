@@ -55,8 +55,8 @@ async def seed(database: Database) -> Escalation:
         await session.commit()
     clock = SimulatedClock(MONDAY + timedelta(minutes=30))
     service = InboundRouter(sessions=database.sessions, clock=clock)
-    await service.handle(Answer(ada.address, "a1", ada_first.id, "c1"))
-    await service.handle(Answer(bob.address, "b1", bob_first.id, "c0"))
+    await service.handle(Answer(ada.address, "a1", ada_first.id, ("c1",)))
+    await service.handle(Answer(bob.address, "b1", bob_first.id, ("c0",)))
     await service.handle(
         Text(bob.address, "b2", "Honestly I'm stuck with transfers", reflection.id)
     )
@@ -66,7 +66,7 @@ async def seed(database: Database) -> Escalation:
         session.add(enrolment)
         await session.commit()
     clock.advance(timedelta(days=1))
-    await service.handle(Answer(ada.address, "a2", ada_second.id, "c2"))
+    await service.handle(Answer(ada.address, "a2", ada_second.id, ("c2",)))
     clock.advance(timedelta(hours=2))
     async with database.sessions() as session:
         case = (await session.exec(select(Escalation))).one()

@@ -27,12 +27,19 @@ async def one_item(database, kind: str) -> Item:
         return item
 
 
-async def test_a_lesson_is_its_title_in_bold_then_its_body(database):
+async def test_a_lesson_is_its_title_as_the_header_then_its_body(database):
     async with database.sessions() as session:
         [lesson] = await add_pack(session, types=())
         await session.commit()
     message = await rendered(database, kind="lesson", lesson_id=lesson.id)
-    assert message == Outbound(OutboundKind.LESSON, "📘 *Lesson 1*\n\nBe kind.", delivery_id=7)
+    assert message == Outbound(
+        OutboundKind.LESSON,
+        "📘 *Lesson 1*\n\nBe kind.",
+        delivery_id=7,
+        icon="📘",
+        title=("Lesson 1",),
+        sections=(("Be kind.",),),
+    )
 
 
 async def test_a_reflection_asks_for_a_typed_reply(database):

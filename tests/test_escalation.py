@@ -51,7 +51,7 @@ async def test_full_lifecycle_with_relay(database):
     ]
     assert "ada" in card.payload["text"] and "learner asked for a coach" in card.payload["text"]
 
-    await service.handle(Answer(cora.address, "e2", card.id, f"claim:{case.id}"))
+    await service.handle(Answer(cora.address, "e2", card.id, (f"claim:{case.id}",)))
     async with database.sessions() as session:
         learner_texts = await outbox(session, ada)
     assert "cora" in learner_texts[f"notice:case:{case.id}:claimed"]

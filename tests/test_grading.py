@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from bot.coaching.grading import (
     NotAnAnswer,
-    feedback_text,
+    feedback_message,
     grade_choices,
     grade_text,
     guess_floor,
@@ -71,7 +71,7 @@ def test_single_choice_feedback_and_right_answer():
     grade = grade_choices(item("single"), ["c0"])
     assert not grade.correct
     assert grade.feedback == ("They may be lost.",)
-    text = feedback_text(item("single"), grade)
+    text = feedback_message(item("single"), grade).text
     assert text.startswith("❌") and "Say who you are putting them through to" in text
     assert "Why." in text
 

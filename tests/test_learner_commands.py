@@ -76,7 +76,7 @@ async def test_help_lists_every_command(database):
 
 async def test_pause_until_a_date_then_resume_freezes_reviews(database):
     clock, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e0", prompts[0].id, "c1"))
+    await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
     async with database.sessions() as session:
         due_before = (await session.exec(select(ReviewState))).one().due
         session.add(
@@ -151,8 +151,8 @@ async def test_timezone_by_city(database, text, zone):
 
 async def test_progress_shows_streak_accuracy_and_next_lesson(database):
     _, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
-    await service.handle(Answer(ada.address, "e2", prompts[1].id, "false"))
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, ("c1",)))
+    await service.handle(Answer(ada.address, "e2", prompts[1].id, ("false",)))
     await service.handle(Command(ada.address, "e3", "progress"))
     text = await reply(database, ada, "e3")
     assert "Streak: 1 day in a row" in text
@@ -162,7 +162,7 @@ async def test_progress_shows_streak_accuracy_and_next_lesson(database):
 
 async def test_today_queues_copies_that_refer_to_the_sent_rows_and_count_once(database):
     clock, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, ("c1",)))
     await service.handle(Text(ada.address, "e2", "today"))
     await service.handle(Text(ada.address, "e3", "today"))  # the copies are on their way
     async with database.sessions() as session:
@@ -179,8 +179,8 @@ async def test_today_queues_copies_that_refer_to_the_sent_rows_and_count_once(da
     console = ConsoleTransport()
     assert (await dispatcher(database, clock, console).drain()).sent >= 2
     [resent] = [m.outbound for m in console.sent if m.outbound.delivery_id == typed_copy.id]
-    await service.handle(Answer(ada.address, "e4", typed_copy.id, "true"))
-    await service.handle(Answer(ada.address, "e5", prompts[1].id, "false"))
+    await service.handle(Answer(ada.address, "e4", typed_copy.id, ("true",)))
+    await service.handle(Answer(ada.address, "e5", prompts[1].id, ("false",)))
     async with database.sessions() as session:
         answers = (await session.exec(select(Response).order_by(Response.id))).all()
         done = await lessons_done(session, person_id=ada.id)

@@ -44,7 +44,7 @@ async def test_an_answered_quiz_is_edited_in_place_without_buttons_and_with_the_
     assert SentRef.from_payload(found.sent_ref) == quiz.ref
 
     router = InboundRouter(sessions=database.sessions, clock=clock)
-    await router.handle(Answer(ada.address, "e1", found.id, "c1"))
+    await router.handle(Answer(ada.address, "e1", found.id, ("c1",)))
     clock.advance(timedelta(seconds=5))
     await send.drain()
 
@@ -75,7 +75,7 @@ async def test_a_claimed_case_card_says_who_claimed_it_for_every_coach_who_got_i
         c.choice_id for c in cards["console:cora"].outbound.choices if "claim" in c.choice_id
     )
     await router.handle(
-        Answer(cora.address, "e2", cards["console:cora"].outbound.delivery_id, claim)
+        Answer(cora.address, "e2", cards["console:cora"].outbound.delivery_id, (claim,))
     )
     clock.advance(timedelta(seconds=5))
     await send.drain()
@@ -84,6 +84,7 @@ async def test_a_claimed_case_card_says_who_claimed_it_for_every_coach_who_got_i
     assert set(edits) == {"console:cora", "console:cyd"}
     for address, edit in edits.items():
         assert edit.ref == cards[address].ref
-        assert edit.outbound.text.startswith(cards[address].outbound.text)
+        card = cards[address].outbound
+        assert (edit.outbound.title, edit.outbound.sections) == (card.title, card.sections)
         assert "Claimed by cora" in edit.outbound.text
         assert not any(c.choice_id.startswith("claim:") for c in edit.outbound.choices)

@@ -19,8 +19,12 @@ from tests.factories import MONDAY_9AM, add_person
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = ROOT / "bot" / "outbox" / "queue.py"
-# A row made in code (`Delivery(`) or inserted in SQL (`insert(Delivery`, `insert(table`).
-_WRITES = re.compile(r"(?<![\w.])(?<!class )Delivery\(|insert\(\s*(Delivery|table|_OUTBOX)\b")
+# A row made in code (`Delivery(`) or inserted in SQL (`insert(Delivery`, `insert(_OUTBOX`,
+# or the shared insert-or-skip helper given `Delivery`).
+_WRITES = re.compile(
+    r"(?<![\w.])(?<!class )Delivery\(|insert\(\s*(Delivery|_OUTBOX)\b"
+    r"|insert_unless_taken\([^)]*\bDelivery\b"
+)
 
 
 def test_only_the_queue_module_writes_outbox_rows():

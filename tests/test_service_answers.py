@@ -34,7 +34,7 @@ async def setup(database, *types):
 
 async def test_right_answer_gets_feedback_and_schedules_review_days_later(database):
     clock, service, ada, prompts = await setup(database, "single")
-    await service.handle(Answer("console:ada", "e1", prompts["single"].id, "c1"))
+    await service.handle(Answer("console:ada", "e1", prompts["single"].id, ("c1",)))
     async with database.sessions() as session:
         texts = await outbox(session, ada)
         response = (await session.exec(select(Response))).one()
@@ -48,7 +48,7 @@ async def test_right_answer_gets_feedback_and_schedules_review_days_later(databa
 
 async def test_wrong_answer_shows_choice_feedback_and_right_answer(database):
     _, service, ada, prompts = await setup(database, "single")
-    await service.handle(Answer("console:ada", "e1", prompts["single"].id, "c0"))
+    await service.handle(Answer("console:ada", "e1", prompts["single"].id, ("c0",)))
     async with database.sessions() as session:
         feedback = (await outbox(session, ada))[f"feedback:{prompts['single'].id}"]
     assert feedback.startswith("❌")
@@ -58,8 +58,8 @@ async def test_wrong_answer_shows_choice_feedback_and_right_answer(database):
 
 async def test_second_answer_is_refused_and_first_counts(database):
     _, service, ada, prompts = await setup(database, "single")
-    await service.handle(Answer("console:ada", "e1", prompts["single"].id, "c1"))
-    await service.handle(Answer("console:ada", "e2", prompts["single"].id, "c0"))
+    await service.handle(Answer("console:ada", "e1", prompts["single"].id, ("c1",)))
+    await service.handle(Answer("console:ada", "e2", prompts["single"].id, ("c0",)))
     async with database.sessions() as session:
         texts = await outbox(session, ada)
         responses = (await session.exec(select(Response))).all()
@@ -69,7 +69,7 @@ async def test_second_answer_is_refused_and_first_counts(database):
 
 async def test_duplicate_event_changes_nothing(database):
     _, service, ada, prompts = await setup(database, "true_false")
-    answer = Answer("console:ada", "same-id", prompts["true_false"].id, "false")
+    answer = Answer("console:ada", "same-id", prompts["true_false"].id, ("false",))
     await service.handle(answer)
     async with database.sessions() as session:
         before = await outbox(session, ada)
@@ -85,7 +85,7 @@ async def test_multiple_choice_toggles_until_done(database):
     _, service, ada, prompts = await setup(database, "multiple")
     prompt = prompts["multiple"].id
     for n, choice in enumerate(["c0", "c1", "c2", "c1", "done"]):
-        await service.handle(Answer("console:ada", f"e{n}", prompt, choice))
+        await service.handle(Answer("console:ada", f"e{n}", prompt, (choice,)))
     async with database.sessions() as session:
         response = (await session.exec(select(Response))).one()
         feedback = (await outbox(session, ada))[f"feedback:{prompt}"]
@@ -108,7 +108,7 @@ async def test_typed_answers_are_graded_against_the_open_prompt(database):
 async def test_answer_after_its_day_is_late_and_rated_hard(database):
     clock, service, ada, prompts = await setup(database, "single")
     clock.advance(timedelta(days=1))
-    await service.handle(Answer("console:ada", "e1", prompts["single"].id, "c1"))
+    await service.handle(Answer("console:ada", "e1", prompts["single"].id, ("c1",)))
     async with database.sessions() as session:
         response = (await session.exec(select(Response))).one()
         state = (await session.exec(select(ReviewState))).one()
@@ -120,7 +120,7 @@ async def test_answer_after_its_day_is_late_and_rated_hard(database):
 
 async def test_unknown_address_is_ignored(database):
     _, service, _, prompts = await setup(database, "single")
-    await service.handle(Answer("console:eve", "e1", prompts["single"].id, "c1"))
+    await service.handle(Answer("console:eve", "e1", prompts["single"].id, ("c1",)))
     async with database.sessions() as session:
         assert (await session.exec(select(Response))).all() == []
 
@@ -129,8 +129,8 @@ async def test_simultaneous_answers_count_once(database):
     _, service, ada, prompts = await setup(database, "single")
     prompt = prompts["single"].id
     await asyncio.gather(
-        *[service.handle(Answer("console:ada", f"e{n}", prompt, "c1")) for n in range(3)],
-        *[service.handle(Answer("console:ada", "dup", prompt, "c0")) for _ in range(3)],
+        *[service.handle(Answer("console:ada", f"e{n}", prompt, ("c1",))) for n in range(3)],
+        *[service.handle(Answer("console:ada", "dup", prompt, ("c0",))) for _ in range(3)],
     )
     async with database.sessions() as session:
         texts = await outbox(session, ada)

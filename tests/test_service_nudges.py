@@ -48,8 +48,8 @@ async def test_one_nudge_after_the_delay_covering_the_day(database):
 async def test_answered_prompts_are_not_nudged(database):
     clock, ada, prompts = await world(database)
     service = InboundRouter(sessions=database.sessions, clock=clock)
-    await service.handle(Answer(ada.address, "e1", prompts[0].id, "c1"))
-    await service.handle(Answer(ada.address, "e2", prompts[1].id, "true"))
+    await service.handle(Answer(ada.address, "e1", prompts[0].id, ("c1",)))
+    await service.handle(Answer(ada.address, "e2", prompts[1].id, ("true",)))
     clock.advance(timedelta(hours=4))
     assert await nudge_tick(sessions=database.sessions, clock=clock) == 0
 

@@ -68,7 +68,7 @@ async def test_prompt_closes_when_the_next_lesson_is_sent(database):
         )
         await session.commit()
     clock.set(MONDAY_9AM + DAY + timedelta(hours=1))
-    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))
+    await service.handle(Answer(ada.address, "e1", quiz.id, ("c1",)))
     async with database.sessions() as session:
         assert (await session.exec(select(Response))).all() == []
         assert "closed" in (await outbox(session, ada))["reply:e1"]
@@ -109,14 +109,14 @@ async def test_feedback_wakes_the_dispatcher(database):
         woken.append(True)
 
     _, service, ada, _, quiz, _ = await world(database, on_outbox=wake)
-    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))
-    await service.handle(Answer(ada.address, "e1", quiz.id, "c1"))  # duplicate: nothing new
+    await service.handle(Answer(ada.address, "e1", quiz.id, ("c1",)))
+    await service.handle(Answer(ada.address, "e1", quiz.id, ("c1",)))  # duplicate: nothing new
     assert woken == [True]
 
 
 async def test_someone_elses_prompt_cannot_be_answered(database):
     _, service, _, cora, quiz, _ = await world(database)
-    await service.handle(Answer(cora.address, "e1", quiz.id, "c1"))
+    await service.handle(Answer(cora.address, "e1", quiz.id, ("c1",)))
     async with database.sessions() as session:
         assert (await session.exec(select(Response))).all() == []
         assert "no longer works" in (await outbox(session, cora))["reply:e1"]

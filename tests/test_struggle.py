@@ -38,7 +38,7 @@ async def answer_on_day(database, clock, service, person, item, day, choice, *, 
         await session.commit()
     clock.advance(timedelta(minutes=10))
     await service.handle(
-        Answer(person.address, f"{person.name}-{day}-{item.key}", prompt.id, choice)
+        Answer(person.address, f"{person.name}-{day}-{item.key}", prompt.id, (choice,))
     )
 
 
@@ -62,7 +62,7 @@ async def test_low_struggle_score_opens_one_case_and_resolution_is_final(databas
     assert "struggle score" in case.reason
     assert [a["correct"] for a in case.evidence["answers"]] == [False, False, False]
     assert case.evidence["misses_by_topic"] == {"phone": 3}
-    assert "Misses by topic: Phone 3" in case_card(case, ada)  # the topic's name, not its id
+    assert "Misses by topic: Phone 3" in case_card(case, ada).text  # the topic's name, not its id
 
     await answer_on_day(database, clock, service, ada, items[3], 3, "c0")
     assert len(await cases(database)) == 1  # still the same open case

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox.queue import Message, queue_missing
+from storage.db import in_chunks
 from storage.models import (
     Delivery,
     DeliveryKind,
@@ -24,12 +25,11 @@ from storage.models import (
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
-_IN_BATCH = 500  # ids per IN list: far below every driver's parameter limit
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
     """Ids of the packs in use: those with at least one lesson that is not retired."""
-    in_use = exists().where(Lesson.pack_id == Pack.id, Lesson.retired.is_(False))
+    in_use = exists().where(col(Lesson.pack_id) == Pack.id, col(Lesson.retired).is_(False))
     return list((await session.exec(select(Pack.id).where(in_use).order_by(Pack.id))).all())
 
 
@@ -58,7 +58,9 @@ async def waiting_for(session: AsyncSession, *, pack_id: str) -> Waiting:
     uses = col(Team.pack_id) == pack_id
     if not [loaded for loaded in await loaded_pack_ids(session) if loaded != pack_id]:
         uses = uses | col(Team.pack_id).is_(None)
-    enrolled = exists().where(Enrolment.person_id == Person.id, col(Enrolment.active).is_(True))
+    enrolled = exists().where(
+        col(Enrolment.person_id) == Person.id, col(Enrolment.active).is_(True)
+    )
     statement = (
         select(Person, Team.name)
         .join(Team, col(Team.id) == Person.team_id)
@@ -118,7 +120,7 @@ async def enrol_all(
     ]
     await session.flush()
     held: dict[int, list[Enrolment]] = {}
-    for chunk in _chunks([person.id for person in learners if person.id is not None]):
+    for chunk in in_chunks([person.id for person in learners if person.id is not None]):
         query = select(Enrolment).where(col(Enrolment.person_id).in_(chunk))
         for enrolment in (await session.exec(query)).all():
             held.setdefault(enrolment.person_id, []).append(enrolment)
@@ -143,7 +145,7 @@ async def enrol_all(
 async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
     """Which of these people already have their welcome row."""
     found: set[int] = set()
-    for chunk in _chunks(person_ids):
+    for chunk in in_chunks(person_ids):
         query = select(Delivery.person_id).where(
             Delivery.delivery_key == WELCOME_KEY, col(Delivery.person_id).in_(chunk)
         )
@@ -176,8 +178,3 @@ def welcome_message(person: Person, now: datetime) -> Message:
         kind=DeliveryKind.NOTICE,
         text=welcome_text(person, now),
     )
-
-
-def _chunks(values: list[int]) -> list[list[int]]:
-    """`values` in slices small enough for one IN list on every database."""
-    return [values[start : start + _IN_BATCH] for start in range(0, len(values), _IN_BATCH)]

@@ -64,7 +64,7 @@ async def streak_days(session: AsyncSession, *, person: Person, now: datetime) -
     answered = func.max(case((col(Response.id).is_not(None), 1), else_=0))
     days = (
         await session.exec(
-            select(Delivery.local_date, answered)
+            select(col(Delivery.local_date), answered)
             .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
             .where(
                 Delivery.person_id == person.id,

@@ -198,7 +198,7 @@ async def learner_rows(
     for person, team, enrolment in people:
         pack = enrolment.pack_id if enrolment else None
         total = lesson_totals.get(pack, 0)
-        done = lessons_sent.get((person.id, pack), 0)
+        done = lessons_sent.get((person.id, pack), 0) if pack else 0
         right, count = answers.get(person.id, (0, 0))
         rows.append(
             LearnerRow(
@@ -274,7 +274,7 @@ async def case_rows(
     session: AsyncSession, *, now: datetime, status: str, person_id: int | None = None
 ) -> list[CaseRow]:
     """Cases with the given status (`open` counts claimed ones too; `all`), oldest first."""
-    coach = Person.__table__.alias("coach")
+    coach = Person.__table__.alias("coach")  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     statement = (
         select(Escalation, Person.name, coach.c.name)
         .join(Person, col(Person.id) == Escalation.person_id)

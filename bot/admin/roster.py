@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from bot.timeofday import parse_time_of_day, timezone_names
 from storage.models import Role
 
 COLUMNS = (
@@ -35,7 +34,6 @@ _PLATFORM_ID = {
     "console": (re.compile(r"[A-Za-z0-9_.-]{1,64}"), "letters, digits, '.', '_' or '-'"),
 }
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 _LANGUAGE = re.compile(r"[a-z]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -220,9 +218,9 @@ def _validate(line: int, cells: dict[str, str]) -> tuple[RosterRow | None, list[
     if role is not None and role not in ROLES:
         problems.append(f"unknown role {value['role']!r} (use {', '.join(ROLES)})")
     timezone = value["timezone"] or None
-    if timezone is not None and timezone not in _zones():
+    if timezone is not None and timezone not in timezone_names():
         problems.append(f"unknown timezone {timezone!r} (use an IANA name such as Europe/London)")
-    send_time = parse_send_time(value["send_time"]) if value["send_time"] else None
+    send_time = parse_time_of_day(value["send_time"]) if value["send_time"] else None
     if value["send_time"] and send_time is None:
         problems.append(f"send_time {value['send_time']!r} is not a time of day as HH:MM")
     language = value["language"].lower() or None
@@ -281,20 +279,3 @@ def team_name_problem(name: str) -> str | None:
     if _CONTROL.search(name):
         return "team name contains control characters"
     return None
-
-
-def parse_send_time(text: str) -> str | None:
-    """Normalise `9:05` or `09:05` to `09:05`; None if it is not a time of day."""
-    match = _TIME.fullmatch(text.strip())
-    if match is None:
-        return None
-    hour, minute = int(match[1]), int(match[2])
-    if hour > 23 or minute > 59:
-        return None
-    return f"{hour:02d}:{minute:02d}"
-
-
-@cache
-def _zones() -> frozenset[str]:
-    """Every IANA timezone name this system knows (no file paths, no `localtime`)."""
-    return frozenset(zoneinfo.available_timezones())

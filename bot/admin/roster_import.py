@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -20,9 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.admin.enrolment import enrol_all, pack_for
 from bot.admin.roster import RosterInvalid, RosterRow
 from bot.coaching.people import person_label
+from storage.db import in_chunks
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus, Role, Team
-
-T = TypeVar("T")
 
 EMAIL_ONLY_PLATFORM = "slack"
 REMOVED_REASON = "removed from roster"
@@ -121,20 +120,15 @@ async def _known_people(session: AsyncSession, rows: list[RosterRow]) -> _Known:
     known = _Known()
     platform_ids = sorted({row.platform_id for row in rows if row.platform_id is not None})
     emails = sorted({row.email for row in rows if row.email is not None})
-    for chunk in _chunks(platform_ids):
+    for chunk in in_chunks(platform_ids):
         query = select(Person).where(col(Person.platform_id).in_(chunk))
         for person in (await session.exec(query)).all():
             known.by_address[(person.platform, person.platform_id or "")] = person
-    for chunk in _chunks(emails):
+    for chunk in in_chunks(emails):
         query = select(Person).where(func.lower(col(Person.email)).in_(chunk))
         for person in (await session.exec(query.order_by(col(Person.id)))).all():
             known.by_email.setdefault((person.email or "").lower(), []).append(person)
     return known
-
-
-def _chunks(values: list[T], size: int = 5_000) -> list[list[T]]:
-    """`values` in slices small enough for one IN list on every database."""
-    return [values[start : start + size] for start in range(0, len(values), size)]
 
 
 async def _match_people(
@@ -235,7 +229,7 @@ def _snapshot(person: Person) -> dict[str, Any]:
 async def _deactivate_missing(session: AsyncSession, team_ids: list[int], *, kept: set[int]) -> int:
     """Make people of these teams who are not in the file inactive; cancel what they await."""
     people: list[Person] = []
-    for chunk in _chunks(team_ids):
+    for chunk in in_chunks(team_ids):
         members = select(Person).where(
             col(Person.team_id).in_(chunk), col(Person.status).not_in(_LEFT)
         )
@@ -243,10 +237,12 @@ async def _deactivate_missing(session: AsyncSession, team_ids: list[int], *, kep
     for person in people:
         person.status = PersonStatus.INACTIVE
         session.add(person)
-    for chunk in _chunks([person.id for person in people if person.id is not None]):
+    for chunk in in_chunks([person.id for person in people if person.id is not None]):
         await session.exec(
             update(Delivery)
-            .where(col(Delivery.person_id).in_(chunk), Delivery.status == DeliveryStatus.PENDING)
+            .where(
+                col(Delivery.person_id).in_(chunk), col(Delivery.status) == DeliveryStatus.PENDING
+            )
             .values(status=DeliveryStatus.CANCELLED, reason=REMOVED_REASON)
             .execution_options(synchronize_session=False)
         )

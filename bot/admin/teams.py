@@ -24,7 +24,7 @@ from bot.coaching.policy import (
     policy_for,
     policy_overrides,
 )
-from bot.errors import UserError
+from bot.errors import Ambiguous, Invalid, NotFound
 from storage.models import LEARNER_KINDS, Pack, Person, PersonStatus, Role, Team
 
 NO_CALENDAR = "none"
@@ -119,9 +119,9 @@ def apply_assignments(
         key, equals, raw = assignment.partition("=")
         key = key.strip().replace("-", "_")
         if not equals:
-            raise UserError(f"--set expects KEY=VALUE, got {assignment!r}")
+            raise Invalid(f"--set expects KEY=VALUE, got {assignment!r}")
         if key not in fields:
-            raise UserError(f"unknown policy setting {key!r} (known: {', '.join(fields)})")
+            raise Invalid(f"unknown policy setting {key!r} (known: {', '.join(fields)})")
         is_list = isinstance(fields[key].default, tuple)
         values[key] = [part.strip() for part in raw.split(",")] if is_list else raw.strip()
     try:
@@ -129,7 +129,7 @@ def apply_assignments(
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "policy"
-        raise UserError(f"{where}: {error['msg']}") from None
+        raise Invalid(f"{where}: {error['msg']}") from None
     return policy_overrides(policy)
 
 
@@ -140,7 +140,7 @@ def parse_calendar(spec: str) -> tuple[str | None, str | None]:
     country, _, subdiv = spec.strip().upper().partition("-")
     supported = holidays.list_supported_countries()
     if country not in supported:
-        raise UserError(
+        raise Invalid(
             f"unknown holiday country {country!r}: use an ISO 3166 code such as GB, "
             "with an optional subdivision (GB-ENG), or 'none'"
         )
@@ -149,11 +149,11 @@ def parse_calendar(spec: str) -> tuple[str | None, str | None]:
     known = {str(code).upper(): str(code) for code in supported[country]}
     if subdiv not in known:
         listed = ", ".join(known.values()) or "none"
-        raise UserError(f"{country} has no holiday subdivision {subdiv!r} (known: {listed})")
+        raise Invalid(f"{country} has no holiday subdivision {subdiv!r} (known: {listed})")
     try:
         holidays.country_holidays(country, subdiv=known[subdiv])
     except NotImplementedError as exc:
-        raise UserError(f"holiday calendar {spec!r} is not available: {exc}") from None
+        raise Invalid(f"holiday calendar {spec!r} is not available: {exc}") from None
     return country, known[subdiv]
 
 
@@ -204,10 +204,10 @@ async def find_person(
         query = query.where(func.lower(col(Person.name)) == reference.lower())
     found = list((await session.exec(query.order_by(col(Person.id)))).all())
     if not found:
-        raise UserError(f"nobody called {reference!r}: add them with `roster import` first")
+        raise NotFound(f"nobody called {reference!r}: add them with `roster import` first")
     if len(found) > 1:
         candidates = "; ".join(person_label(person) for person in found)
-        raise UserError(
+        raise Ambiguous(
             f"{reference!r} matches several people: {candidates}; give an address or email"
         )
     return found[0]
@@ -219,10 +219,10 @@ async def configure_team(
     """Apply `changes` to the team (created only with `changes.create`), validating first."""
     problem = team_name_problem(name)
     if problem is not None:
-        raise UserError(problem)
+        raise Invalid(problem)
     team = (await session.exec(select(Team).where(Team.name == name))).first()
     if team is None and not changes.create:
-        raise UserError(f"no team {name!r} (see `teams list`); add --create to create it")
+        raise NotFound(f"no team {name!r} (see `teams list`); add --create to create it")
     outcome = TeamOutcome(team=team or Team(name=name), created=team is None)
     team = outcome.team
     if changes.holidays is not None:
@@ -231,7 +231,7 @@ async def configure_team(
         try:
             team.workdays = format_workdays(parse_workdays(changes.workdays))
         except ValueError as exc:
-            raise UserError(f"--workdays: {exc}") from None
+            raise Invalid(f"--workdays: {exc}") from None
     if changes.assignments or changes.reset:
         team.policy = apply_assignments(team.policy, changes.assignments, reset=changes.reset)
     if changes.pack_id is not None:
@@ -263,7 +263,7 @@ async def _coaches(session: AsyncSession, changes: TeamChanges, *, team_name: st
     for reference in changes.coaches:
         person = await find_person(session, reference)
         if person.role != Role.COACH and not changes.make_coach:
-            raise UserError(
+            raise Invalid(
                 f"{person_label(person)} is {_article(person.role)} {person.role}; "
                 f"add --make-coach to make them a coach of {team_name}"
                 + (" (they stop getting lessons)" if person.role == Role.LEARNER else "")
@@ -288,9 +288,9 @@ async def _was(session: AsyncSession, person: Person) -> str:
 async def _check_pack(session: AsyncSession, pack_id: str) -> None:
     """Refuse a pack that is not loaded or whose lessons are all retired."""
     if await session.get(Pack, pack_id) is None:
-        raise UserError(f"no pack {pack_id!r} is loaded (see `packs list`)")
+        raise NotFound(f"no pack {pack_id!r} is loaded (see `packs list`)")
     if pack_id not in await loaded_pack_ids(session):
-        raise UserError(f"pack {pack_id!r} is retired: every lesson in it is retired")
+        raise Invalid(f"pack {pack_id!r} is retired: every lesson in it is retired")
 
 
 async def _move_learners(session: AsyncSession, team: Team, *, now: datetime) -> int:

@@ -25,6 +25,7 @@ from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
 from bot.coaching.struggle import struggle_score
+from bot.messages import Outbound, OutboundKind, Span, Spans, UserText, spans_markdown
 from bot.outbox.daily import LIVE_STATUSES
 from bot.outbox.payload import stored_message
 from bot.outbox.queue import queue, queue_edit
@@ -62,6 +63,15 @@ def clip(text: str, limit: int = RELAY_CHARS) -> str:
 class CaseError(ValueError):
     """A coach action that cannot be done (unknown case, not yours, already resolved)."""
 
+    def __init__(self, *spans: Span) -> None:
+        super().__init__(spans_markdown(spans))
+        self.spans: Spans = spans
+
+
+def _name(person: Person | None) -> Span:
+    """A person's name as they typed it, for a message; `someone` when they are gone."""
+    return UserText(person.name) if person is not None else "someone"
+
 
 async def open_case_of(session: AsyncSession, person_id: int) -> Escalation | None:
     """The learner's open or claimed case, if any."""
@@ -88,7 +98,7 @@ async def gather_evidence(
             )
         ).all()
     }
-    recent = [
+    recent: list[dict[str, Any]] = [
         {
             "item": items[answer.item_id][0].key,
             "topic": items[answer.item_id][1].topic,
@@ -122,29 +132,34 @@ async def gather_evidence(
     }
 
 
-def case_card(case: Escalation, learner: Person, *, heading: str = "") -> str:
-    """The coach-facing summary of a case: who, why, and the evidence."""
+def case_card(case: Escalation, learner: Person, *, heading: str = "") -> Outbound:
+    """The coach-facing summary of a case: who, why, and the evidence (reflections as typed)."""
     evidence = case.evidence
     names: dict[str, str] = evidence.get("topic_names", {})
-    lines = [heading] if heading else []
-    lines += [f"🆘 *Case #{case.id}: {learner.name}*", f"Reason: {case.reason}"]
+    sections: list[Spans] = [(heading,)] if heading else []
+    sections.append((f"Reason: {case.reason}",))
     if evidence.get("answers"):
-        lines.append(f"Struggle score: {evidence['score']:+.2f}. Recent answers (expected → got):")
+        lines = [f"Struggle score: {evidence['score']:+.2f}. Recent answers (expected → got):"]
         lines += [
             f"• {a['item']} ({names.get(a['topic'], a['topic'])}"
             f"{', review' if a['review'] else ''}): "
             f"{a['expected']:.2f} → {'✅' if a['correct'] else '❌'}"
             for a in evidence["answers"][:CARD_ANSWERS]
         ]
+        sections.append(("\n".join(lines),))
     if evidence.get("misses_by_topic"):
         misses = ", ".join(
             f"{names.get(topic, topic)} {n}" for topic, n in evidence["misses_by_topic"].items()
         )
-        lines.append(f"Misses by topic: {misses}")
-    for reflection in evidence.get("reflections", []):
-        lines.append(f"> {reflection['text']}")
-    lines.append(f"Claim it with the button or `claim {case.id}`.")
-    return "\n".join(lines)
+        sections.append((f"Misses by topic: {misses}",))
+    sections += [("> ", UserText(r["text"])) for r in evidence.get("reflections", [])]
+    return Outbound(
+        kind=OutboundKind.ESCALATION,
+        icon="🆘",
+        title=(f"Case #{case.id}: ", UserText(learner.name)),
+        sections=tuple(sections),
+        context=(f"Claim it with the button or `claim {case.id}`.",),
+    )
 
 
 def _card_choices(case: Escalation) -> list[tuple[str, str]]:
@@ -153,7 +168,7 @@ def _card_choices(case: Escalation) -> list[tuple[str, str]]:
 
 
 def _queue_card(
-    session: AsyncSession, case: Escalation, *, to: Person, card: str, key: str, now: datetime
+    session: AsyncSession, case: Escalation, *, to: Person, card: Outbound, key: str, now: datetime
 ) -> None:
     """Queue a case card, with its Claim and Resolve buttons, for one coach or admin."""
     queue(
@@ -171,7 +186,10 @@ def _queue_card(
 async def _mark_cards_claimed(
     session: AsyncSession, case: Escalation, *, coach: Person, now: datetime
 ) -> None:
-    """Edit the case's card for everyone who got it: claimed by whom, no Claim button."""
+    """Edit the case's card for everyone who got it: claimed by whom (in place of how to claim).
+
+    The Claim button goes; the card's header and sections stay as they were.
+    """
     cards = (
         await session.exec(
             select(Delivery).where(
@@ -187,7 +205,8 @@ async def _mark_cards_claimed(
         shown = stored_message(card)
         claimed = replace(
             shown,
-            text=f"{shown.text}\n\n🙋 *Claimed by {coach.name}*",
+            text="",
+            context=("🙋 *Claimed by ", UserText(coach.name), "*"),
             choices=tuple(c for c in shown.choices if not c.choice_id.startswith("claim:")),
         )
         queue_edit(session, card, claimed, why="claimed", now=now)
@@ -286,7 +305,7 @@ async def case_for_action(session: AsyncSession, case_id: int) -> tuple[Escalati
 
 
 def _tell_learner(
-    session: AsyncSession, case: Escalation, step: str, text: str, now: datetime
+    session: AsyncSession, case: Escalation, step: str, text: str | Spans, now: datetime
 ) -> None:
     """Queue a notice about the case to its learner."""
     queue(
@@ -327,7 +346,9 @@ def _ensure_coach(actor: Person) -> None:
         raise CaseError("Only coaches can do that.")
 
 
-async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now: datetime) -> str:
+async def claim_case(
+    session: AsyncSession, *, case_id: int, coach: Person, now: datetime
+) -> str | Spans:
     """Claim an open case; returns the coach's reply.
 
     A learner who asked for a coach is told one picked it up; a learner a
@@ -342,7 +363,7 @@ async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now:
         if case.coach_id == coach.id:
             return f"Case #{case.id} is already yours."
         holder = await session.get(Person, case.coach_id) if case.coach_id else None
-        raise CaseError(f"Case #{case.id} was claimed by {holder.name if holder else 'someone'}.")
+        raise CaseError(f"Case #{case.id} was claimed by ", _name(holder), ".")
     case.status, case.coach_id, case.claimed_at = EscalationStatus.CLAIMED, coach.id, now
     session.add(case)
     await _add_event(session, case, "claimed", now=now, actor=coach)
@@ -352,20 +373,25 @@ async def claim_case(session: AsyncSession, *, case_id: int, coach: Person, now:
             session,
             case,
             "claimed",
-            f"🤝 A coach ({coach.name}) picked up your request and will write to you here. "
-            "Just reply to talk to them.",
+            (
+                "🤝 A coach (",
+                UserText(coach.name),
+                ") picked up your request and will write to you here. Just reply to talk to them.",
+            ),
             now,
         )
     return (
-        f"Case #{case.id} ({learner.name}) is yours. Write to them with `msg {case.id} <text>` "
-        f"and close it with `resolve {case.id} <note>`."
+        f"Case #{case.id} (",
+        UserText(learner.name),
+        f") is yours. Write to them with `msg {case.id} <text>` "
+        f"and close it with `resolve {case.id} <note>`.",
     )
 
 
 async def message_learner(
     session: AsyncSession, *, case_id: int, coach: Person, text: str, now: datetime, step: str
-) -> str:
-    """Relay a coach's message to the learner of a case they claimed."""
+) -> Spans:
+    """Relay a coach's message to the learner of a case they claimed (as they typed it)."""
     _ensure_coach(coach)
     case, learner = await case_for_action(session, case_id)
     if case.status != EscalationStatus.CLAIMED or case.coach_id != coach.id:
@@ -374,11 +400,15 @@ async def message_learner(
         raise CaseError(f"Write the message after the case number: `msg {case.id} <text>`.")
     first_word = not await _learner_knows(session, case)
     await _add_event(session, case, "coach_message", now=now, actor=coach, text=text)
-    body = f"💬 *{coach.name} (coach):* {clip(text)}"
+    body: Spans = ("💬 *", UserText(coach.name), " (coach):* ", UserText(clip(text)))
     if first_word:
-        body += f"\n_{coach.name} is one of your coaches: just reply here to talk to them._"
+        body += (
+            "\n_",
+            UserText(coach.name),
+            " is one of your coaches: just reply here to talk to them._",
+        )
     _tell_learner(session, case, f"msg:{step}", body, now)
-    return f"Sent to {learner.name}."
+    return ("Sent to ", UserText(learner.name), ".")
 
 
 async def message_coach(
@@ -386,13 +416,19 @@ async def message_coach(
 ) -> None:
     """Relay a learner's message to the coach who claimed their case."""
     await _add_event(session, case, "learner_message", now=now, actor=learner, text=text)
+    assert case.coach_id is not None, "only a claimed case has a coach to relay to"
     queue(
         session,
         person_id=case.coach_id,
         key=f"escalation:{case.id}:msg:{step}",
         kind=DeliveryKind.ESCALATION,
-        text=f"💬 *{learner.name} (case #{case.id}):* {clip(text)}\n"
-        f"Reply with `msg {case.id} <text>`.",
+        text=(
+            "💬 *",
+            UserText(learner.name),
+            f" (case #{case.id}):* ",
+            UserText(clip(text)),
+            f"\nReply with `msg {case.id} <text>`.",
+        ),
         now=now,
         escalation_id=case.id,
     )
@@ -400,7 +436,7 @@ async def message_coach(
 
 async def resolve_case(
     session: AsyncSession, *, case_id: int, coach: Person, note: str, now: datetime
-) -> str:
+) -> Spans:
     """Resolve a case with a note; returns the coach's reply.
 
     The learner is told only when they knew of the case (they asked, or the coach wrote).
@@ -426,7 +462,7 @@ async def resolve_case(
             "✅ Your coach has closed your case. Send `coach` any time you want to talk again.",
             now,
         )
-    return f"Case #{case.id} ({learner.name}) is resolved."
+    return (f"Case #{case.id} (", UserText(learner.name), ") is resolved.")
 
 
 async def visible_cases(session: AsyncSession, *, coach: Person) -> list[tuple[Escalation, Person]]:
@@ -446,17 +482,21 @@ async def visible_cases(session: AsyncSession, *, coach: Person) -> list[tuple[E
     ]
 
 
-def cases_lines(rows: list[tuple[Escalation, Person]]) -> str:
-    """One line per case: number, learner, reason, status."""
-    return "\n".join(
-        f"#{case.id} {learner.name}: {case.reason} ({case.status})" for case, learner in rows
+def cases_lines(rows: list[tuple[Escalation, Person]]) -> Spans:
+    """One line per case: number, learner (as typed), reason, status."""
+    lines: list[Spans] = [
+        (f"#{case.id} ", UserText(learner.name), f": {case.reason} ({case.status})")
+        for case, learner in rows
+    ]
+    return tuple(
+        span for number, line in enumerate(lines) for span in (("\n",) if number else ()) + line
     )
 
 
-async def cases_text(session: AsyncSession, *, coach: Person) -> str:
+async def cases_text(session: AsyncSession, *, coach: Person) -> Spans:
     """The `cases` command's answer."""
     rows = await visible_cases(session, coach=coach)
-    return cases_lines(rows) if rows else "No open cases."
+    return cases_lines(rows) if rows else ("No open cases.",)
 
 
 async def sla_tick(
@@ -475,7 +515,7 @@ async def sla_tick(
         if cases and not recipients:
             log.warning("%d cases are past their SLA but no admin is configured", len(cases))
         for case in cases:
-            learner = await session.get(Person, case.person_id)
+            learner = await session.get_one(Person, case.person_id)
             card = case_card(case, learner, heading="⏰ *Unclaimed past its SLA*")
             for admin in recipients:
                 key = f"escalation:{case.id}:sla"

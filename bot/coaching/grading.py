@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.messages import Outbound, OutboundKind
 from storage.models import Item
 
-CHOICE_TYPES = ("single", "multiple", "true_false")
 TYPED_TYPES = ("short", "numeric")
 DONE = "done"
 
@@ -153,12 +153,15 @@ def verdict(grade: Grade) -> str:
     return "✅ *Right*" if grade.correct else f"❌ *Not quite.* The answer: *{grade.right_answer}*"
 
 
-def feedback_text(item: Item, grade: Grade, *, late: bool = False) -> str:
-    """What the learner reads after answering: verdict, choice feedback, explanation."""
+def feedback_message(item: Item, grade: Grade, *, late: bool = False) -> Outbound:
+    """What the learner reads after answering: verdict, choice feedback, the why in small print."""
     lines = [verdict(grade)]
     lines.extend(grade.feedback)
-    if item.explanation:
-        lines.append(f"_Why:_ {item.explanation}")
+    small = [f"_Why:_ {item.explanation}"] if item.explanation else []
     if late:
-        lines.append("_Answered after its day, so it counts as late._")
-    return "\n".join(lines)
+        small.append("_Answered after its day, so it counts as late._")
+    return Outbound(
+        kind=OutboundKind.FEEDBACK,
+        sections=tuple((line,) for line in lines),
+        context=("\n".join(small),) if small else (),
+    )

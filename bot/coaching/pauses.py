@@ -27,7 +27,9 @@ OPEN_ENDED = date(9999, 12, 31)
 class Pausable(Protocol):
     """Anything with a pause end date: a `Person`, or the planner's plain learner row."""
 
-    paused_until: date | None
+    @property
+    def paused_until(self) -> date | None:
+        """The first local date the learner is active again, or None."""
 
 
 def is_paused(person: Pausable, today: date) -> bool:

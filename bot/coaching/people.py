@@ -11,7 +11,6 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.policy import TeamPolicy, policy_for
 from storage.models import Person, PersonStatus, Role, Team
 
 log = logging.getLogger(__name__)
@@ -66,11 +65,6 @@ async def person_and_team_at(
 async def team_of(session: AsyncSession, person: Person) -> Team | None:
     """The person's team, if any."""
     return await session.get(Team, person.team_id) if person.team_id is not None else None
-
-
-async def policy_of(session: AsyncSession, person: Person) -> TeamPolicy:
-    """The effective coaching policy of the person's team."""
-    return policy_for(await team_of(session, person))
 
 
 def local_now(person: Person, now: datetime) -> datetime:

@@ -7,11 +7,11 @@ choose otherwise.
 
 from __future__ import annotations
 
-from datetime import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.timeofday import parse_time_of_day
 from storage.models import Team
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -67,8 +67,10 @@ class TeamPolicy(BaseModel):
     @field_validator("working_hours_end")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        time.fromisoformat(value)
-        return value
+        normalised = parse_time_of_day(value)
+        if normalised is None:
+            raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. 17:00")
+        return normalised
 
     @field_validator("help_phrases")
     @classmethod

@@ -9,8 +9,10 @@ time so the planner can query it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from fsrs import Card, Rating, Scheduler
+from fsrs.card import CardDict
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +44,7 @@ def _utc(moment: datetime) -> datetime:
 
 def card_of(state: ReviewState) -> Card:
     """The FSRS card stored in a review state."""
-    return Card.from_dict(state.card)
+    return Card.from_dict(cast(CardDict, state.card))  # the JSON column holds a CardDict
 
 
 async def state_for(session: AsyncSession, *, person_id: int, item_id: int) -> ReviewState | None:
@@ -101,7 +103,7 @@ def apply_review(
     if state is None:
         state = ReviewState(person_id=person_id, item_id=item_id, due=card.due)
         session.add(state)
-    state.card = card.to_dict()
+    state.card = dict(card.to_dict())
     state.due = card.due
     state.last_review = card.last_review
     state.reviews += 1
@@ -123,7 +125,7 @@ async def shift_reviews(session: AsyncSession, *, person_id: int, by: timedelta)
         card.due = card.due + by
         if card.last_review is not None:
             card.last_review = card.last_review + by
-        state.card = card.to_dict()
+        state.card = dict(card.to_dict())
         state.due = card.due
         state.last_review = card.last_review
     return len(states)

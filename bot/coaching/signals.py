@@ -66,7 +66,7 @@ async def answer_signal(
     if policy.signal_repeat_miss and not response.correct:
         misses = await _missed_times(session, person_id=person.id, item_id=response.item_id)
         if misses >= policy.repeat_miss_count:
-            item = await session.get(Item, response.item_id)
+            item = await session.get_one(Item, response.item_id)
             return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
     if not (policy.signal_score or policy.signal_bottom):
         return None
@@ -206,7 +206,7 @@ async def silence_tick(
             async with sessions.begin() as session:
                 _, new = await open_case(
                     session,
-                    person=await session.get(Person, learner.person.id),
+                    person=await session.get_one(Person, learner.person.id),
                     signal="silence",
                     reason=f"no answer on {days} working days",
                     now=now,

@@ -93,13 +93,8 @@ def expected_for_review(
     return floor + (1 - floor) * retrievability(policy, state, now)
 
 
-async def last_resolved_at(session: AsyncSession, person_id: int) -> datetime | None:
-    """When the learner's latest case was resolved; answers before it no longer count."""
-    return (await session.exec(select(_last_resolved(person_id)))).one()
-
-
 def _last_resolved(person_id: int | BindParameter[int]) -> ScalarSelect[datetime | None]:
-    """`last_resolved_at` as a subquery, so the queries that need it stay one statement."""
+    """When the learner's latest case was resolved (a subquery); earlier answers no longer count."""
     return (
         select(func.max(Escalation.resolved_at))
         .where(Escalation.person_id == person_id, Escalation.status == EscalationStatus.RESOLVED)

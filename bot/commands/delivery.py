@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import signal
 import sys
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -17,7 +15,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from bot.admin.teams import find_person
-from bot.app import build_runtime, build_transports, open_database
+from bot.app import build_runtime, build_transports, open_database, serve
 from bot.clock import SystemClock
 from bot.commands.common import run as run_async
 from bot.commands.common import settings as read_settings
@@ -25,44 +23,12 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.outbox.daily import MISSED
 from bot.outbox.planner import plan_tick
-from bot.scheduler import build_scheduler
 from storage.db import SessionFactory
 from storage.models import Delivery, DeliveryStatus, Person, Role, Team
 
 MISSED_STATUS = "missed"  # failed rows whose retries ran out with the learner's day
 
 deliver_app = typer.Typer(help="Send lessons outside the schedule.", no_args_is_help=True)
-
-
-async def _serve(settings: Settings) -> None:
-    """Run the scheduler and transports until SIGINT or SIGTERM, then stop cleanly."""
-    clock = SystemClock()
-    async with open_database(settings, upgrade=True) as database:
-        # The console writer flushes: each message shows at once, also through a pipe.
-        transports = build_transports(settings)
-        runtime = build_runtime(
-            database=database, settings=settings, clock=clock, transports=transports
-        )
-        for transport in transports.values():
-            await transport.start()
-        scheduler = build_scheduler(runtime.ticks())
-        scheduler.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        typer.echo(f"servicecoach running on {', '.join(transports)}; Ctrl+C stops it")
-        try:
-            await stop.wait()
-        finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(signum)
-            # The dispatcher stops claiming and puts its unsent rows back while the
-            # scheduler waits for the running ticks (the dispatch tick among them).
-            put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
-            for transport in transports.values():
-                await transport.stop()
-    typer.echo(f"servicecoach stopped ({put_back} unsent message(s) put back in the queue)")
 
 
 def run() -> None:
@@ -76,7 +42,7 @@ def run() -> None:
     quiet = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(quiet)
-    run_async(_serve(settings))
+    run_async(serve(settings, say=typer.echo))
 
 
 async def _chosen(sessions: SessionFactory, team: str | None, learner: str | None) -> list[int]:

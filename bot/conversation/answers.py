@@ -3,7 +3,8 @@
 A prompt stays answerable until a later day's lesson or quiz has been sent to
 the learner; an answer after the prompt's local day is marked late (FSRS
 Hard when right). Multiple-choice buttons toggle picks in the delivery's
-stored `PromptState` until `done`; the answered prompt is then edited to show the verdict.
+stored `PromptState` until `done`; a submitted set (a poll answer, checkboxes)
+is graded as it comes. The answered prompt is then edited to show the verdict.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.coaching.grading import (
     TYPED_TYPES,
     Grade,
     NotAnAnswer,
-    feedback_text,
+    feedback_message,
     grade_choices,
     grade_text,
     verdict,
@@ -34,7 +35,7 @@ from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
 from bot.outbox.queue import queue, queue_edit
-from bot.outbox.render import quiz_text
+from bot.outbox.render import quiz_message
 from storage.models import (
     LESSON_DAY_KINDS,
     PROMPT_KINDS,
@@ -48,6 +49,9 @@ from storage.models import (
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
 CLOSED = "That question has closed, since a newer lesson has arrived; it may come back in a review."
+GONE = "That question is no longer available."
+PICK_FIRST = "Pick at least one option, then press Done."
+FOREIGN_BUTTON = "That button does not belong to this question."
 
 
 def latest_day(person_id: int) -> Any:
@@ -125,12 +129,13 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         person_id=person.id,
         key=f"feedback:{delivery.id}",
         kind=DeliveryKind.FEEDBACK,
-        text=feedback_text(item, grade, late=late),
+        text=feedback_message(item, grade, late=late),
         now=now,
     )
     if delivery.status == DeliveryStatus.SENT:
+        question = quiz_message(item, review=review)
         answered = Outbound(
-            kind=OutboundKind.QUIZ, text=f"{quiz_text(item, review=review)}\n\n{verdict(grade)}"
+            kind=OutboundKind.QUIZ, sections=(*question.sections, (verdict(grade),))
         )
         queue_edit(session, delivery, answered, why="answered", now=now)
     await session.flush()
@@ -156,11 +161,11 @@ class _Prompt:
 _LATER = aliased(Delivery)
 _PROMPT_STATE = (  # built once: every button press and typed answer runs it
     select(
-        exists().where(Response.delivery_id == Delivery.id),
+        exists().where(col(Response.delivery_id) == Delivery.id),
         exists().where(
-            _LATER.person_id == Delivery.person_id,
+            col(_LATER.person_id) == Delivery.person_id,
             col(_LATER.kind).in_(LESSON_DAY_KINDS),
-            _LATER.status == DeliveryStatus.SENT,
+            col(_LATER.status) == DeliveryStatus.SENT,
             col(_LATER.local_date) > Delivery.local_date,  # never true without a date
         ),
         Item,
@@ -185,41 +190,50 @@ async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
     params = {"delivery_id": delivery.id}
     already, too_late, item, state = (await turn.session.exec(_PROMPT_STATE, params=params)).one()
     if already:
-        turn.reply(ALREADY_ANSWERED)
+        turn.respond(ALREADY_ANSWERED)
     elif too_late:
-        turn.reply(CLOSED)
+        turn.respond(CLOSED)
     elif item is None:
-        turn.reply("That question is no longer available.")
+        turn.respond(GONE)
     else:
         return _Prompt(item, state)
     return None
 
 
-async def answer_button(turn: Turn, delivery: Delivery, choice_id: str) -> Response | None:
-    """Handle a button on a quiz or review prompt; the Response when it was graded."""
+def _picks(turn: Turn, delivery: Delivery, item: Item, choice_ids: tuple[str, ...]) -> list[str]:
+    """The choices an answer submits; empty while multiple-choice picks are being toggled.
+
+    One button on a multiple-choice item toggles that pick, and `done` submits
+    the picks so far; several ids (a poll, checkboxes) are submitted as they are.
+    """
+    if item.type != "multiple":
+        return list(choice_ids)
+    stored = prompt_state(delivery).picked
+    if len(choice_ids) == 1 and choice_ids[0] != DONE:
+        state = PromptState(picked=tuple(sorted(set(stored) ^ {choice_ids[0]})))
+        delivery.payload = payload_for(DeliveryKind(delivery.kind), state)
+        return []
+    submitted = choice_ids if choice_ids != (DONE,) else stored
+    picks = [choice_id for choice_id in submitted if choice_id != DONE]
+    if not picks:
+        turn.respond(PICK_FIRST)
+    return picks
+
+
+async def answer_button(
+    turn: Turn, delivery: Delivery, choice_ids: tuple[str, ...]
+) -> Response | None:
+    """Handle buttons (or a submitted set) on a quiz or review prompt; the Response if graded."""
     prompt = await _open_item(turn, delivery)
     if prompt is None:
         return None
-    item = prompt.item
-    picks: list[str] = [choice_id]
-    if item.type == "multiple":
-        picked = list(prompt_state(delivery).picked)
-        if choice_id != DONE:
-            if choice_id in picked:
-                picked.remove(choice_id)
-            else:
-                picked.append(choice_id)
-            state = PromptState(picked=tuple(sorted(picked)))
-            delivery.payload = payload_for(DeliveryKind(delivery.kind), state)
-            return None
-        if not picked:
-            turn.reply("Pick at least one option, then press Done.")
-            return None
-        picks = picked
+    picks = _picks(turn, delivery, prompt.item, choice_ids)
+    if not picks:
+        return None
     try:
-        grade = grade_choices(item, picks)
+        grade = grade_choices(prompt.item, picks)
     except NotAnAnswer:
-        turn.reply("That button does not belong to this question.")
+        turn.respond(FOREIGN_BUTTON)
         return None
     return await _record(turn, delivery, prompt, grade)
 

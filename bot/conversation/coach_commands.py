@@ -12,6 +12,7 @@ from bot.coaching.escalation import (
     resolve_case,
 )
 from bot.conversation.turn import Turn
+from bot.messages import Spans, UserText
 from storage.models import Escalation
 
 HELP = """Coach commands:
@@ -46,6 +47,8 @@ def parse_button(choice_id: str) -> tuple[int, str] | None:
 async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
     """Claim, message or resolve a case; the coach gets a one-line answer."""
     session, coach, now = turn.session, turn.person, turn.now
+    answer: str | Spans
+    refused = False
     try:
         if action == "claim":
             answer = await claim_case(session, case_id=case_id, coach=coach, now=now)
@@ -56,11 +59,15 @@ async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
         elif action == "resolve":
             answer = await resolve_case(session, case_id=case_id, coach=coach, note=text, now=now)
         else:
-            answer = f"Unknown action {action!r}: use claim, message or resolve."
+            answer = ("Unknown action ", UserText(repr(action)), ": use claim, message or resolve.")
     except CaseError as exc:
-        answer = str(exc)
+        answer, refused = exc.spans, True
     known = await session.get(Escalation, case_id) is not None
-    turn.reply(answer, escalation_id=case_id if known else None)
+    escalation_id = case_id if known else None
+    if refused:  # "claimed by Priya": about the button just pressed, so answered in place
+        turn.respond(answer, alert=True, escalation_id=escalation_id)
+    else:
+        turn.reply(answer, escalation_id=escalation_id)
 
 
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:

@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
 from sqlmodel import col, select
@@ -27,7 +27,9 @@ from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_per
 from bot.coaching.people import local_now, local_today, team_of
 from bot.conversation.reflections import awaiting_reflection
 from bot.conversation.turn import Turn
+from bot.messages import Outbound, OutboundKind, Spans, UserText, pages
 from bot.outbox.queue import resend
+from bot.timeofday import parse_time_of_day, timezone_names
 from storage.models import (
     LESSON_DAY_KINDS,
     Delivery,
@@ -39,7 +41,6 @@ from storage.models import (
     Response,
 )
 
-MESSAGE_LIMIT = 3000
 EXPORT_PARTS_MAX = 8
 _ON_THE_WAY = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
 
@@ -56,8 +57,7 @@ HELP = """Here is what you can send me:
 
 Handler = Callable[[Turn, tuple[str, ...]], Awaitable[None]]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{1,2}:\d{2}")
-_ZONES = {zone.casefold(): zone for zone in available_timezones()}
+_ZONES = {zone.casefold(): zone for zone in timezone_names()}
 _AREAS = {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia"}
 _AREAS |= {"Europe", "Indian", "Pacific"}  # the areas of IANA names that end in a city
 
@@ -69,7 +69,7 @@ def _cities() -> dict[str, str]:
     `America/Argentina/Buenos_Aires`) they are aliases, so the first is as good as any.
     """
     cities: dict[str, str] = {}
-    for zone in sorted(available_timezones()):
+    for zone in sorted(timezone_names()):
         area, _, rest = zone.partition("/")
         if area in _AREAS and rest:
             cities.setdefault(rest.rsplit("/", 1)[-1].replace("_", " ").casefold(), zone)
@@ -85,20 +85,10 @@ def _zone_named(words: tuple[str, ...]) -> str | None:
     return _ZONES.get(typed) or _CITIES.get(typed.replace("_", " "))
 
 
-def _parse_time(text: str) -> str | None:
-    """`8:30` → `08:30`; None if it is not a time of day."""
-    if not _TIME.fullmatch(text):
-        return None
-    try:
-        return time.fromisoformat(text.zfill(5)).strftime("%H:%M")
-    except ValueError:
-        return None
-
-
-def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> str:
-    """What the learner typed, in quotes and cut short, to echo back in a reply."""
+def _quoted(words: list[str] | tuple[str, ...], limit: int = 40) -> Spans:
+    """What the learner typed, in quotes and cut short, to echo back in a reply as typed."""
     typed = " ".join(words)
-    return f"'{typed if len(typed) <= limit else typed[: limit - 1] + '…'}'"
+    return ("'", UserText(typed if len(typed) <= limit else typed[: limit - 1] + "…"), "'")
 
 
 def _read_date(text: str) -> date | None:
@@ -241,7 +231,7 @@ async def _next_lesson_text(turn: Turn) -> str:
     ).first()
     later_today = lesson_today is None and now_local.time() < time.fromisoformat(person.send_time)
     first = day if later_today else day + timedelta(days=1)
-    if is_paused(person, day):
+    if person.paused_until is not None and is_paused(person, day):
         first = max(first, person.paused_until)
     team = await team_of(turn.session, person)
     next_day = working_days_after(team, first - timedelta(days=1), 1)
@@ -285,8 +275,8 @@ async def _pause(turn: Turn, args: tuple[str, ...]) -> None:
     until = _read_date(words[0]) if len(words) == 1 else None
     example = f"e.g. `pause until {_example_date(turn)}`"
     if args and until is None:  # `pause until` alone names no date either
-        unread = f"I can't read {_quoted(words)} as a date. " if words else ""
-        turn.reply(f"{unread}Use `pause` or `pause until YYYY-MM-DD`, {example}.")
+        unread = ("I can't read ", *_quoted(words), " as a date. ") if words else ()
+        turn.reply((*unread, f"Use `pause` or `pause until YYYY-MM-DD`, {example}."))
         return
     if until is not None and until <= local_today(turn.person, turn.now):
         turn.reply(f"Pick a date after today, {example}.")
@@ -320,7 +310,7 @@ async def _time(turn: Turn, args: tuple[str, ...]) -> None:
     if not args:
         turn.reply(f"Your lessons arrive at {person.send_time} ({person.timezone}). {usage}")
         return
-    value = _parse_time(args[0]) if len(args) == 1 else None
+    value = parse_time_of_day(args[0]) if len(args) == 1 else None
     if value is None:
         turn.reply(usage)
         return
@@ -337,7 +327,7 @@ async def _timezone(turn: Turn, args: tuple[str, ...]) -> None:
         return
     zone = _zone_named(args)
     if zone is None:
-        turn.reply(f"I don't know the timezone {_quoted(args)}. {example}")
+        turn.reply(("I don't know the timezone ", *_quoted(args), f". {example}"))
         return
     turn.person.timezone = zone
     turn.session.add(turn.person)
@@ -350,7 +340,7 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     if not turn.policy.signal_request:
         turn.reply("Coach requests are switched off for your team; please ask your manager.")
         return
-    _, opened = await open_case(  # an open case records the request as one of its signals
+    _case, opened = await open_case(  # an open case records the request as one of its signals
         turn.session,
         person=turn.person,
         signal="request",
@@ -364,33 +354,17 @@ async def _coach(turn: Turn, _: tuple[str, ...]) -> None:
     turn.reply("🙋 I've asked a coach to get in touch with you here.")
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cut text into parts of at most `limit` characters, at line breaks where possible."""
-    pieces = [
-        line[offset : offset + limit]
-        for line in text.splitlines(keepends=True)
-        for offset in range(0, len(line), limit)
-    ]
-    parts = [""]
-    for piece in pieces:
-        if len(parts[-1]) + len(piece) > limit:
-            parts.append("")
-        parts[-1] += piece
-    return [part for part in parts if part]
-
-
 async def _export(turn: Turn, _: tuple[str, ...]) -> None:
-    """Send all the learner's data as JSON, in parts if needed."""
+    """Send all the learner's data as JSON (their own words escaped), in parts if needed."""
     data = json.dumps(await export_person(turn.session, turn.person), indent=1, ensure_ascii=False)
-    parts = split_message(data)
-    if len(parts) > EXPORT_PARTS_MAX:
+    export = Outbound(OutboundKind.NOTICE, sections=((UserText(data),),))
+    if len(pages(export)) > EXPORT_PARTS_MAX:
         turn.reply(
             f"Your data is too long for chat ({len(data)} characters). "
             f"An admin can export it for you with `servicecoach learner export {turn.person.name}`."
         )
         return
-    for number, part in enumerate(parts, start=1):
-        turn.reply(part, step=f"export:{number}")
+    turn.reply(export, step="export")
 
 
 async def _forget(turn: Turn, args: tuple[str, ...]) -> None:

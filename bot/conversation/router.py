@@ -5,23 +5,32 @@ Each platform event is handled in one transaction that first records its
 and changes nothing. Replies are outbox rows due now; `on_outbox` (if given)
 is awaited after commit whenever rows were queued, so the caller can run the
 dispatcher at once and feedback feels instant.
+
+Answers about the interaction itself ("already answered", "claimed by Priya")
+go back in place through the transport's `respond` when the event came with an
+interaction handle, after commit. Invite codes are handled before the sender
+is looked up, and a sender the database does not know is told how to join
+(see `joining`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.conversation import coach_commands, learner_commands
+from bot.conversation import coach_commands, joining, learner_commands
 from bot.conversation.answers import answer_button, answer_typed, open_typed_prompt
 from bot.conversation.reflections import (
     asks_for_help,
@@ -30,8 +39,18 @@ from bot.conversation.reflections import (
     store_reflection,
 )
 from bot.conversation.turn import Turn
-from bot.messages import Answer, CoachAction, Command, Inbound, Text
+from bot.messages import (
+    Answer,
+    CoachAction,
+    Command,
+    Inbound,
+    Join,
+    Outbound,
+    OutboundKind,
+    Text,
+)
 from bot.outbox.queue import queued_count
+from bot.ports import Transport, TransportError
 from storage.db import SessionFactory
 from storage.models import (
     PACK_KINDS,
@@ -51,6 +70,7 @@ log = logging.getLogger(__name__)
 
 HINT_SHORT = "Send `help` to see what I can do."
 HINT = f"I didn't catch that. {HINT_SHORT}"
+BUTTON_GONE = "That button no longer works."
 
 
 _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
@@ -58,6 +78,15 @@ _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as param
 
 class _Duplicate(Exception):
     """The event id was processed before."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What one handled event left to do after commit."""
+
+    queued: int = 0
+    responses: tuple[tuple[str, bool], ...] = ()  # answers in place: (text, alert)
+    to_stranger: str | None = None  # for a sender with no person row
 
 
 class InboundRouter:
@@ -70,11 +99,18 @@ class InboundRouter:
         clock: Clock,
         admin_addresses: Sequence[str] = (),
         on_outbox: Callable[[], Awaitable[None]] | None = None,
+        transports: Mapping[str, Transport] | None = None,
+        person_defaults: PersonDefaults | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._admin_addresses = tuple(admin_addresses)
         self._on_outbox = on_outbox
+        self._transports = dict(transports or {})
+        self._defaults = person_defaults or PersonDefaults(
+            timezone=Person.model_fields["timezone"].default,
+            send_time=Person.model_fields["send_time"].default,
+        )
 
     async def handle(self, inbound: Inbound) -> None:
         """Process one inbound event exactly once.
@@ -84,7 +120,7 @@ class InboundRouter:
         """
         for attempt in range(2):
             try:
-                queued = await self._handle_once(inbound)
+                outcome = await self._handle_once(inbound)
             except _Duplicate:
                 log.info("event %s from %s already processed", inbound.event_id, inbound.address)
                 return
@@ -92,12 +128,13 @@ class InboundRouter:
                 if attempt:
                     raise
                 continue
-            if queued and self._on_outbox is not None:
+            await self._answer_directly(inbound, outcome)
+            if outcome.queued and self._on_outbox is not None:
                 await self._on_outbox()
             return
 
-    async def _handle_once(self, inbound: Inbound) -> int:
-        """One attempt in one transaction; returns how many outbox rows it queued."""
+    async def _handle_once(self, inbound: Inbound) -> _Outcome:
+        """One attempt in one transaction; what is left to do once it has committed."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
         seen = {"platform": platform, "event_id": inbound.event_id, "processed_at": now}
@@ -107,11 +144,10 @@ class InboundRouter:
             except IntegrityError as exc:
                 raise _Duplicate from exc
             person, team = await person_and_team_at(session, inbound.address)
-            if person is None or person.status == PersonStatus.FORGOTTEN:
-                log.info(
-                    "ignoring %s from unknown address %s", type(inbound).__name__, inbound.address
-                )
-                return 0
+            known = person is not None and person.status != PersonStatus.FORGOTTEN
+            join = joining.join_request(inbound, known=known)
+            if person is None or not known:
+                return await self._from_stranger(session, inbound, join, now)
             if person.status == PersonStatus.UNREACHABLE:
                 person.status = PersonStatus.ACTIVE  # they wrote to us, so we can write back
             turn = Turn(
@@ -121,15 +157,58 @@ class InboundRouter:
                 event_id=inbound.event_id,
                 policy=policy_for(team),
                 admin_addresses=self._admin_addresses,
+                interaction=inbound.interaction if platform in self._transports else None,
             )
-            await self._route(turn, inbound)
-            return queued_count(session)
+            if join is not None:
+                turn.respond(joining.ALREADY_JOINED)
+            else:
+                await self._route(turn, inbound)
+            return _Outcome(queued_count(session), tuple(turn.responses))
+
+    async def _from_stranger(
+        self, session: AsyncSession, inbound: Inbound, join: Join | None, now: datetime
+    ) -> _Outcome:
+        """An event from an address no person has: a join, or a hint how to join."""
+        if join is None:
+            log.info("unknown address %s sent %s", inbound.address, type(inbound).__name__)
+            first = await joining.first_word_today(session, address=inbound.address, now=now)
+            return _Outcome(to_stranger=joining.STRANGER if first else None)
+        joined = await joining.join(session, join, defaults=self._defaults, now=now)
+        if joined is None:
+            return _Outcome(to_stranger=joining.BAD_CODE)
+        log.info("%s joined as person %s", inbound.address, joined.person.id)
+        return _Outcome(queued_count(session) + joined.welcomed)
+
+    async def _answer_directly(self, inbound: Inbound, outcome: _Outcome) -> None:
+        """Give the answers that are not outbox rows: in place, or a stranger's one message.
+
+        They are best effort: the event's effects are committed, so a failed
+        answer is logged, not retried.
+        """
+        if not outcome.responses and outcome.to_stranger is None:
+            return
+        platform, _ = split_address(inbound.address)
+        transport, interaction = self._transports.get(platform), inbound.interaction
+        if transport is None:
+            log.warning("no %s transport to answer %s", platform, inbound.address)
+            return
+        try:
+            for text, alert in outcome.responses:
+                if interaction is not None:
+                    await transport.respond(interaction, text, alert=alert)
+            if outcome.to_stranger is not None and interaction is not None:
+                await transport.respond(interaction, outcome.to_stranger)
+            elif outcome.to_stranger is not None:
+                notice = Outbound(OutboundKind.NOTICE, outcome.to_stranger)
+                await transport.send(inbound.address, notice)
+        except TransportError as exc:
+            log.warning("could not answer %s directly: %s", inbound.address, exc)
 
     async def _route(self, turn: Turn, inbound: Inbound) -> None:
         """Send the event to the handler for its type."""
         match inbound:
-            case Answer(delivery_id=delivery_id, choice_id=choice_id):
-                await _on_button(turn, delivery_id, choice_id)
+            case Answer(delivery_id=delivery_id, choice_ids=choice_ids):
+                await _on_button(turn, delivery_id, choice_ids)
             case Text(text=text, reply_to_delivery_id=reply_to):
                 await _on_text(turn, text, reply_to)
             case Command(name=name, args=args):
@@ -153,16 +232,16 @@ async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
     return delivery
 
 
-async def _on_button(turn: Turn, delivery_id: int, choice_id: str) -> None:
-    """A button under one of our messages: a quiz choice or a case action."""
+async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) -> None:
+    """Buttons under one of our messages: quiz choices or a case action."""
     delivery = await _own_delivery(turn, delivery_id)
-    button = coach_commands.parse_button(choice_id)
+    button = coach_commands.parse_button(choice_ids[0]) if len(choice_ids) == 1 else None
     if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
-        await answer_button(turn, delivery, choice_id)
+        await answer_button(turn, delivery, choice_ids)
     else:
-        turn.reply("That button no longer works.")
+        turn.respond(BUTTON_GONE)
 
 
 async def _on_command(turn: Turn, name: str, args: tuple[str, ...]) -> None:
@@ -230,7 +309,11 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
         return
     reflection = await awaiting_reflection(turn.session, person_id=turn.person.id)
     coach_word = await _latest_coach_word(turn, claimed) if claimed else None
-    if coach_word is not None and (reflection is None or coach_word >= reflection.sent_at):
+    if (
+        claimed is not None
+        and coach_word is not None
+        and (reflection is None or reflection.sent_at is None or coach_word >= reflection.sent_at)
+    ):
         await _relay_to_coach(turn, claimed, text)
     elif reflection is not None:
         await _reflect(turn, reflection, text)

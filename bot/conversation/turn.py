@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
-from bot.outbox.queue import queue
+from bot.messages import InteractionRef, Spans, spans_markdown
+from bot.outbox.queue import Body, queue
+from content.limits import RESPOND_CHARS
 from storage.models import Delivery, DeliveryKind, Person
 
 
 @dataclass(slots=True)
 class Turn:
-    """The context every handler gets: session, sender, time, event id, policy."""
+    """The context every handler gets: session, sender, time, event id, policy.
+
+    `interaction` is the event's handle for answering in place, when its
+    platform's transport can; `responses` collects those answers (text, alert)
+    for the router to give after the transaction commits.
+    """
 
     session: AsyncSession
     person: Person
@@ -23,16 +30,20 @@ class Turn:
     event_id: str
     policy: TeamPolicy
     admin_addresses: Sequence[str] = ()
+    interaction: InteractionRef | None = None
+    responses: list[tuple[str, bool]] = field(default_factory=list)
 
     def reply(
         self,
-        text: str,
+        text: Body,
         *,
         step: str = "",
         kind: DeliveryKind = DeliveryKind.NOTICE,
         escalation_id: int | None = None,
     ) -> Delivery:
         """Queue a message to the sender keyed `reply:<event id>[:<step>]`, due now.
+
+        A long one goes in parts (`…:2`, `…:3`); the first part's row is returned.
 
         `escalation_id` links a reply about a case to it, so forgetting the
         case's learner also erases the reply.
@@ -47,3 +58,17 @@ class Turn:
             now=self.now,
             escalation_id=escalation_id,
         )
+
+    def respond(
+        self, text: str | Spans, *, alert: bool = False, escalation_id: int | None = None
+    ) -> None:
+        """Answer the interaction itself (seen only by the sender), or else `reply`.
+
+        For answers about the button or command just used ("already answered").
+        A text too long to answer in place becomes a message, never cut short.
+        """
+        plain = text if isinstance(text, str) else spans_markdown(text)
+        if self.interaction is not None and len(plain) <= RESPOND_CHARS:
+            self.responses.append((plain, alert))
+        else:
+            self.reply(text, escalation_id=escalation_id)

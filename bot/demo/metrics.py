@@ -113,14 +113,15 @@ def clock_changes(zones: Iterable[str], *, start: datetime, end: datetime) -> li
     for name in sorted(set(zones)):
         zone = ZoneInfo(name)
         moment = start
-        offset = start.astimezone(zone).utcoffset()
+        offset = start.astimezone(zone).utcoffset() or timedelta()
         while moment < end:
             moment = min(moment + timedelta(hours=1), end)
             local = moment.astimezone(zone)
-            if local.utcoffset() != offset:
-                clocks = "forward" if local.utcoffset() > offset else "back"
+            now_offset = local.utcoffset() or timedelta()
+            if now_offset != offset:
+                clocks = "forward" if now_offset > offset else "back"
                 changes.append({"zone": name, "date": local.date().isoformat(), "clocks": clocks})
-                offset = local.utcoffset()
+                offset = now_offset
     return sorted(changes, key=lambda change: (change["date"], change["zone"]))
 
 
@@ -175,7 +176,7 @@ async def integrity(
         (person_id, day)
         for person_id, day in (
             await session.exec(
-                select(Delivery.person_id, Delivery.local_date).where(
+                select(Delivery.person_id, col(Delivery.local_date)).where(
                     Delivery.kind == DeliveryKind.LESSON, Delivery.status == SENT, _FIRST_SEND
                 )
             )
@@ -260,7 +261,7 @@ async def learning(session: AsyncSession) -> dict[str, Any]:
 
 async def reviews_of_missed(session: AsyncSession) -> int:
     """Reviews sent of a question the learner had got wrong the last time they answered it."""
-    answers: dict[tuple[int, int], list[tuple[datetime, bool]]] = {}
+    answers: dict[tuple[int, int | None], list[tuple[datetime, bool]]] = {}
     for person_id, item_id, at, correct in (
         await session.exec(
             select(Response.person_id, Response.item_id, Response.answered_at, Response.correct)
@@ -277,7 +278,8 @@ async def reviews_of_missed(session: AsyncSession) -> int:
     return sum(
         not max(earlier)[1]
         for person_id, item_id, sent_at in reviews
-        if (earlier := [a for a in answers.get((person_id, item_id), []) if a[0] < sent_at])
+        if sent_at is not None
+        and (earlier := [a for a in answers.get((person_id, item_id), []) if a[0] < sent_at])
     )
 
 

@@ -346,13 +346,13 @@ class Cohort:
         delivery_id = outbound.delivery_id
         if item.type in ("short", "numeric"):
             text = _typed_answer(item, right)
-            event = Text(learner.address, self._event_id(), text, delivery_id)
+            event: Inbound = Text(learner.address, self._event_id(), text, delivery_id)
             self._agenda.add(at, event, f"types “{text}”")
             return
         labels = {choice.choice_id: choice.label for choice in outbound.choices}
         presses = _choice_answer(item, right, rng)
         for press in presses:
-            event = Answer(learner.address, self._event_id(), delivery_id, press)
+            event = Answer(learner.address, self._event_id(), delivery_id, (press,))
             note = None if press == "done" else f"taps “{labels.get(press, press)}”"
             self._agenda.add(at, event, note)
 
@@ -432,7 +432,9 @@ def _short(message: ConsoleMessage) -> str:
 
 def _queued(outcome: object) -> int:
     """How many outbox rows a tick job reports it queued."""
-    return outcome.rows if isinstance(outcome, PlanResult) else int(outcome or 0)
+    if isinstance(outcome, PlanResult):
+        return outcome.rows
+    return outcome if isinstance(outcome, int) else 0
 
 
 async def _run_jobs(runtime: Runtime, due: dict[str, datetime], now: datetime) -> None:
@@ -440,7 +442,7 @@ async def _run_jobs(runtime: Runtime, due: dict[str, datetime], now: datetime) -
 
     Each job runs at most once a simulated step, the silence check once a
     simulated day (it counts whole working days). The dispatcher runs when a
-    job queued rows; answers are dispatched by the service itself, as in `run`.
+    job queued rows; what answers queue is sent once their moment is handled.
     """
     queued = 0
     for job in runtime.ticks():

@@ -71,7 +71,9 @@ async def expire_past_days(session: AsyncSession, *, person_id: int, today: date
         col(Delivery.local_date) < today,
     )
     missed = unsent.where(col(Delivery.reason).is_not(None)).values(
-        status=DeliveryStatus.FAILED, reason=missed_reason(col(Delivery.reason))
+        status=DeliveryStatus.FAILED,
+        # SQLModel's col() is typed as a mapped attribute; it is a SQL expression here.
+        reason=missed_reason(col(Delivery.reason)),  # type: ignore[type-var]
     )
     expired = unsent.values(status=DeliveryStatus.CANCELLED, reason=EXPIRED)
     ended = 0

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, cases_lines, visible_cases
 from bot.coaching.people import local_now
 from bot.coaching.policy import policy_for
+from bot.messages import Outbound, OutboundKind
 from bot.outbox.queue import queue_once
 from storage.db import SessionFactory
 from storage.models import (
@@ -27,8 +28,8 @@ from storage.models import (
 async def coach_digest_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     """Send each coach with open cases a digest after their local send time; returns how many.
 
-    Keyed `digest:<local date>`, so a coach gets at most one a day; teams can
-    switch it off with the `coach_digest` policy.
+    Keyed `digest:<local date>`, so a coach gets at most one a day (a long one in
+    parts, `digest:<date>:2` …); teams can switch it off with the `coach_digest` policy.
     """
     now = clock.now()
     sent = 0
@@ -71,7 +72,12 @@ async def coach_digest_tick(*, sessions: SessionFactory, clock: Clock) -> int:
                 key=f"digest:{local.date().isoformat()}",
                 kind=DeliveryKind.NOTICE,
                 local_date=local.date(),
-                text=f"📋 *Your open cases*\n{cases_lines(rows)}",
+                text=Outbound(
+                    OutboundKind.NOTICE,
+                    icon="📋",
+                    title=("Your open cases",),
+                    sections=(cases_lines(rows),),
+                ),
                 now=now,
             )
     return sent

@@ -1,15 +1,18 @@
 """The dispatch tick: claim due outbox rows, send them, and record how each ended.
 
 Every claimed row ends `sent` (with the platform's message id), `failed` (with
-the reason) or `cancelled` (with the reason), or goes back to `pending` when
-its platform is down, its chat is rate limited or the send failed for a passing
-reason (then with the error, due again after a growing wait, until the learner's
-day is over and it is missed). An edit row goes out as `transport.edit` of the
-message its first row left (`sent_ref`). A row marked sent is never claimed again; a
-claim left by a crash is taken over after `stale_after`, so at most the one
-message that was in flight goes out twice. `stop` is the clean way out: no new
-claims, the send in flight finishes and is recorded, and the rest of the batch
-goes back to `pending` at once.
+the reason; at once when the platform rejects the message as a bad request) or
+`cancelled` (with the reason), or goes back to `pending` when its platform is
+down, its chat is rate limited or the send failed for a passing reason (then
+with the error, due again after a growing wait, until the learner's day is over
+and it is missed). An edit row goes out as `transport.edit` of the message its
+first row left (`sent_ref`). A row marked sent is never claimed again; a claim
+left by a crash is taken over after `stale_after`, so at most the one message
+that was in flight goes out twice. Sends and edits keep their platform's pace
+(`bot.outbox.pacing`). `run` sends at once whenever `wake` is called (after an
+answer is committed); the scheduler's tick sends everything else that comes due.
+`stop` is the clean way out: no new claims, the send in flight finishes and is
+recorded, and the rest of the batch goes back to `pending` at once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import zip_longest
@@ -32,9 +35,11 @@ from bot.coaching.pauses import Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
 from bot.messages import Outbound, SentRef
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
+from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
 from bot.outbox.render import RenderError, render
-from bot.transports import (
+from bot.ports import (
+    PermanentError,
     RateLimited,
     RecipientGone,
     TransientError,
@@ -58,10 +63,9 @@ log = logging.getLogger(__name__)
 
 # Waits before each retry of a failed send, the last one repeated until the learner's day ends.
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
-PER_CHAT_INTERVAL = 1.0  # Slack S1 and Telegram T2: about one message a second per chat
 DOWN_RETRY_AFTER = timedelta(minutes=10)
 STOPPED = "put back: the dispatcher stopped before sending it"
-NOT_SENDABLE = {
+NOT_SENDABLE: dict[str, str] = {
     PersonStatus.UNREACHABLE: "recipient unreachable",
     PersonStatus.FORGOTTEN: "recipient's data was erased",
     PersonStatus.PENDING: "recipient has not joined yet",
@@ -88,13 +92,13 @@ class DispatchResult:
 
 # The per-message statements, built once (building and keying them cost more than running
 # them). Each applies only while the row is still claimed by this worker.
-_OUTBOX = Delivery.__table__
+_OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 _OURS = and_(
     _OUTBOX.c.id == bindparam("row_id"),
     _OUTBOX.c.status == DeliveryStatus.CLAIMED,
     _OUTBOX.c.claimed_by == bindparam("worker"),
 )
-_PEOPLE = Person.__table__
+_PEOPLE = Person.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 # The recipient as they are now, read with the claim check before each send.
 _STILL_OURS = (
     select(_PEOPLE.c.status, _PEOPLE.c.paused_until)
@@ -234,6 +238,16 @@ class _Stopped(Exception):
     """Internal: the dispatcher stopped before this row was handed to its transport."""
 
 
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Wait until one of `waits` ends, then cancel the others."""
+    futures = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 class _StoppableClock:
     """The dispatcher's clock: a wait (pacing, a retry) ends early when the dispatcher stops.
 
@@ -250,13 +264,7 @@ class _StoppableClock:
 
     async def sleep(self, seconds: float) -> None:
         """Wait on the wrapped clock, unless the dispatcher stops first."""
-        stopped = asyncio.ensure_future(self._stopping.wait())
-        waited = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait((stopped, waited), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-            waited.cancel()
+        await _first_of(self._stopping.wait(), self._clock.sleep(seconds))
         if self._stopping.is_set():
             raise _Stopped
 
@@ -275,11 +283,12 @@ class Dispatcher:
         batch: int = 50,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         backoff: Sequence[float] = BACKOFF_SECONDS,
-        per_chat_interval: float = PER_CHAT_INTERVAL,
+        pacers: Mapping[str, Pacer],
     ) -> None:
         self._sessions = sessions
         self._transports = dict(transports)
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._ticks_running = 0
@@ -290,8 +299,8 @@ class Dispatcher:
         self._batch = batch
         self._stale_after = stale_after
         self._backoff = tuple(backoff)
-        self._per_chat_interval = per_chat_interval
-        self._last_send: dict[str, datetime] = {}
+        # One per platform, shared with every other sender in the process.
+        self._pacers = {platform: pacers[platform] for platform in self._transports}
         self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
         self.down_until: dict[str, datetime] = {}
 
@@ -309,6 +318,27 @@ class Dispatcher:
         self._stopping.set()
         await self._idle.wait()
         return self._put_back
+
+    async def wake(self) -> None:
+        """Ask `run` to send what is due now (the router awaits it after committing rows)."""
+        self._woken.set()
+
+    async def run(self) -> None:
+        """Send what is due each time `wake` is called, until `stop`.
+
+        Wakes that come while a batch is being sent are served by one more drain.
+        A failed drain is logged and the loop goes on waiting; the scheduler's tick
+        sends anything left behind.
+        """
+        while True:
+            await _first_of(self._woken.wait(), self._stopping.wait())
+            if self._stopping.is_set():
+                return
+            self._woken.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("sending after a wake failed; the next tick tries again")
 
     async def tick(self, *, person_ids: Collection[int] | None = None) -> DispatchResult:
         """Claim and send one batch of due rows (only `person_ids`' rows, when given).
@@ -441,7 +471,7 @@ class Dispatcher:
         why = not_sendable(row, status=person.status, pause=person, today=today)
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
-        if is_missed(row, person, now):
+        if row.reason is not None and is_missed(row, person, now):
             raise _Outcome(DeliveryStatus.FAILED, missed_reason(row.reason))
         if is_expired(row, today):
             raise _Outcome(DeliveryStatus.CANCELLED, EXPIRED)
@@ -486,16 +516,7 @@ class Dispatcher:
         await session.commit()  # no transaction stays open across the send
         if recipient is not None and self._stopping.is_set():
             raise _Stopped
-        return recipient
-
-    async def _pace(self, address: str) -> None:
-        """Keep to about one message a second per chat, waiting on the clock."""
-        last = self._last_send.get(address)
-        if last is not None:
-            wait = self._per_chat_interval - (self._clock.now() - last).total_seconds()
-            if wait > 0:
-                await self._clock.sleep(wait)
-        self._last_send[address] = self._clock.now()
+        return recipient  # type: ignore[return-value]  # SQLModel types rows as tuples
 
     async def _send(
         self,
@@ -512,7 +533,7 @@ class Dispatcher:
         platform's Retry-After or the next backoff step, and the batch goes on.
         """
         edited = await self._edited_ref(session, row)
-        await self._pace(person.address)
+        await self._pacers[person.platform].wait_turn(person.address, clock=self._clock)
         recipient = await self._renew_claim(session, row)
         if recipient is None:
             raise _TakenOver
@@ -539,6 +560,9 @@ class Dispatcher:
         except RecipientGone as exc:
             await self._recipient_gone(person, str(exc), row_id=row.id)
             raise _Outcome(DeliveryStatus.FAILED, f"recipient gone: {exc}") from exc
+        except PermanentError as exc:
+            reason = f"rejected by {person.platform}: {exc}"
+            raise _Outcome(DeliveryStatus.FAILED, reason) from exc
         except TransportDown as exc:
             await self._platform_down(person.platform, str(exc))
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down") from exc
@@ -575,6 +599,7 @@ class Dispatcher:
         params: dict[str, object] = {"row_id": row.id, "worker": self.worker, "why": reason}
         if status == DeliveryStatus.SENT:
             statement = _MARK_SENT
+            assert ref is not None, "a sent row has the reference the platform gave it"
             # An edit row keeps where its edit went; only the first row is found by message id.
             message_id = None if row.kind == DeliveryKind.EDIT else ref.message_id
             params |= {"at": self._clock.now(), "ref": message_id, "sent_ref": ref.to_payload()}
@@ -592,7 +617,7 @@ class Dispatcher:
         """Mark the learner unreachable and cancel everything else queued for them."""
         log.warning("%s (%s) cannot be reached: %s", person.name, person.address, why)
         async with self._sessions() as session, session.begin():
-            stored = await session.get(Person, person.id)
+            stored = await session.get_one(Person, person.id)
             stored.status = PersonStatus.UNREACHABLE
             await cancel_pending(
                 session,

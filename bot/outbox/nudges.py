@@ -41,7 +41,7 @@ def nudge_text(count: int) -> str:
 
 _NUDGED = aliased(Delivery)
 _WAITING_PROMPTS = (  # built once: it runs every few minutes
-    select(Delivery.local_date, Delivery.sent_at, Person, Team)
+    select(col(Delivery.local_date), col(Delivery.sent_at), Person, Team)
     .join(Person, col(Person.id) == Delivery.person_id)
     .outerjoin(Team, col(Team.id) == Person.team_id)
     .outerjoin(Response, col(Response.delivery_id) == Delivery.id)
@@ -58,8 +58,8 @@ _WAITING_PROMPTS = (  # built once: it runs every few minutes
         Person.role == Role.LEARNER,
         Person.status == PersonStatus.ACTIVE,
         ~exists().where(  # today's nudge, by its key: the (person, key) unique index finds it
-            _NUDGED.person_id == Delivery.person_id,
-            _NUDGED.delivery_key == literal("nudge:") + cast(Delivery.local_date, String),
+            col(_NUDGED.person_id) == Delivery.person_id,
+            col(_NUDGED.delivery_key) == literal("nudge:") + cast(Delivery.local_date, String),
         ),
     )
 )
@@ -72,7 +72,9 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     params = {"sent_since": now - timedelta(days=2), "due_since": now - timedelta(days=3)}
     async with sessions.begin() as session:
         rows = (await session.exec(_WAITING_PROMPTS, params=params)).all()
-        waiting: dict[int, tuple[Person, Team | None, list[tuple[date, datetime]]]] = {}
+        waiting: dict[int, tuple[Person, Team | None, list[tuple[date | None, datetime | None]]]]
+        waiting = {}
+        team: Team | None  # the outer join leaves it None for a learner without a team
         for day, sent_at, person, team in rows:
             waiting.setdefault(person.id, (person, team, []))[2].append((day, sent_at))
         for person, team, prompts in waiting.values():

@@ -55,7 +55,7 @@ class _Learner:
 async def _learners(session: AsyncSession, person_ids: Collection[int] | None) -> list[_Learner]:
     """Active learners with an active enrolment (optionally only `person_ids`)."""
     statement = (
-        select(
+        select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
             Person.id,
             Person.name,
             Person.timezone,
@@ -92,10 +92,10 @@ async def _not_plannable(session: AsyncSession, person_ids: Collection[int]) -> 
     return reasons
 
 
-async def _planned_days(session: AsyncSession, since: date) -> set[tuple[int, date]]:
+async def _planned_days(session: AsyncSession, since: date) -> set[tuple[int, date | None]]:
     """(learner, local date) pairs that already have a day's plan on or after `since`."""
     statement = (
-        select(Delivery.person_id, Delivery.local_date)
+        select(Delivery.person_id, col(Delivery.local_date))
         .where(col(Delivery.kind).in_(PLANNED_KINDS), col(Delivery.local_date) >= since)
         .distinct()
     )

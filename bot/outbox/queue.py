@@ -10,20 +10,23 @@ added in `session.info`, so the caller can wake the dispatcher after commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound
+from bot.messages import Choice, Outbound, OutboundKind, Spans, pages
 from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
+from storage.db import insert_unless_taken
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
+
+Body = str | Spans | Outbound
+"""What to say: Markdown, one line with user text in it, or a message in parts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,12 @@ class Planned:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A text message to one person, queued once per `(person, key)`."""
+    """A message to one person, queued once per `(person, key)`."""
 
     person_id: int
     key: str
     kind: DeliveryKind
-    text: str
+    text: Body
     local_date: date | None = None
 
 
@@ -55,12 +58,36 @@ def _count(session: AsyncSession, added: int) -> None:
     session.info[_QUEUED] = session.info.get(_QUEUED, 0) + added
 
 
+def as_message(text: Body) -> Outbound:
+    """A body as a message (its kind is the row's, not this one's)."""
+    if isinstance(text, Outbound):
+        return text
+    if isinstance(text, str):
+        return Outbound(OutboundKind.NOTICE, text)
+    return Outbound(OutboundKind.NOTICE, sections=(text,))
+
+
 def text_message(
-    kind: DeliveryKind, text: str, choices: Sequence[tuple[str, str]] = ()
+    kind: DeliveryKind, text: Body, choices: Sequence[tuple[str, str]] = ()
 ) -> Outbound:
-    """The message of a row of `kind` with `text` and buttons as `(choice_id, label)` pairs."""
+    """The message of a row of `kind` saying `text`, with buttons as `(choice_id, label)` pairs."""
+    message = as_message(text)
     buttons = tuple(Choice(choice_id, label) for choice_id, label in choices)
-    return Outbound(kind=OUTBOUND_KIND[kind], text=text, choices=buttons)
+    return replace(message, kind=OUTBOUND_KIND[kind], choices=buttons or message.choices)
+
+
+def paged(
+    key: str, kind: DeliveryKind, text: Body, choices: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, Outbound]]:
+    """(key, message) of each message a long body becomes: `key`, then `key:2`, `key:3` …
+
+    Buttons go with the last part, so they come after everything they are about.
+    """
+    parts = pages(text_message(kind, text, choices))
+    return [
+        (key if number == 1 else f"{key}:{number}", part)
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def _values(
@@ -98,23 +125,27 @@ def queue(
     person_id: int,
     key: str,
     kind: DeliveryKind,
-    text: str,
+    text: Body,
     now: datetime,
     choices: Sequence[tuple[str, str]] = (),
     escalation_id: int | None = None,
     local_date: date | None = None,
 ) -> Delivery:
-    """Add a message due now for one person; the key must be new for that person."""
-    return _add(
-        session,
-        person_id=person_id,
-        key=key,
-        kind=kind,
-        message=text_message(kind, text, choices),
-        now=now,
-        escalation_id=escalation_id,
-        local_date=local_date,
-    )
+    """Add a message due now for one person (several if it is long); the key must be new."""
+    deliveries = [
+        _add(
+            session,
+            person_id=person_id,
+            key=part_key,
+            kind=kind,
+            message=part,
+            now=now,
+            escalation_id=escalation_id,
+            local_date=local_date,
+        )
+        for part_key, part in paged(key, kind, text, choices)
+    ]
+    return deliveries[0]
 
 
 def _add(session: AsyncSession, **values: Any) -> Delivery:
@@ -125,23 +156,23 @@ def _add(session: AsyncSession, **values: Any) -> Delivery:
     return delivery
 
 
-async def _insert_missing(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert the rows whose `(person, key)` is free, in one statement; returns how many.
+async def _insert_missing(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> set[tuple[int, str]]:
+    """Insert the rows whose `(person, key)` is free, in one statement; the `(person, key)` added.
 
     Used by tick jobs that may run in several processes at once: the unique key
     decides, without an error that would spoil the transaction.
     """
     if not rows:
-        return 0
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = Delivery.__table__
-    statement = (
-        dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=["person_id", "delivery_key"])
-        .returning(table.c.id)
-    )
-    added = len((await session.exec(statement, params=rows)).all())
-    _count(session, added)
+        return set()
+    statement = insert_unless_taken(
+        session, Delivery, unique=("person_id", "delivery_key")
+    ).returning(col(Delivery.person_id), col(Delivery.delivery_key))
+    added = {
+        (person_id, key) for person_id, key in (await session.exec(statement, params=rows)).all()
+    }
+    _count(session, len(added))
     return added
 
 
@@ -151,7 +182,7 @@ async def queue_once(
     person_id: int,
     key: str,
     kind: DeliveryKind,
-    text: str,
+    text: Body,
     now: datetime,
     local_date: date | None = None,
 ) -> bool:
@@ -163,19 +194,24 @@ async def queue_once(
 async def queue_missing(
     session: AsyncSession, messages: Sequence[Message], *, now: datetime
 ) -> int:
-    """Queue each message, due now, unless its person has a row with its key; how many were."""
+    """Queue each message, due now, unless its person has a row with its key; how many were.
+
+    A long message goes in parts keyed `key`, `key:2` …; it counts once.
+    """
     rows = [
         _values(
             person_id=message.person_id,
-            key=message.key,
+            key=part_key,
             kind=message.kind,
-            message=text_message(message.kind, message.text),
+            message=part,
             now=now,
             local_date=message.local_date,
         )
         for message in messages
+        for part_key, part in paged(message.key, message.kind, message.text)
     ]
-    return await _insert_missing(session, rows)
+    added = await _insert_missing(session, rows)
+    return sum((message.person_id, message.key) in added for message in messages)
 
 
 async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, now: datetime) -> int:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound
+from bot.messages import Choice, Outbound, OutboundKind
 from bot.outbox.payload import OUTBOUND_KIND, PayloadError, kind_of, prompt_state, stored_message
 from storage.models import PACK_KINDS, PROMPT_KINDS, Delivery, DeliveryKind, Item, Lesson
 
@@ -35,11 +35,35 @@ def quiz_choices(item: Item) -> tuple[Choice, ...]:
     return ()
 
 
-def quiz_text(item: Item, *, review: bool) -> str:
-    """The question, marked as a review when it comes back, with how to answer."""
+def quiz_message(item: Item, *, review: bool, delivery_id: int | None = None) -> Outbound:
+    """The question, marked as a review when it comes back, with how to answer as small print."""
     heading = "🔁 *Review*" if review else "❓ *Quiz*"
     hint = TYPED_HINTS.get(item.type)
-    return f"{heading}\n{item.prompt}" + (f"\n_{hint}_" if hint else "")
+    return Outbound(
+        kind=OutboundKind.QUIZ,
+        sections=((f"{heading}\n{item.prompt}",),),
+        context=(f"_{hint}_",) if hint else (),
+        choices=quiz_choices(item),
+        delivery_id=delivery_id,
+    )
+
+
+def lesson_message(lesson: Lesson, *, reflection: bool, delivery_id: int | None) -> Outbound:
+    """A lesson (its title as the header) or its reflection prompt."""
+    if reflection:
+        return Outbound(
+            kind=OutboundKind.REFLECTION,
+            sections=((f"💭 *Reflection*\n{lesson.reflection}",),),
+            context=("_Reply in a sentence or two._",),
+            delivery_id=delivery_id,
+        )
+    return Outbound(
+        kind=OutboundKind.LESSON,
+        icon="📘",
+        title=(lesson.title,),
+        sections=((lesson.body,),),
+        delivery_id=delivery_id,
+    )
 
 
 async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
@@ -62,17 +86,12 @@ async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
         item = await session.get(Item, delivery.item_id) if delivery.item_id else None
         if item is None:
             raise RenderError(f"delivery {delivery.id}: its quiz item no longer exists")
-        return Outbound(
-            kind=outbound_kind,
-            text=quiz_text(item, review=kind == DeliveryKind.REVIEW),
-            choices=quiz_choices(item),
-            delivery_id=delivery.id,
-        )
+        message = quiz_message(item, review=kind == DeliveryKind.REVIEW, delivery_id=delivery.id)
+        return replace(message, kind=outbound_kind)
     lesson = await session.get(Lesson, delivery.lesson_id) if delivery.lesson_id else None
     if lesson is None:
         raise RenderError(f"delivery {delivery.id}: its lesson no longer exists")
-    if kind == DeliveryKind.REFLECTION:
-        text = f"💭 *Reflection*\n{lesson.reflection}\n_Reply in a sentence or two._"
-    else:
-        text = f"📘 *{lesson.title}*\n\n{lesson.body}"
-    return Outbound(kind=outbound_kind, text=text, delivery_id=delivery.id)
+    message = lesson_message(
+        lesson, reflection=kind == DeliveryKind.REFLECTION, delivery_id=delivery.id
+    )
+    return replace(message, kind=outbound_kind)

@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from bot.messages import Outbound, SentRef
+from bot.messages import InteractionRef, Outbound, SentRef, Spans, masked, unmasked
 from bot.transports import InboundSink
 
 # A marker opens before a non-space and closes after one, never inside a word (New_York).
-_INLINE = re.compile(
+INLINE_MARKDOWN = re.compile(
     r"`(?P<code>[^`\n]+)`"
     r"|(?<![\w*])\*\*(?P<strong>[^\s*](?:[^\n]*?[^\s*])?)\*\*(?![\w*])"
     r"|(?<![\w*])\*(?P<bold>[^\s*](?:[^*\n]*?[^\s*])?)\*(?![\w*])"
     r"|(?<![\w_])_(?P<italic>[^\s_](?:[^_\n]*?[^\s_])?)_(?![\w_])"
 )
 _STYLES = {"code": "cyan", "strong": "bold", "bold": "bold", "italic": "italic"}
-_LIST_ITEM = re.compile(r"^(\s*)[-*] (?=\S)", re.MULTILINE)
+LIST_ITEM = re.compile(r"^(\s*)[-*] (?=\S)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +39,20 @@ class ConsoleMessage:
     edited: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleResponse:
+    """One answer in place (ephemeral, or an alert) the console transport gave."""
+
+    interaction: InteractionRef
+    text: str
+    alert: bool = False
+
+
 def _inline(text: str, style: str) -> Text:
     """Text with its emphasis and code spans styled (nested emphasis adds up)."""
     styled = Text()
     position = 0
-    for match in _INLINE.finditer(text):
+    for match in INLINE_MARKDOWN.finditer(text):
         styled.append(text[position : match.start()], style or None)
         kind = match.lastgroup or "code"
         inner, combined = match.group(kind), f"{style} {_STYLES[kind]}".strip()
@@ -58,7 +67,7 @@ def _inline(text: str, style: str) -> Text:
 
 def markdown_text(text: str) -> Text:
     """The Markdown subset as Rich text: markers become styles, list items get bullets."""
-    return _inline(_LIST_ITEM.sub(r"\1• ", text), "")
+    return _inline(LIST_ITEM.sub(r"\1• ", text), "")
 
 
 def plain_text(text: str) -> str:
@@ -66,17 +75,27 @@ def plain_text(text: str) -> str:
     return markdown_text(text).plain
 
 
+def spans_text(spans: Spans, style: str = "") -> Text:
+    """Spans as Rich text: Markdown styled, user text exactly as typed (its markers unread)."""
+    text, users = masked(spans)
+    styled = markdown_text(text)
+    styled.plain = unmasked(styled.plain, users, str)  # as long as the masks: styles stay put
+    styled.stylize(style)
+    return styled
+
+
 def render_rich(outbound: Outbound) -> Text:
-    """An outbound message as styled terminal text, choices numbered from 1."""
-    message = markdown_text(outbound.text)
+    """An outbound message as styled terminal text from its parts, choices numbered from 1."""
+    message = Text()
+    if outbound.title:
+        message.append(f"{outbound.icon} " if outbound.icon else "")
+        message.append_text(spans_text(outbound.title, "bold"))
+        message.append("\n\n" if outbound.sections or outbound.context else "")
+    body = [part for part in (*outbound.sections, outbound.context) if part]
+    message.append_text(Text("\n").join(spans_text(part) for part in body))
     for number, choice in enumerate(outbound.choices, 1):
         message.append(f"\n  [{number}] {choice.label}")
     return message
-
-
-def render_text(outbound: Outbound) -> str:
-    """An outbound message as plain text without markers, choices numbered from 1."""
-    return render_rich(outbound).plain
 
 
 def headed(header: str, body: Text) -> Text:
@@ -99,6 +118,7 @@ class ConsoleTransport:
         self._write = write
         self._ids = itertools.count(1)
         self.sent: list[ConsoleMessage] = []
+        self.responses: list[ConsoleResponse] = []
         self.sink: InboundSink | None = None
         self.running = False
 
@@ -124,6 +144,13 @@ class ConsoleTransport:
         if self._write is not None:
             header = f"✎ {ref.address} (message {ref.message_id})"
             self._write(headed(header, render_rich(outbound)))
+
+    async def respond(self, interaction: InteractionRef, text: str, *, alert: bool = False) -> None:
+        """Record and print an answer only the interaction's sender sees."""
+        self.responses.append(ConsoleResponse(interaction, text, alert))
+        if self._write is not None:
+            header = f"{'⚠ alert' if alert else '👁 only you'} → {interaction.address}"
+            self._write(headed(header, markdown_text(text)))
 
     def to(self, address: str) -> list[Outbound]:
         """Everything sent (not edited) to one address, oldest first."""

@@ -205,7 +205,7 @@ class Shell:
     async def next_delivery(self) -> bool:
         """Jump the clock to the learner's next lesson (or review) day and deliver it."""
         async with self._runtime.database.sessions() as session:
-            person = await session.get(Person, self._learner.person_id)
+            person = await session.get_one(Person, self._learner.person_id)
             team = await session.get(Team, person.team_id) if person.team_id else None
         calendar = calendar_for(team)
         now = self._clock.now()
@@ -254,9 +254,13 @@ class Shell:
         if line.isdigit() and typed == "numeric":
             return Text(address, event_id, line)
         question = await self._open_question()
-        if question is not None and index < len(question.choices):
+        if (
+            question is not None
+            and question.delivery_id is not None
+            and index < len(question.choices)
+        ):
             choice = question.choices[index].choice_id
-            return Answer(address, event_id, question.delivery_id, choice)
+            return Answer(address, event_id, question.delivery_id, (choice,))
         return Text(address, event_id, line) if typed is not None else None
 
     async def still_open(self) -> str | None:
@@ -298,6 +302,7 @@ class Shell:
         self._clock.advance(timedelta(minutes=1))
         before = len(self._transport.sent)
         await self._runtime.service.handle(inbound)
+        await self._runtime.dispatcher.drain()  # no dispatcher loop here: send the reply now
         if isinstance(inbound, Answer) and len(self._transport.sent) == before:
             self._write(RichText(PICKED))
         self.show_new()

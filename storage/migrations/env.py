@@ -29,7 +29,7 @@ def _configure_and_run(connection: Connection) -> None:
 
 async def _run_online_async() -> None:
     """Open an engine from the configured URL and migrate (the `alembic` CLI path)."""
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url", ""))
     async with engine.connect() as connection:
         await connection.run_sync(_configure_and_run)
         await connection.commit()

@@ -8,7 +8,8 @@ Adds `delivery.sent_ref` (the whole reference a platform needs to edit or
 thread a sent message), `delivery.refers_to` (an edit's or a resend's first
 row), an index on `delivery.platform_ref` (an inbound reply or button press
 finds its delivery), and rewrites the stored text messages as serialised
-`Outbound`s (`{"kind", "text", "choices": [{"choice_id", "label"}]}`).
+`Outbound`s (`{"kind", "text", "choices": [{"choice_id", "label"}]}`, with
+`icon`/`title`/`sections`/`context` kept when a message has parts).
 """
 from typing import Any, Sequence, Union
 
@@ -25,6 +26,7 @@ depends_on: Union[str, Sequence[str], None] = None
 _PACK_KINDS = ('lesson', 'quiz', 'review', 'reflection')
 _SHOWN_AS = {'review': 'quiz', 'lesson': 'lesson', 'quiz': 'quiz', 'reflection': 'reflection',
              'feedback': 'feedback', 'nudge': 'nudge', 'escalation': 'escalation'}
+_PARTS = ('text', 'icon', 'title', 'sections', 'context')  # a message's text and parts, as stored
 _DELIVERY = sa.table(
     'delivery', sa.column('id', sa.Integer), sa.column('kind', sa.String),
     sa.column('payload', sa.JSON),
@@ -32,17 +34,17 @@ _DELIVERY = sa.table(
 
 
 def _to_outbound(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A stored `{"text", "choices": [[id, label]]}` message as a serialised Outbound."""
+    """A stored `{"text", parts…, "choices": [[id, label]]}` message as a serialised Outbound."""
     return {
         'kind': _SHOWN_AS.get(kind, 'notice'),
-        'text': payload['text'],
+        **{name: value for name, value in payload.items() if name in _PARTS},
         'choices': [{'choice_id': str(c), 'label': str(label)} for c, label in payload.get('choices', ())],
     }
 
 
 def _from_outbound(payload: dict[str, Any]) -> dict[str, Any]:
-    """A serialised Outbound as the `{"text", "choices"}` shape of revision 0002."""
-    old: dict[str, Any] = {'text': payload['text']}
+    """A serialised Outbound as the `{"text", parts…, "choices"}` shape it had before."""
+    old: dict[str, Any] = {name: value for name, value in payload.items() if name in _PARTS}
     if payload.get('choices'):
         old['choices'] = [[c['choice_id'], c['label']] for c in payload['choices']]
     return old
