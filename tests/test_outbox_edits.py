@@ -10,7 +10,7 @@ from bot.clock import SimulatedClock
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, SentRef
 from bot.transports.console import ConsoleTransport
-from storage.models import Delivery, DeliveryKind, Item, Role
+from storage.models import Delivery, DeliveryKind, Item, Reflection, Role
 from storage.outbox import delivery_for_message
 from tests.delivery_support import dispatcher
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team
@@ -88,3 +88,28 @@ async def test_a_claimed_case_card_says_who_claimed_it_for_every_coach_who_got_i
         assert (edit.outbound.title, edit.outbound.sections) == (card.title, card.sections)
         assert "Claimed by cora" in edit.outbound.text
         assert not any(c.choice_id.startswith("claim:") for c in edit.outbound.choices)
+
+
+async def test_a_long_card_is_edited_in_its_last_part_where_the_claim_button_is(database):
+    async with database.sessions() as session:
+        team = await add_team(session)
+        ada = await add_person(session, "ada", team=team)
+        cora = await add_person(session, "cora", team=team, role=Role.COACH)
+        for number in range(3):  # quoted reflections long enough to split the card in two
+            session.add(Reflection(person_id=ada.id, text=f"{number}: " + "&" * 300))
+        await session.commit()
+    clock, console = SimulatedClock(MONDAY_9AM), ConsoleTransport()
+    router = InboundRouter(sessions=database.sessions, clock=clock)
+    send = dispatcher(database, clock, console, per_chat_interval=0)
+    await router.handle(Command(ada.address, "e1", "coach"))
+    await send.drain()
+    first, last = [m for m in console.sent if m.address == cora.address]
+    claim = next(c.choice_id for c in last.outbound.choices if c.choice_id.startswith("claim:"))
+    await router.handle(Answer(cora.address, "e2", last.outbound.delivery_id, (claim,)))
+    clock.advance(timedelta(seconds=5))
+    await send.drain()
+
+    [edit] = [m for m in console.sent if m.edited]
+    assert edit.ref == last.ref != first.ref
+    assert "Claimed by cora" in edit.outbound.text
+    assert not any(c.choice_id.startswith("claim:") for c in edit.outbound.choices)

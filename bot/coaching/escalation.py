@@ -188,26 +188,25 @@ async def _mark_cards_claimed(
 ) -> None:
     """Edit the case's card for everyone who got it: claimed by whom (in place of how to claim).
 
-    The Claim button goes; the card's header and sections stay as they were.
+    The Claim button goes; the card's header and sections stay as they were. A
+    long card came in parts: the part with the buttons (the last) is the one edited.
     """
-    cards = (
+    rows = (
         await session.exec(
             select(Delivery).where(
                 Delivery.escalation_id == case.id,
-                col(Delivery.delivery_key).in_(
-                    (f"escalation:{case.id}", f"escalation:{case.id}:sla")
-                ),
+                Delivery.kind == DeliveryKind.ESCALATION,
                 col(Delivery.status).in_(LIVE_STATUSES),
             )
         )
     ).all()
-    for card in cards:
+    for card in rows:
         shown = stored_message(card)
+        kept = tuple(c for c in shown.choices if not c.choice_id.startswith("claim:"))
+        if kept == shown.choices:
+            continue  # a relayed message or a part without buttons, not the card's last part
         claimed = replace(
-            shown,
-            text="",
-            context=("🙋 *Claimed by ", UserText(coach.name), "*"),
-            choices=tuple(c for c in shown.choices if not c.choice_id.startswith("claim:")),
+            shown, text="", context=("🙋 *Claimed by ", UserText(coach.name), "*"), choices=kept
         )
         queue_edit(session, card, claimed, why="claimed", now=now)
 
