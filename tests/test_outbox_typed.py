@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.messages import Choice, Outbound, OutboundKind
-from bot.outbox.queue import queue
+from bot.outbox.queue import queue, queue_once
 from bot.outbox.render import RenderError, render
 from storage import migrate
 from storage.db import create_engine, session_factory
@@ -104,3 +104,22 @@ async def test_the_migration_turns_stored_text_messages_into_outbounds(tmp_path:
     assert sent == Outbound(
         OutboundKind.ESCALATION, "Case #1", (Choice("claim:1", "Claim"),), delivery_id=row.id
     )
+
+
+async def test_a_long_message_queued_once_is_decided_by_its_first_part(database):
+    line = "A case line that a coach reads in the digest.\n"
+    async with database.sessions() as session:
+        cora = await add_person(session, "cora")
+        for lines, expected in ((100, True), (200, False)):  # longer later: no stray parts
+            queued = await queue_once(
+                session,
+                person_id=cora.id,
+                key="digest:2026-11-23",
+                kind=DeliveryKind.NOTICE,
+                text=line * lines,
+                now=MONDAY_9AM,
+            )
+            assert queued is expected
+        await session.commit()
+        keys = (await session.exec(select(Delivery.delivery_key))).all()
+    assert sorted(keys) == ["digest:2026-11-23", "digest:2026-11-23:2"]

@@ -196,22 +196,32 @@ async def queue_missing(
 ) -> int:
     """Queue each message, due now, unless its person has a row with its key; how many were.
 
-    A long message goes in parts keyed `key`, `key:2` …; it counts once.
+    A long message goes in parts keyed `key`, `key:2` …; the first part decides
+    whether the rest are queued, and the message counts once.
     """
-    rows = [
-        _values(
-            person_id=message.person_id,
-            key=part_key,
-            kind=message.kind,
-            message=part,
-            now=now,
-            local_date=message.local_date,
-        )
+    parts = [
+        [
+            _values(
+                person_id=message.person_id,
+                key=part_key,
+                kind=message.kind,
+                message=part,
+                now=now,
+                local_date=message.local_date,
+            )
+            for part_key, part in paged(message.key, message.kind, message.text)
+        ]
         for message in messages
-        for part_key, part in paged(message.key, message.kind, message.text)
     ]
-    added = await _insert_missing(session, rows)
-    return sum((message.person_id, message.key) in added for message in messages)
+    added = await _insert_missing(session, [rows[0] for rows in parts])
+    rest = [
+        row
+        for rows in parts
+        if (rows[0]["person_id"], rows[0]["delivery_key"]) in added
+        for row in rows[1:]
+    ]
+    await _insert_missing(session, rest)
+    return len(added)
 
 
 async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, now: datetime) -> int:
