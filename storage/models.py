@@ -218,6 +218,7 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = None
     sent_at: datetime | None = _dt()
     platform_ref: str | None = None
+    poll_id: str | None = Field(default=None, index=True)  # a poll's answers name only the poll
     reason: str | None = None
     lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")
     item_id: int | None = _fk("item.id", ondelete="SET NULL")

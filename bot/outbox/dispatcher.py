@@ -104,6 +104,7 @@ _MARK_SENT = (
         reason=bindparam("why"),
         sent_at=bindparam("at"),
         platform_ref=bindparam("ref"),
+        poll_id=bindparam("poll"),
     )
 )
 _RELEASE = (
@@ -574,7 +575,7 @@ class Dispatcher:
         if status == DeliveryStatus.SENT:
             statement = _MARK_SENT
             assert ref is not None, "a sent row has the reference the platform gave it"
-            params |= {"at": self._clock.now(), "ref": ref.message_id}
+            params |= {"at": self._clock.now(), "ref": ref.message_id, "poll": ref.poll_id}
         elif status == DeliveryStatus.PENDING:
             statement = _RELEASE
         else:
