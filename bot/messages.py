@@ -332,6 +332,20 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class PollAnswer:
+    """A vote in a quiz poll (Telegram `poll_answer`): it names the poll, not the message.
+
+    `choice_ids` are the chosen options (empty when the vote is taken back).
+    """
+
+    address: str
+    event_id: str
+    poll_id: str
+    choice_ids: tuple[str, ...]
+    interaction: InteractionRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Text:
     """Free text from a person: a typed answer, a reflection or a message to a coach."""
 
@@ -379,6 +393,6 @@ class Join:
     interaction: InteractionRef | None = None
 
 
-Inbound = Answer | Text | Command | CoachAction | Join
+Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join
 
 _SENT_REF = TypeAdapter(SentRef)

@@ -250,6 +250,7 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _dt()
     platform_ref: str | None = Field(default=None, index=True)  # the platform's message id
     sent_ref: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    poll_id: str | None = Field(default=None, index=True)  # a poll's answers name only the poll
     reason: str | None = None
     refers_to: int | None = _fk("delivery.id", ondelete="SET NULL")  # an edit's or resend's first
     lesson_id: int | None = _fk("lesson.id", ondelete="SET NULL")

@@ -13,11 +13,22 @@ from bot.app import Runtime, build_runtime
 from bot.clock import SimulatedClock
 from bot.config import Settings
 from bot.conversation import answers, joining, router
-from bot.messages import Answer, Command, Inbound, InteractionRef, Join, Text
+from bot.messages import (
+    Answer,
+    Command,
+    Inbound,
+    InteractionRef,
+    Join,
+    Outbound,
+    PollAnswer,
+    SentRef,
+    Text,
+)
 from bot.transports import RecipientGone
 from bot.transports.console import ConsoleTransport
 from content.limits import RESPOND_CHARS
 from storage.models import Delivery, Enrolment, Escalation, Invite, Item, Person, Response, Role
+from tests.delivery_support import notices
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, outbox, send
 from tests.fakes.flaky_transport import FlakyTransport
 
@@ -287,3 +298,59 @@ async def test_a_failed_direct_answer_is_logged_not_raised(database, caplog):
     await service.handle(Text("console:eve", "e1", "hello?"))
     assert flaky.attempts == ["console:eve"] and flaky.sent == []
     assert "could not answer console:eve directly: blocked" in caplog.text
+
+
+async def with_poll(database, prompt: Delivery, poll_id: str) -> None:
+    """Mark `prompt` as sent as the quiz poll `poll_id` (what the dispatcher stores)."""
+    async with database.sessions() as session:
+        stored = await session.get(Delivery, prompt.id)
+        stored.poll_id = poll_id
+        await session.commit()
+
+
+@pytest.mark.parametrize(
+    ("kind", "vote", "answer"), [("single", ("c1",), "c1"), ("multiple", ("c0",), "c0")]
+)
+async def test_a_poll_vote_answers_the_quiz_sent_as_that_poll(database, kind, vote, answer):
+    _, service, _, ada, prompt = await quiz_world(database, kind)
+    await with_poll(database, prompt, "poll-7")
+    await service.handle(PollAnswer(ada.address, "e1", "poll-7", vote))
+    async with database.sessions() as session:
+        response = (await session.exec(select(Response))).one()
+    assert (response.delivery_id, response.answer) == (prompt.id, answer)
+
+
+async def test_a_vote_taken_back_changes_nothing_and_an_unknown_poll_is_explained(database):
+    _, service, console, ada, prompt = await quiz_world(database)
+    await with_poll(database, prompt, "poll-7")
+    await service.handle(PollAnswer(ada.address, "e1", "poll-7", ()))
+    await service.handle(PollAnswer(ada.address, "e2", "poll-other", ("c1",)))
+    async with database.sessions() as session:
+        assert (await session.exec(select(Response))).all() == []
+    assert [m.text for m in console.to(ada.address)] == [router.BUTTON_GONE]
+
+
+class PollingConsole(ConsoleTransport):
+    """A console that sends every quiz as a poll, as Telegram does."""
+
+    async def send(self, address: str, outbound: Outbound) -> SentRef:
+        """Send, and name the poll the way a platform would."""
+        ref = await super().send(address, outbound)
+        return SentRef(ref.address, ref.message_id, poll_id=f"poll-{ref.message_id}")
+
+
+async def test_the_dispatcher_keeps_the_poll_id_a_send_returns(database):
+    async with database.sessions() as session:
+        ada = await add_person(session, "ada")
+        await session.commit()
+    await notices(database, ada, "quiz-as-poll")
+    runtime = build_runtime(
+        database=database,
+        settings=Settings(),
+        clock=SimulatedClock(MONDAY_9AM),
+        transports={"console": PollingConsole()},
+    )
+    await runtime.dispatcher.drain()
+    async with database.sessions() as session:
+        sent = (await session.exec(select(Delivery))).one()
+    assert (sent.status, sent.poll_id) == ("sent", f"poll-{sent.platform_ref}")

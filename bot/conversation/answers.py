@@ -207,7 +207,7 @@ def _picks(turn: Turn, delivery: Delivery, item: Item, choice_ids: tuple[str, ..
     the picks so far; several ids (a poll, checkboxes) are submitted as they are.
     """
     if item.type != "multiple":
-        return list(choice_ids)
+        return [choice_id for choice_id in choice_ids if choice_id != DONE]
     stored = prompt_state(delivery).picked
     if len(choice_ids) == 1 and choice_ids[0] != DONE:
         state = PromptState(picked=tuple(sorted(set(stored) ^ {choice_ids[0]})))

@@ -31,7 +31,7 @@ from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
 from bot.conversation import coach_commands, joining, learner_commands
-from bot.conversation.answers import answer_button, answer_typed, open_typed_prompt
+from bot.conversation.answers import DONE, answer_button, answer_typed, open_typed_prompt
 from bot.conversation.reflections import (
     asks_for_help,
     awaiting_reflection,
@@ -47,6 +47,7 @@ from bot.messages import (
     Join,
     Outbound,
     OutboundKind,
+    PollAnswer,
     Text,
 )
 from bot.outbox.queue import queued_count
@@ -209,6 +210,8 @@ class InboundRouter:
         match inbound:
             case Answer(delivery_id=delivery_id, choice_ids=choice_ids):
                 await _on_button(turn, delivery_id, choice_ids)
+            case PollAnswer(poll_id=poll_id, choice_ids=choice_ids):
+                await _on_poll(turn, poll_id, choice_ids)
             case Text(text=text, reply_to_delivery_id=reply_to):
                 await _on_text(turn, text, reply_to)
             case Command(name=name, args=args):
@@ -242,6 +245,19 @@ async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) 
         await answer_button(turn, delivery, choice_ids)
     else:
         turn.respond(BUTTON_GONE)
+
+
+async def _on_poll(turn: Turn, poll_id: str, choice_ids: tuple[str, ...]) -> None:
+    """A vote in one of our quiz polls: the whole vote is one submitted answer."""
+    statement = select(Delivery.id).where(
+        Delivery.person_id == turn.person.id, Delivery.poll_id == poll_id
+    )
+    found = (await turn.session.exec(statement)).first()
+    delivery = await _own_delivery(turn, found) if found is not None else None
+    if delivery is None or delivery.kind not in PROMPT_KINDS:
+        turn.respond(BUTTON_GONE)
+    elif choice_ids:  # an empty vote is a vote taken back: the first answer still counts
+        await answer_button(turn, delivery, (*choice_ids, DONE))
 
 
 async def _on_command(turn: Turn, name: str, args: tuple[str, ...]) -> None:

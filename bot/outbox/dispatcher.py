@@ -115,6 +115,7 @@ _MARK_SENT = (
         sent_at=bindparam("at"),
         platform_ref=bindparam("ref"),
         sent_ref=bindparam("sent_ref", type_=_OUTBOX.c.sent_ref.type),
+        poll_id=bindparam("poll"),
     )
 )
 # Where the message an edit row replaces lives, once it was sent.
@@ -600,9 +601,14 @@ class Dispatcher:
         if status == DeliveryStatus.SENT:
             statement = _MARK_SENT
             assert ref is not None, "a sent row has the reference the platform gave it"
-            # An edit row keeps where its edit went; only the first row is found by message id.
-            message_id = None if row.kind == DeliveryKind.EDIT else ref.message_id
-            params |= {"at": self._clock.now(), "ref": message_id, "sent_ref": ref.to_payload()}
+            # An edit row keeps where its edit went; only the first row is found by its ids.
+            first = row.kind != DeliveryKind.EDIT
+            params |= {
+                "at": self._clock.now(),
+                "ref": ref.message_id if first else None,
+                "poll": ref.poll_id if first else None,
+                "sent_ref": ref.to_payload(),
+            }
         elif status == DeliveryStatus.PENDING:
             statement = _RELEASE
         else:
