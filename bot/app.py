@@ -179,7 +179,7 @@ def build_runtime(
     """Wire the dispatcher and the coaching service; an answer's feedback wakes the dispatcher."""
     admin_addresses = tuple(settings.admin_addresses)
     # The one pacer per platform in this process: every sender on that platform shares it.
-    pacers = {platform: Pacer.for_platform(platform, clock) for platform in transports}
+    pacers = {name: Pacer.for_transport(transport, clock) for name, transport in transports.items()}
     dispatcher = Dispatcher(
         sessions=database.sessions,
         transports=transports,

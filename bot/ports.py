@@ -30,6 +30,7 @@ traceback is logged.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.messages import Inbound, InteractionRef, Outbound, SentRef
@@ -37,10 +38,24 @@ from bot.messages import Inbound, InteractionRef, Outbound, SentRef
 InboundSink = Callable[[Inbound], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class SendPace:
+    """How fast a platform may be sent to: seconds between any two sends, and per chat.
+
+    A transport states its platform's; the outbox paces every send by it. Slack:
+    about one message a second per channel under an unpublished workspace cap
+    (10/s is safe); Telegram: about 30/s in all (keep to 25/s) and 1/s per chat.
+    """
+
+    interval: float = 0.0
+    per_chat_interval: float = 1.0
+
+
 class Transport(Protocol):
     """What coaching code may ask of a chat platform."""
 
     platform: str
+    pace: SendPace
 
     async def start(self) -> None:
         """Connect and begin receiving events."""

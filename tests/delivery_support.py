@@ -76,7 +76,7 @@ def dispatcher(
     options.setdefault(
         "pacers",
         {
-            transport.platform: Pacer.for_platform(transport.platform, clock)
+            transport.platform: Pacer.for_transport(transport, clock)
             if interval is None
             else Pacer(clock, per_chat_interval=interval)
             for transport in chosen

@@ -1,35 +1,19 @@
 """Send pacing per platform: a global rate over all chats and an interval per chat.
 
-One `Pacer` per platform is built with the runtime (`bot.app.build_runtime`) and
-shared by everything in the process that sends on that platform, so two senders
-together keep the platform's limits. A sender asks for its turn before each
+One `Pacer` per platform, at the pace its transport states (`bot.ports.SendPace`),
+is built with the runtime (`bot.app.build_runtime`) and shared by everything in
+the process that sends on that platform, so two senders together keep the
+platform's limits. A sender asks for its turn before each
 call to the platform; turns are booked before the wait, so senders waiting at
 the same time get separate turns. Waits are on the injected clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How fast one platform may be sent to: seconds between any two sends, and per chat."""
-
-    interval: float
-    per_chat_interval: float
-
-
-# shared/specs/platform-limits.md S1, T1, T2: Slack about 1/s per channel under an unpublished
-# workspace cap; Telegram about 30/s in all (kept under, at 25/s) and 1/s per chat.
-LIMITS = {
-    "slack": Limits(interval=1 / 10, per_chat_interval=1.0),
-    "telegram": Limits(interval=1 / 25, per_chat_interval=1.0),
-}
-DEFAULT_LIMITS = Limits(interval=0.0, per_chat_interval=1.0)  # the console: only per chat
+from bot.ports import Transport
 
 
 class Pacer:
@@ -43,10 +27,10 @@ class Pacer:
         self._next_in_chat: dict[str, datetime] = {}
 
     @classmethod
-    def for_platform(cls, platform: str, clock: Clock) -> Pacer:
-        """A pacer keeping `platform`'s limits (`LIMITS`; the console's are per chat only)."""
-        limits = LIMITS.get(platform, DEFAULT_LIMITS)
-        return cls(clock, interval=limits.interval, per_chat_interval=limits.per_chat_interval)
+    def for_transport(cls, transport: Transport, clock: Clock) -> Pacer:
+        """A pacer keeping the pace the transport states for its platform."""
+        pace = transport.pace
+        return cls(clock, interval=pace.interval, per_chat_interval=pace.per_chat_interval)
 
     def _book(self, chat: str) -> float:
         """Book the next turn free for `chat`; the seconds until it comes."""

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.messages import InteractionRef, Outbound, SentRef, Spans, masked, unmasked
-from bot.transports import InboundSink
+from bot.transports import InboundSink, SendPace
 
 # A marker opens before a non-space and closes after one, never inside a word (New_York).
 INLINE_MARKDOWN = re.compile(
@@ -113,6 +113,7 @@ class ConsoleTransport:
     """Implements the Transport Protocol by writing to a callable and keeping a log."""
 
     platform = "console"
+    pace = SendPace()  # no platform-wide limit: only about one message a second per chat
 
     def __init__(self, *, write: Callable[[Text], None] | None = None) -> None:
         self._write = write
