@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.admin.enrolment import enrol_all, loaded_pack_ids
-from bot.admin.roster import team_name_problem
+from bot.admin.roster import PLATFORMS, team_name_problem
 from bot.coaching.pauses import cancel_pending
 from bot.coaching.people import person_label, team_of
 from bot.coaching.policy import (
@@ -196,7 +196,7 @@ async def find_person(
     if not include_inactive:
         query = query.where(col(Person.status).not_in(_LEFT))
     platform, colon, platform_id = reference.partition(":")
-    if colon and platform in ("slack", "telegram", "console"):
+    if colon and platform in PLATFORMS:
         query = query.where(Person.platform == platform, Person.platform_id == platform_id)
     elif "@" in reference:
         query = query.where(func.lower(col(Person.email)) == reference.lower())
