@@ -120,13 +120,6 @@ _MARK_SENT = (
 )
 # Where the message an edit row replaces lives, once it was sent.
 _EDITED_REF = select(_OUTBOX.c.sent_ref).where(_OUTBOX.c.id == bindparam("target"))
-_RELEASE = (
-    _OUTBOX.update()
-    .where(_OURS)
-    .values(
-        status=DeliveryStatus.PENDING, reason=bindparam("why"), claimed_at=None, claimed_by=None
-    )
-)
 _MARK_ENDED = (
     _OUTBOX.update().where(_OURS).values(status=bindparam("outcome"), reason=bindparam("why"))
 )
@@ -609,8 +602,9 @@ class Dispatcher:
                 "poll": ref.poll_id if first else None,
                 "sent_ref": ref.to_payload(),
             }
-        elif status == DeliveryStatus.PENDING:
-            statement = _RELEASE
+        elif status == DeliveryStatus.PENDING:  # put back as it was due
+            statement = _RETRY_LATER
+            params["due"] = row.due_at
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
