@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from storage.models import DeliveryStatus, PersonStatus, Team
 from tests.delivery_support import add_learner, dispatcher, rows
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team
 from tests.fakes.flaky_transport import FlakyTransport
+from tests.process_support import SERVICECOACH
 
 
 async def call(cli, *args: str):
@@ -189,7 +189,7 @@ def test_run_migrates_starts_and_stops_cleanly_on_sigterm(tmp_path: Path):
     database = tmp_path / "run.db"
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "servicecoach"), "run"],
+        [SERVICECOACH, "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,8 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -26,6 +24,7 @@ from bot.messages import Outbound, OutboundKind
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Escalation, EscalationEvent
 from tests.factories import add_pack, add_person, send
+from tests.process_support import run_servicecoach
 
 SMALL = ("--learners", "6", "--days", "5")
 
@@ -159,15 +158,7 @@ def test_same_seed_same_human_output_as_a_process(tmp_path: Path):
             "COLUMNS": "120",
             "PYTHONHASHSEED": hash_seed,
         }
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "servicecoach"), "demo", "--learners", "3"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-            check=False,
-        )
+        done = run_servicecoach("demo", "--learners", "3", env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert "Transcript:" in outputs[0] and "What this shows" in outputs[0]

@@ -13,7 +13,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,8 +25,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.outbox.dispatcher import STOPPED
+from tests.process_support import SERVICECOACH
 
-SERVICECOACH = str(Path(sys.executable).parent / "servicecoach")
 WAIT = 60.0  # seconds: generous, for a loaded two-core machine
 ZONES = ("Europe/London", "Asia/Tokyo", "America/New_York")
 

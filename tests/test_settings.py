@@ -2,8 +2,6 @@
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.config import Settings
+from tests.process_support import run_servicecoach
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,10 +111,7 @@ def test_the_real_process_stops_with_one_line_before_touching_the_database(
 ):
     database = tmp_path / "coach.db"
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", name: value}
-    script = Path(sys.executable).parent / "servicecoach"
-    done = subprocess.run(
-        [str(script), command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
-    )
+    done = run_servicecoach(command, env=env, cwd=tmp_path, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr.startswith(f"error: bad setting: {name}: ")
     assert done.stderr.count("\n") == 1

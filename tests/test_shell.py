@@ -3,9 +3,9 @@
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.process_support import run_servicecoach
 
 BODY = " ".join(["Count the rings before you answer the phone, and smile as you pick up."] * 6)
 NUMBER_PACK = f"""\
@@ -51,15 +51,8 @@ def test_a_scripted_session_uses_its_own_database_and_waits_for_the_reflection(t
     live, data = tmp_path / "live.db", tmp_path / "data"
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{live}", "XDG_DATA_HOME": str(data)}
     script = "\n1\n2\n\nI would walk them to the right desk.\nquit\n"
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "servicecoach"), "shell", "--fast", "--learner", "sam"],
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
+    result = run_servicecoach(
+        "shell", "--fast", "--learner", "sam", input=script, env=env, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
