@@ -6,7 +6,6 @@ one line naming it and saying what is accepted; messages never repeat a secret.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -73,6 +72,7 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/London"
     default_send_time: str = "09:00"
     log_level: str = "INFO"
+    xdg_data_home: Path | None = None  # the per-user data folder, where the shell keeps its file
 
     @field_validator(*_PROBLEMS)
     @classmethod
@@ -165,8 +165,8 @@ class Settings(BaseSettings):
         """The ADMINS setting as a list of `platform:id` addresses."""
         return [a.strip() for a in self.admins.split(",") if a.strip()]
 
-
-def shell_database_path() -> Path:
-    """Where `servicecoach shell` keeps its own SQLite file: the per-user data folder."""
-    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(data_home) / "servicecoach" / "shell.db"
+    @property
+    def shell_database_path(self) -> Path:
+        """Where `servicecoach shell` keeps its own SQLite file: the per-user data folder."""
+        data_home = self.xdg_data_home or Path.home() / ".local" / "share"
+        return data_home / "servicecoach" / "shell.db"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Database, open_database
 from bot.clock import SimulatedClock, SystemClock
 from bot.commands.common import run, settings
-from bot.config import Settings, shell_database_path
+from bot.config import Settings
 from bot.demo.simulation import DemoConfig, DemoRun, simulate
 from bot.demo.summary import print_human, summarise
 from bot.errors import UserError
@@ -79,11 +79,11 @@ def demo(
         typer.echo(f"The simulated data is in {db}: try `report` or `learner show NAME` on it.")
 
 
-def _shell_database_url(db: str | None) -> str:
+def _shell_database_url(db: str | None, settings: Settings) -> str:
     """The shell's database: --db (a SQLite file or URL), else the per-user shell file."""
     if db is not None:
         return _database_url(db, ".")
-    path = shell_database_path()
+    path = settings.shell_database_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite+aiosqlite:///{path}"
 
@@ -98,7 +98,7 @@ def _shown(engine: AsyncEngine) -> str:
 async def _shell(base: Settings, *, name: str, fast: bool, db: str | None) -> None:
     """Run the interactive loop until `quit` or the end of input."""
     clock = SimulatedClock(SystemClock().now())
-    own = base.model_copy(update={"database_url": _shell_database_url(db)})
+    own = base.model_copy(update={"database_url": _shell_database_url(db, base)})
 
     async def refuse_foreign(database: Database) -> None:
         await refuse_foreign_database(database, shown=_shown(database.engine))
