@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,9 +28,10 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
-from bot.scheduler import TickJob, build_scheduler
+from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport, print_styled
+from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
 
@@ -212,26 +214,63 @@ def _stopped_by_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def _run_until(runtime: Runtime, stop: asyncio.Event, say: Callable[[str], None]) -> int:
-    """Start the transports, the scheduler and the dispatcher's loop; stop them all on `stop`.
+async def _database_problem(database: Database) -> str | None:
+    """None when the database answers a query, else the driver's reason."""
+    try:
+        async with database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        return _reason(exc)
+    return None
+
+
+def build_web(runtime: Runtime, settings: Settings, scheduler: TickScheduler) -> WebServer:
+    """The web server of `run`: each receiving transport's routes and `/healthz` on every part."""
+    server = WebServer(host=settings.http_host, port=settings.http_port)
+    server.add_health("database", partial(_database_problem, runtime.database))
+
+    async def scheduler_problem() -> str | None:
+        return None if scheduler.running else "not running"
+
+    server.add_health("scheduler", scheduler_problem)
+    for name, transport in runtime.transports.items():
+        server.add_health(name, transport.health)
+        if isinstance(transport, ServesWeb):
+            server.add_routes(transport.web_routes())
+    return server
+
+
+async def _run_until(
+    runtime: Runtime, settings: Settings, stop: asyncio.Event, say: Callable[[str], None]
+) -> int:
+    """Start the web server, the transports, the scheduler and the dispatcher's loop; stop
+    them all on `stop`.
 
     Returns how many claimed messages went back to the queue unsent.
     """
-    for transport in runtime.transports.values():
-        await transport.start()
     scheduler = build_scheduler(runtime.ticks())
-    scheduler.start()
-    sending = asyncio.create_task(runtime.dispatcher.run())
-    say(f"servicecoach running on {', '.join(runtime.transports)}; Ctrl+C stops it")
+    web_server = build_web(runtime, settings, scheduler)
+    await web_server.start()
     try:
-        await stop.wait()
-    finally:
-        # The dispatcher stops claiming and puts its unsent rows back while the
-        # scheduler waits for the running ticks (the dispatch tick among them).
-        put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
-        await sending
         for transport in runtime.transports.values():
-            await transport.stop()
+            await transport.start(runtime.service.handle)
+        scheduler.start()
+        sending = asyncio.create_task(runtime.dispatcher.run())
+        say(
+            f"servicecoach running on {', '.join(runtime.transports)}; "
+            f"health at http://{settings.http_host}:{web_server.port}/healthz; Ctrl+C stops it"
+        )
+        try:
+            await stop.wait()
+        finally:
+            # The dispatcher stops claiming and puts its unsent rows back while the
+            # scheduler waits for the running ticks (the dispatch tick among them).
+            put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
+            await sending
+            for transport in runtime.transports.values():
+                await transport.stop()
+    finally:
+        await web_server.stop()
     return put_back
 
 
@@ -247,5 +286,5 @@ async def serve(
             runtime = build_runtime(
                 database=database, settings=settings, clock=SystemClock(), transports=transports
             )
-            put_back = await _run_until(runtime, stop, say)
+            put_back = await _run_until(runtime, settings, stop, say)
     say(f"servicecoach stopped ({put_back} unsent message(s) put back in the queue)")

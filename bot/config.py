@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     @classmethod
     def _port(cls, value: object) -> int:
         port = str(value).strip()
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(f"{value!r} is not a port number from 1 to 65535")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not a port number from 0 to 65535 (0: any free port)")
         return int(port)
 
     @field_validator("admins")

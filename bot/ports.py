@@ -57,8 +57,16 @@ class Transport(Protocol):
     platform: str
     pace: SendPace
 
-    async def start(self) -> None:
-        """Connect and begin receiving events."""
+    async def start(self, sink: InboundSink | None) -> None:
+        """Connect (fail fast with `TransportDown` on bad credentials); with a sink,
+        begin receiving events and pass each one to it (None: send only, e.g. `deliver now`).
+
+        A transport that receives over HTTP also offers `web_routes()` (see `bot.web`).
+        """
+        ...
+
+    async def health(self) -> str | None:
+        """None while connected and able to send, else one line saying why not."""
         ...
 
     async def stop(self) -> None:

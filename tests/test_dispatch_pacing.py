@@ -4,6 +4,7 @@ platform's pace, an answer wakes the dispatcher, and `run`'s parts start and sto
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from itertools import pairwise
 
@@ -135,9 +136,16 @@ async def test_serve_starts_everything_and_stops_when_told(database, database_ur
         said.append(line)
         stop.set()  # stop as soon as it says it runs
 
-    await asyncio.wait_for(serve(Settings(database_url=database_url), say=say, stop=stop), 60)
+    await asyncio.wait_for(
+        serve(Settings(database_url=database_url, http_port=0), say=say, stop=stop), 60
+    )
 
-    assert said == [
-        "servicecoach running on console; Ctrl+C stops it",
+    assert len(said) == 2
+    assert re.fullmatch(
+        r"servicecoach running on console; health at http://127\.0\.0\.1:\d+/healthz; "
+        r"Ctrl\+C stops it",
+        said[0],
+    )
+    assert said[1:] == [
         "servicecoach stopped (0 unsent message(s) put back in the queue)",
     ]

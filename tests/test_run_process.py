@@ -7,6 +7,7 @@ slow machine makes these tests slower, never flaky.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +49,8 @@ def prepared(folder: Path, people: Iterable[tuple[str, str, str]]) -> dict[str, 
     `people` are (name, console id, team); everyone's send time has passed today.
     Returns the environment for the commands.
     """
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bot.db'}"}
+    database_url = f"sqlite+aiosqlite:///{folder / 'bot.db'}"
+    env = {**os.environ, "DATABASE_URL": database_url, "HTTP_PORT": "0"}  # any free port
     zone = zone_well_into_its_day()
     roster = folder / "staff.csv"
     lines = ["name,platform,platform_id,team,timezone,send_time"]
@@ -149,12 +152,20 @@ def test_run_sends_todays_lessons_by_itself_and_stops_cleanly_on_sigterm(tmp_pat
     try:
         out, err = Lines(process.stdout), Lines(process.stderr)
         out.until(lambda lines: lessons_to(lines) == {"ada", "bea"})
+        health = urllib.request.urlopen(
+            re.search(r"health at (http:[^\s;]+)", out.seen[0])[1], timeout=WAIT
+        )
         process.send_signal(signal.SIGTERM)
         lines = out.to_the_end()
         assert process.wait(timeout=WAIT) == 0
     finally:
         process.kill()
     assert "servicecoach running on console" in lines[0]
+    assert health.status == 200
+    assert json.load(health) == {
+        "status": "ok",
+        "parts": {"database": "ok", "scheduler": "ok", "console": "ok"},
+    }
     stopped = re.fullmatch(r"servicecoach stopped \((\d+) unsent message\(s\) .*\)", lines[-1])
     assert stopped, lines[-5:]
     problems = [line for line in err.to_the_end() if "Traceback" in line or "awaited" in line]

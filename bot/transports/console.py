@@ -123,9 +123,14 @@ class ConsoleTransport:
         self.sink: InboundSink | None = None
         self.running = False
 
-    async def start(self) -> None:
-        """Nothing to connect to."""
+    async def start(self, sink: InboundSink | None) -> None:
+        """Nothing to connect to; inbound events come from whoever holds `sink`."""
+        self.sink = sink
         self.running = True
+
+    async def health(self) -> str | None:
+        """Live between `start` and `stop`."""
+        return None if self.running else "not started"
 
     async def stop(self) -> None:
         """Nothing to release."""
