@@ -29,8 +29,9 @@ from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
-from bot.transports import Transport
+from bot.transports import Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
+from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
@@ -143,7 +144,15 @@ def build_transports(
     The console is always there (it prints through `write`); each chat platform
     adds its transport here when its settings are given.
     """
-    return {"console": ConsoleTransport(write=write)}
+    transports: dict[str, Transport] = {"console": ConsoleTransport(write=write)}
+    if settings.telegram_bot_token:
+        transports["telegram"] = TelegramTransport(
+            token=settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=settings.telegram_webhook_secret,
+        )
+    return transports
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +249,12 @@ def build_web(runtime: Runtime, settings: Settings, scheduler: TickScheduler) ->
     return server
 
 
+async def _stop_all(transports: Mapping[str, Transport]) -> None:
+    """Stop every transport (stopping one that never started is harmless)."""
+    for transport in transports.values():
+        await transport.stop()
+
+
 async def _run_until(
     runtime: Runtime, settings: Settings, stop: asyncio.Event, say: Callable[[str], None]
 ) -> int:
@@ -252,8 +267,12 @@ async def _run_until(
     web_server = build_web(runtime, settings, scheduler)
     await web_server.start()
     try:
-        for transport in runtime.transports.values():
-            await transport.start(runtime.service.handle)
+        for name, transport in runtime.transports.items():
+            try:
+                await transport.start(runtime.service.handle)
+            except TransportDown as exc:
+                await _stop_all(runtime.transports)
+                raise UserError(f"{name}: {exc}") from None
         scheduler.start()
         sending = asyncio.create_task(runtime.dispatcher.run())
         say(
@@ -267,8 +286,7 @@ async def _run_until(
             # scheduler waits for the running ticks (the dispatch tick among them).
             put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
             await sending
-            for transport in runtime.transports.values():
-                await transport.stop()
+            await _stop_all(runtime.transports)
     finally:
         await web_server.stop()
     return put_back

@@ -34,6 +34,16 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class QuizKey:
+    """A single-choice question's right choice ids and explanation, for a platform that
+    grades natively (a Telegram quiz poll shows the verdict the moment the learner votes).
+    """
+
+    correct: tuple[str, ...]
+    explanation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class UserText:
     """Text a person typed (a name, a reflection, a relayed message): shown as typed.
 
@@ -108,6 +118,7 @@ class Outbound:
     title: Spans = ()
     sections: tuple[Spans, ...] = ()
     context: Spans = ()
+    quiz_key: QuizKey | None = None  # rendered from the pack each time, so never stored
 
     def __post_init__(self) -> None:
         """Derive `text` from the parts, or the one section from `text`."""

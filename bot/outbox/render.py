@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound, OutboundKind
+from bot.messages import Choice, Outbound, OutboundKind, QuizKey
 from bot.outbox.payload import OUTBOUND_KIND, PayloadError, kind_of, prompt_state, stored_message
 from storage.models import PACK_KINDS, PROMPT_KINDS, Delivery, DeliveryKind, Item, Lesson
 
@@ -45,7 +45,16 @@ def quiz_message(item: Item, *, review: bool, delivery_id: int | None = None) ->
         context=(f"_{hint}_",) if hint else (),
         choices=quiz_choices(item),
         delivery_id=delivery_id,
+        quiz_key=_quiz_key(item),
     )
+
+
+def _quiz_key(item: Item) -> QuizKey | None:
+    """The right choice of a single-choice item, with its explanation; None for other types."""
+    if item.type != "single":
+        return None
+    right = tuple(f"c{i}" for i, choice in enumerate(item.data["choices"]) if choice["correct"])
+    return QuizKey(correct=right, explanation=item.explanation)
 
 
 def lesson_message(lesson: Lesson, *, reflection: bool, delivery_id: int | None) -> Outbound:
