@@ -12,7 +12,7 @@ from sqlmodel import select
 from bot.app import Runtime, build_runtime
 from bot.clock import SimulatedClock
 from bot.config import Settings
-from bot.conversation import answers, joining, router
+from bot.conversation import answers, joining, onboarding, router
 from bot.messages import (
     Answer,
     Command,
@@ -205,7 +205,10 @@ async def test_join_with_a_team_code_signs_up_enrols_and_welcomes(database):
         enrolment = (await session.exec(select(Enrolment))).one()
     assert (sam.name, sam.role, sam.status) == ("Sam Smith", Role.LEARNER, "active")
     assert enrolment.person_id == sam.id and enrolment.pack_id == "care"
-    assert [m.text.split("!")[0] for m in console.to("console:sam")] == ["Welcome, Sam"]
+    assert [m.text.split("!")[0] for m in console.to("console:sam")] == [
+        "Welcome, Sam",
+        onboarding.ASK_TIMEZONE,
+    ]
 
 
 async def test_typed_join_from_a_stranger_counts_and_uses_are_limited(database):
@@ -233,7 +236,8 @@ async def test_a_coach_or_a_learner_without_a_pack_is_told_where_they_are(databa
     service, console, code = await join_world(database, pack=False, role=Role.COACH)
     await service.handle(Join("console:cora", "e1", code, name="Cora"))
     assert [m.text for m in console.to("console:cora")] == [
-        "Welcome, Cora! You're a coach in team *front*. Send `help`."
+        "Welcome, Cora! You're a coach in team *front*. Send `help`.",
+        onboarding.ASK_TIMEZONE,
     ]
 
 

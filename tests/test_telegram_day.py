@@ -26,7 +26,9 @@ async def test_a_learners_day_lesson_quiz_poll_vote_feedback_reflection(database
         fake = world.fake
         await world.plan_today(ada)
         lesson_message, poll, true_false, reflection = fake.to(ADA)
-        assert lesson_message.html == "📘 <b>Calls &lt;b&gt;&amp; transfers&lt;/b&gt;</b>\n\nBe kind."
+        assert (
+            lesson_message.html == "📘 <b>Calls &lt;b&gt;&amp; transfers&lt;/b&gt;</b>\n\nBe kind."
+        )
         assert lesson_message.text == "📘 Calls <b>& transfers</b>\n\nBe kind."
         sent_poll = fake.sent("sendPoll")[0].params
         assert sent_poll["type"] == "quiz" and sent_poll["is_anonymous"] is False

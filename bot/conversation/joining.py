@@ -18,6 +18,7 @@ from bot.admin.enrolment import enrol
 from bot.admin.invites import use_invite
 from bot.admin.roster_import import PersonDefaults
 from bot.coaching.people import split_address, team_of
+from bot.conversation import onboarding
 from bot.messages import Command, Inbound, Join, Text
 from bot.outbox.queue import queue
 from storage.models import DeliveryKind, Person, PersonStatus, ProcessedEvent, Role, Team
@@ -81,7 +82,8 @@ async def join(
     """Sign the sender up with their roster invite or a team invite; None if the code fails.
 
     The new person is enrolled in the team's pack (which queues the welcome);
-    anyone not welcomed that way gets a short note saying where they are.
+    anyone not welcomed that way gets a short note saying where they are. Then
+    they are asked their timezone (see `onboarding`).
     """
     platform, platform_id = split_address(request.address)
     person = await _roster_invitee(session, code=request.invite_code, platform=platform)
@@ -115,6 +117,7 @@ async def join(
             text=_joined_text(person, team),
             now=now,
         )
+    await onboarding.ask_timezone(session, person, key=f"reply:{request.event_id}:zone", now=now)
     return Joined(person, team, welcomed)
 
 

@@ -79,7 +79,7 @@ def _cities() -> dict[str, str]:
 _CITIES = _cities()
 
 
-def _zone_named(words: tuple[str, ...]) -> str | None:
+def zone_named(words: tuple[str, ...]) -> str | None:
     """The IANA zone a learner named, by its full name or its city; None if unknown."""
     typed = " ".join(words).casefold()
     return _ZONES.get(typed) or _CITIES.get(typed.replace("_", " "))
@@ -325,7 +325,7 @@ async def _timezone(turn: Turn, args: tuple[str, ...]) -> None:
     if not args:
         turn.reply(f"Your timezone is {turn.person.timezone}. {example}")
         return
-    zone = _zone_named(args)
+    zone = zone_named(args)
     if zone is None:
         turn.reply(("I don't know the timezone ", *_quoted(args), f". {example}"))
         return

@@ -30,7 +30,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.conversation import coach_commands, joining, learner_commands
+from bot.conversation import coach_commands, joining, learner_commands, onboarding
 from bot.conversation.answers import DONE, answer_button, answer_typed, open_typed_prompt
 from bot.conversation.reflections import (
     asks_for_help,
@@ -243,6 +243,8 @@ async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) 
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
         await answer_button(turn, delivery, choice_ids)
+    elif delivery is not None and (setting := onboarding.setup_choice(choice_ids)) is not None:
+        await onboarding.answer(turn, *setting)
     else:
         turn.respond(BUTTON_GONE)
 
@@ -335,6 +337,8 @@ async def _on_text(turn: Turn, text: str, reply_to: int | None) -> None:
         await _reflect(turn, reflection, text)
     elif case is not None:
         turn.reply("Your request is with the coaches; one of them will write to you here soon.")
+    elif (zone := onboarding.typed_zone(text)) is not None:
+        await onboarding.answer(turn, "timezone", zone)
     else:
         guess = learner_commands.closest_command(text)
         turn.reply(f"Did you mean `{guess}`? {HINT_SHORT}" if guess else HINT)

@@ -565,12 +565,18 @@ class FakeTelegram:
     async def press(self, chat_id: int, label: str, *, name: str = "Ada") -> dict[str, Any]:
         """A person presses the button `label` on the newest message showing it."""
         message = self.with_button(chat_id, label)
+        return await self.press_data(chat_id, message, message.buttons()[label], name=name)
+
+    async def press_data(
+        self, chat_id: int, message: SentMessage, data: str, *, name: str = "Ada"
+    ) -> dict[str, Any]:
+        """A press with this callback data on `message` (a button the client still showed)."""
         query = {
             "id": f"q{next(self._ids)}",
             "from": self.user(chat_id, name),
             "chat_instance": f"ci{chat_id}",
             "message": self._message_json(message),
-            "data": message.buttons()[label],
+            "data": data,
         }
         return await self.push({"callback_query": query})
 
