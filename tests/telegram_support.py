@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from bot.transports.telegram import TelegramTransport
+from bot.web import WebServer
 from storage.models import Enrolment, Person, Role, Team
 from tests.factories import MONDAY_9AM
 from tests.fakes.telegram_api import FakeTelegram
@@ -74,6 +75,10 @@ async def telegram_world(
         clock=clock,
         transports={"telegram": transport, "console": ConsoleTransport()},
     )
+    server = WebServer(host="127.0.0.1", port=0)
+    server.add_routes(transport.web_routes())
+    await server.start()
+    fake.webhook_target = f"http://127.0.0.1:{server.port}/telegram/webhook"
     await transport.start(runtime.service.handle)
     sending = asyncio.create_task(runtime.dispatcher.run())
     try:
@@ -82,6 +87,7 @@ async def telegram_world(
         await runtime.dispatcher.stop()
         await sending
         await transport.stop()
+        await server.stop()
         await fake.stop()
 
 

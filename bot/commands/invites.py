@@ -11,7 +11,10 @@ from bot.app import open_database
 from bot.clock import SystemClock
 from bot.coaching.calendar import local_instant
 from bot.commands.common import run, settings
+from bot.config import Settings
 from bot.errors import UserError
+from bot.transports import TransportDown
+from bot.transports.telegram import TelegramTransport
 from storage.models import Invite, Role
 
 invite_app = typer.Typer(help="Invite people to a team from chat.", no_args_is_help=True)
@@ -36,9 +39,10 @@ def create_command(
         None, "--expires", help="Last day it works, YYYY-MM-DD, in DEFAULT_TIMEZONE (never)."
     ),
 ) -> None:
-    """Print a new invite code: people send `join CODE` to the bot to sign up to TEAM."""
+    """Print a new invite code (and its Telegram link): people sign up to TEAM with it."""
     config = settings()
     last_day = _last_day(expires)
+    bot_name = telegram_bot_name(config)  # before the invite exists: a bad token leaves none
     expires_at = None
     if last_day is not None:
         expires_at = local_instant(last_day + timedelta(days=1), time(0), config.default_timezone)
@@ -58,7 +62,28 @@ def create_command(
     limit = f"{invite.uses_left} use(s)" if invite.uses_left is not None else "no use limit"
     until = f"until the end of {last_day}" if last_day is not None else "no expiry"
     typer.echo(f"invite code {invite.code} for team {team} ({invite.role}, {limit}, {until})")
+    if bot_name is not None:
+        typer.echo(f"Telegram link: https://t.me/{bot_name}?start={invite.code}")
     typer.echo(f"people send `join {invite.code}` to the bot to sign up")
+
+
+def telegram_bot_name(config: Settings) -> str | None:
+    """The Telegram bot's username (`getMe`) when a bot is configured; a bad token is one line."""
+    if not config.telegram_bot_token:
+        return None
+    transport = TelegramTransport(
+        token=config.telegram_bot_token, base_url=config.telegram_api_base_url
+    )
+
+    async def _username() -> str:
+        try:
+            return await transport.connect()
+        except TransportDown as exc:
+            raise UserError(f"telegram: {exc}") from None
+        finally:
+            await transport.stop()
+
+    return run(_username())
 
 
 def register(app: typer.Typer) -> None:

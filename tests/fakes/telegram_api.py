@@ -164,7 +164,7 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
-    at: float  # time.monotonic() when answered
+    at: float  # when answered, by the fake's `now`
 
 
 @dataclass(slots=True)
@@ -208,6 +208,8 @@ class FakeTelegram:
     blocked: set[int] = field(default_factory=set)
     missing: set[int] = field(default_factory=set)
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback query answers
+    webhook_target: str | None = None  # where webhook updates really go (the bot's server)
+    now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: deque[_Failure] = field(default_factory=deque)
@@ -251,7 +253,7 @@ class FakeTelegram:
             params = await self._params(request, method)
             result = await self._call(method, params)
         except ApiError as error:
-            self.calls.append(Call(method, params, error.status, time.monotonic()))
+            self.calls.append(Call(method, params, error.status, self.now()))
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": error.status,
@@ -260,7 +262,7 @@ class FakeTelegram:
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
             return web.json_response(body, status=error.status)
-        self.calls.append(Call(method, params, 200, time.monotonic()))
+        self.calls.append(Call(method, params, 200, self.now()))
         async with self._answered_call:
             self._answered_call.notify_all()
         return web.json_response({"ok": True, "result": result})
@@ -526,8 +528,14 @@ class FakeTelegram:
     # ---- updates (what people do) ---------------------------------------------------------------
 
     async def push(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Queue one update (an `update_id` is given unless it has one) and wake long polls."""
+        """Deliver one update (given an `update_id` unless it has one), as Telegram would:
+        POSTed to the webhook when one is set, else queued for `getUpdates` (waking long polls).
+        """
         update = {"update_id": next(self._update_ids), **update}
+        if self.webhook.get("url"):
+            status = await self.post_webhook(update, secret=self.webhook.get("secret_token"))
+            assert status == 200, f"the bot's webhook answered {status}"
+            return update
         self._updates.append(update)
         async with self._arrived:
             self._arrived.notify_all()
@@ -599,11 +607,16 @@ class FakeTelegram:
             await self._answered_call.wait_for(done)
 
     async def post_webhook(self, update: dict[str, Any], *, secret: str | None) -> int:
-        """POST an update to the bot's registered webhook as Telegram does; the HTTP status."""
+        """POST an update to the bot's webhook as Telegram does; the HTTP status.
+
+        The registered URL is public (https); tests set `webhook_target` to where the
+        bot's web server really listens.
+        """
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        url = self.webhook_target or self.webhook["url"]
         async with (
             aiohttp.ClientSession() as client,
-            client.post(self.webhook["url"], json=update, headers=headers) as response,
+            client.post(url, json=update, headers=headers) as response,
         ):
             return response.status
 

@@ -1,0 +1,143 @@
+"""Telegram under trouble: duplicate updates, a user who blocks the bot and comes back,
+a storm of 429s, 200 learners due at the same minute, and the error mapping.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.messages import Outbound, OutboundKind
+from bot.ports import (
+    PermanentError,
+    RateLimited,
+    RecipientGone,
+    TransientError,
+    TransportDown,
+)
+from storage.models import Delivery, Enrolment, Person, PersonStatus, Response
+from tests.delivery_support import run_for
+from tests.factories import add_pack, add_team, add_tiny_pack
+from tests.telegram_support import SECRET, person_named, telegram_person, telegram_world
+
+ADA = 4242
+
+
+async def a_team(database, *, tiny: int = 0):
+    async with database.sessions() as session:
+        team = await add_team(session)
+        if tiny:
+            await add_tiny_pack(session, lessons=tiny)
+        else:
+            await add_pack(session, types=("true_false",))
+        await session.commit()
+    return team
+
+
+async def test_a_duplicate_update_changes_nothing(database):
+    team = await a_team(database)
+    ada = await telegram_person(database, ADA, "Ada", team=team)
+    async with telegram_world(database, webhook=True) as world:
+        fake = world.fake
+        await world.plan_today(ada)
+        question = fake.with_button(ADA, "True")
+        press = await fake.press(ADA, "True")  # delivered to the webhook, processed
+        await fake.until(lambda: question.edits == 1)
+        sent_before = len(fake.to(ADA))
+        assert await fake.post_webhook(press, secret=SECRET) == 200  # Telegram retries it
+        await fake.say(ADA, "/help")
+        await fake.until(lambda: len(fake.to(ADA)) == sent_before + 1)
+        assert fake.last(ADA).text.startswith("Here is what you can send me")
+        assert question.edits == 1
+    async with database.sessions() as session:
+        assert len((await session.exec(select(Response))).all()) == 1
+
+
+async def test_a_blocked_user_is_marked_unreachable_and_a_later_start_brings_them_back(database):
+    team = await a_team(database)
+    ada = await telegram_person(database, ADA, "Ada", team=team)
+    async with telegram_world(database) as world:
+        fake = world.fake
+        fake.block(ADA)
+        await world.plan_today(ada)
+        assert fake.to(ADA) == []
+        assert (await person_named(database, "Ada")).status == PersonStatus.UNREACHABLE
+        async with database.sessions() as session:
+            statuses = set((await session.exec(select(Delivery.status))).all())
+        assert "pending" not in statuses  # her queue was cancelled, not left to retry
+
+        fake.unblock(ADA)
+        await fake.say(ADA, "/start")
+        await fake.until(lambda: len(fake.to(ADA)) == 1)
+        assert fake.last(ADA).text.startswith("Here is what you can send me")
+    assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
+
+
+async def test_a_storm_of_429s_delays_but_delivers_every_message_once(database):
+    team = await a_team(database, tiny=1)
+    people = [await telegram_person(database, 100 + n, f"p{n}", team=team) for n in range(5)]
+    async with telegram_world(database) as world:
+        fake = world.fake
+        fake.fail(429, retry_after=7, times=12)
+        await world.plan_today(*people)
+        await run_for(world.runtime.dispatcher, world.clock, timedelta(minutes=5))
+        limited = [c for c in fake.calls if c.status == 429]
+        delivered = Counter(m.chat_id for m in fake.messages)
+    assert len(limited) == 12
+    assert delivered == {100 + n: 1 for n in range(5)}
+    async with database.sessions() as session:
+        statuses = Counter((await session.exec(select(Delivery.status))).all())
+    assert statuses == {"sent": 5}
+
+
+async def test_200_learners_due_at_one_minute_stay_within_telegram_limits(database):
+    team = await a_team(database, tiny=1)
+    async with database.sessions() as session:
+        session.add_all(
+            Person(name=f"p{n}", team_id=team.id, platform="telegram", platform_id=str(1000 + n))
+            for n in range(200)
+        )
+        await session.commit()
+        people = list((await session.exec(select(Person))).all())
+        session.add_all(Enrolment(person_id=p.id, pack_id="care") for p in people)
+        await session.commit()
+    async with telegram_world(database) as world:
+        fake = world.fake
+        start = world.clock.now().timestamp()
+        fake.now = lambda: world.clock.now().timestamp() - start
+        await world.plan_today(*people)
+        await run_for(world.runtime.dispatcher, world.clock, timedelta(minutes=1))
+    sends = sorted(c.at for c in fake.sent("sendMessage"))
+    assert len(sends) == 200
+    busiest = max(sum(1 for t in sends if s <= t < s + 1) for s in sends)
+    assert busiest <= 25  # Telegram allows about 30 a second in all; we keep to 25
+    assert sends[-1] - sends[0] < 12  # and not needlessly slow: 200 at 25/s is 8 s
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "raised"),
+    [
+        (403, "Forbidden: bot was blocked by the user", RecipientGone),
+        (400, "Bad Request: chat not found", RecipientGone),
+        (400, "Bad Request: can't parse entities: x", PermanentError),
+        (401, "Unauthorized", TransportDown),
+        (429, None, RateLimited),
+        (500, "Internal Server Error", TransientError),
+        (502, "Bad Gateway", TransientError),
+    ],
+)
+async def test_bot_api_failures_become_the_transport_errors_of_the_port(
+    database, status, description, raised
+):
+    async with telegram_world(database) as world:
+        world.fake.fail(status, description=description, retry_after=3 if status == 429 else None)
+        with pytest.raises(raised) as caught:
+            await world.transport.send("telegram:42", Outbound(OutboundKind.NOTICE, "hi"))
+    if raised is RateLimited:
+        assert caught.value.retry_after == 3
+    if raised is TransportDown:
+        assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
+        assert world.fake.token not in str(caught.value)
