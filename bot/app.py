@@ -29,7 +29,7 @@ from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
-from bot.transports import Transport, TransportDown
+from bot.transports import InboundSink, Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
 from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
@@ -249,10 +249,21 @@ def build_web(runtime: Runtime, settings: Settings, scheduler: TickScheduler) ->
     return server
 
 
-async def _stop_all(transports: Mapping[str, Transport]) -> None:
-    """Stop every transport (stopping one that never started is harmless)."""
-    for transport in transports.values():
-        await transport.stop()
+@asynccontextmanager
+async def started(
+    transports: Mapping[str, Transport], sink: InboundSink | None
+) -> AsyncIterator[None]:
+    """Every transport started with `sink` (a refused credential is one line), stopped after."""
+    try:
+        for name, transport in transports.items():
+            try:
+                await transport.start(sink)
+            except TransportDown as exc:
+                raise UserError(f"{name}: {exc}") from None
+        yield
+    finally:
+        for transport in transports.values():
+            await transport.stop()
 
 
 async def _run_until(
@@ -267,26 +278,20 @@ async def _run_until(
     web_server = build_web(runtime, settings, scheduler)
     await web_server.start()
     try:
-        for name, transport in runtime.transports.items():
+        async with started(runtime.transports, runtime.service.handle):
+            scheduler.start()
+            sending = asyncio.create_task(runtime.dispatcher.run())
+            say(
+                f"servicecoach running on {', '.join(runtime.transports)}; "
+                f"health at http://{settings.http_host}:{web_server.port}/healthz; Ctrl+C stops it"
+            )
             try:
-                await transport.start(runtime.service.handle)
-            except TransportDown as exc:
-                await _stop_all(runtime.transports)
-                raise UserError(f"{name}: {exc}") from None
-        scheduler.start()
-        sending = asyncio.create_task(runtime.dispatcher.run())
-        say(
-            f"servicecoach running on {', '.join(runtime.transports)}; "
-            f"health at http://{settings.http_host}:{web_server.port}/healthz; Ctrl+C stops it"
-        )
-        try:
-            await stop.wait()
-        finally:
-            # The dispatcher stops claiming and puts its unsent rows back while the
-            # scheduler waits for the running ticks (the dispatch tick among them).
-            put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
-            await sending
-            await _stop_all(runtime.transports)
+                await stop.wait()
+            finally:
+                # The dispatcher stops claiming and puts its unsent rows back while the
+                # scheduler waits for the running ticks (the dispatch tick among them).
+                put_back, _ = await asyncio.gather(runtime.dispatcher.stop(), scheduler.stop())
+                await sending
     finally:
         await web_server.stop()
     return put_back

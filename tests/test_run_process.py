@@ -43,10 +43,12 @@ def zone_well_into_its_day() -> str:
     raise AssertionError("no zone is well into its day")  # 3 zones 9+ hours apart: never
 
 
-def prepared(folder: Path, people: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+def prepared(
+    folder: Path, people: Iterable[tuple[str, str, str]], *, platform: str = "console"
+) -> dict[str, str]:
     """A new user's database in `folder`: the shipped pack, a roster, teams working every day.
 
-    `people` are (name, console id, team); everyone's send time has passed today.
+    `people` are (name, id on `platform`, team); everyone's send time has passed today.
     Returns the environment for the commands.
     """
     database_url = f"sqlite+aiosqlite:///{folder / 'bot.db'}"
@@ -54,7 +56,7 @@ def prepared(folder: Path, people: Iterable[tuple[str, str, str]]) -> dict[str, 
     zone = zone_well_into_its_day()
     roster = folder / "staff.csv"
     lines = ["name,platform,platform_id,team,timezone,send_time"]
-    lines += [f"{name},console,{handle},{team},{zone},00:00" for name, handle, team in people]
+    lines += [f"{name},{platform},{handle},{team},{zone},00:00" for name, handle, team in people]
     roster.write_text("\n".join(lines) + "\n")
     teams = sorted({team for _, _, team in people})
     runner = CliRunner()

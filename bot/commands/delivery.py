@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlmodel import col, select
 
 from bot.admin.teams import find_person
-from bot.app import build_runtime, build_transports, open_database, serve
+from bot.app import build_runtime, build_transports, open_database, serve, started
 from bot.clock import SystemClock
 from bot.commands.common import run as run_async
 from bot.commands.common import settings as read_settings
@@ -38,9 +38,10 @@ def run() -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
     # APScheduler logs every run of every job at INFO (a line every 5 seconds), Alembic
-    # its migration context at every start.
+    # its migration context at every start, httpx every request with its URL (which
+    # holds the Telegram bot token).
     quiet = max(logging.getLogger().getEffectiveLevel(), logging.WARNING)
-    for noisy in ("apscheduler", "alembic"):
+    for noisy in ("apscheduler", "alembic", "httpx"):
         logging.getLogger(noisy).setLevel(quiet)
     run_async(serve(settings, say=typer.echo))
 
@@ -85,25 +86,27 @@ async def _deliver_now(settings: Settings, team: str | None, learner: str | None
     clock = SystemClock()
     async with open_database(settings) as database:
         person_ids = await _chosen(database.sessions, team, learner)
+        transports = build_transports(settings)
         runtime = build_runtime(
-            database=database, settings=settings, clock=clock, transports=build_transports(settings)
+            database=database, settings=settings, clock=clock, transports=transports
         )
-        with _progress() as progress:
-            planning = progress.add_task("planning", total=len(person_ids))
-            planned = await plan_tick(
-                sessions=database.sessions,
-                clock=clock,
-                person_ids=person_ids,
-                now_for_everyone=True,
-                batch=None,
-                progress=lambda count: progress.advance(planning, count),
-            )
-            sending = progress.add_task("sending", total=None)
-            sent = await runtime.dispatcher.drain(
-                person_ids=person_ids,
-                on_batch=lambda step: progress.advance(sending, step.handled),
-            )
-            progress.update(sending, total=sent.handled)
+        async with started(transports, None):
+            with _progress() as progress:
+                planning = progress.add_task("planning", total=len(person_ids))
+                planned = await plan_tick(
+                    sessions=database.sessions,
+                    clock=clock,
+                    person_ids=person_ids,
+                    now_for_everyone=True,
+                    batch=None,
+                    progress=lambda count: progress.advance(planning, count),
+                )
+                sending = progress.add_task("sending", total=None)
+                sent = await runtime.dispatcher.drain(
+                    person_ids=person_ids,
+                    on_batch=lambda step: progress.advance(sending, step.handled),
+                )
+                progress.update(sending, total=sent.handled)
     names = f": {_listed(planned.planned)}" if planned.planned else ""
     typer.echo(f"planned today's lesson for {len(planned.planned)} learner(s){names}")
     typer.echo(f"sent {sent.sent} message(s)")

@@ -44,7 +44,8 @@ def transport_error(error: TelegramError) -> TransportError:
     if isinstance(error, RetryAfter):
         return RateLimited(retry_seconds(error))
     if isinstance(error, InvalidToken):
-        return TransportDown(f"Telegram refused the bot token ({text}): check TELEGRAM_BOT_TOKEN")
+        # PTB's own text repeats the token: never show it.
+        return TransportDown("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN")
     if isinstance(error, Forbidden):
         return RecipientGone(text)
     if isinstance(error, BadRequest):

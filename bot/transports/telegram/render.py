@@ -121,4 +121,3 @@ def quiz_poll(message: Outbound) -> QuizPoll | None:
         correct=tuple(ids.index(choice_id) for choice_id in key.correct),
         explanation=explanation if explanation and fits else None,
     )
-
