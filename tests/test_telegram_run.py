@@ -202,3 +202,16 @@ async def test_deliver_now_sends_through_the_configured_telegram_api(tmp_path, f
     assert "planned today's lesson for 1 learner(s): Ada" in process.out
     assert any(m.text.startswith("📘") for m in fake.to(ADA))
     assert rows(env, "SELECT status FROM delivery WHERE kind = 'lesson'") == [("sent",)]
+
+
+async def test_roster_import_prints_personal_invite_links_with_the_bots_name(tmp_path, fake):
+    env = await telegram_env(tmp_path, fake)
+    roster = tmp_path / "more.csv"
+    roster.write_text("name,platform,team\nBob Jones,telegram,front\n")
+    process = await start(["roster", "import", str(roster)], env)
+    async with asyncio.timeout(WAIT):
+        assert await process.process.wait() == 0, process.err
+        await asyncio.gather(*process._readers)
+    assert "Telegram invites (pending until they press Start):" in process.out
+    (code,) = rows(env, "SELECT invite_code FROM person WHERE name = 'Bob Jones'")[0]
+    assert f"  Bob Jones: code {code}  https://t.me/{BOT_USERNAME}?start={code}" in process.out

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.errors import UserError
+from bot.transports import TransportDown
+from bot.transports.telegram import TelegramTransport
 
 T = TypeVar("T")
 
@@ -30,3 +32,22 @@ def settings() -> Settings:
             for error in exc.errors()
         )
         raise UserError(f"bad setting: {problems}") from None
+
+
+def telegram_bot_name(config: Settings) -> str | None:
+    """The Telegram bot's username (`getMe`) when a bot is configured; a bad token is one line."""
+    if not config.telegram_bot_token:
+        return None
+    transport = TelegramTransport(
+        token=config.telegram_bot_token, base_url=config.telegram_api_base_url
+    )
+
+    async def _username() -> str:
+        try:
+            return await transport.connect()
+        except TransportDown as exc:
+            raise UserError(f"telegram: {exc}") from None
+        finally:
+            await transport.stop()
+
+    return run(_username())

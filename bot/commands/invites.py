@@ -10,11 +10,8 @@ from bot.admin.invites import create_invite
 from bot.app import open_database
 from bot.clock import SystemClock
 from bot.coaching.calendar import local_instant
-from bot.commands.common import run, settings
-from bot.config import Settings
+from bot.commands.common import run, settings, telegram_bot_name
 from bot.errors import UserError
-from bot.transports import TransportDown
-from bot.transports.telegram import TelegramTransport
 from storage.models import Invite, Role
 
 invite_app = typer.Typer(help="Invite people to a team from chat.", no_args_is_help=True)
@@ -65,25 +62,6 @@ def create_command(
     if bot_name is not None:
         typer.echo(f"Telegram link: https://t.me/{bot_name}?start={invite.code}")
     typer.echo(f"people send `join {invite.code}` to the bot to sign up")
-
-
-def telegram_bot_name(config: Settings) -> str | None:
-    """The Telegram bot's username (`getMe`) when a bot is configured; a bad token is one line."""
-    if not config.telegram_bot_token:
-        return None
-    transport = TelegramTransport(
-        token=config.telegram_bot_token, base_url=config.telegram_api_base_url
-    )
-
-    async def _username() -> str:
-        try:
-            return await transport.connect()
-        except TransportDown as exc:
-            raise UserError(f"telegram: {exc}") from None
-        finally:
-            await transport.stop()
-
-    return run(_username())
 
 
 def register(app: typer.Typer) -> None:

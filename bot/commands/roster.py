@@ -11,7 +11,8 @@ from bot.admin.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
 from bot.admin.roster_import import ImportSummary, PersonDefaults, import_roster
 from bot.app import open_database
 from bot.clock import SystemClock
-from bot.commands.common import run, settings
+from bot.commands.common import run, settings, telegram_bot_name
+from bot.config import Settings
 from bot.errors import UserError
 
 roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
@@ -64,10 +65,19 @@ def import_command(
         summary = run(_go(rows))
     except RosterInvalid as invalid:
         _fail(file, invalid)
-    _report(summary)
+    _report(summary, bot_name=_bot_name(config) if summary.invites else None)
 
 
-def _report(summary: ImportSummary) -> None:
+def _bot_name(config: Settings) -> str | None:
+    """The Telegram bot's username for invite links; None (with a note) when unknown."""
+    try:
+        return telegram_bot_name(config)
+    except UserError as exc:
+        typer.echo(f"note: {exc}", err=True)
+        return None
+
+
+def _report(summary: ImportSummary, *, bot_name: str | None = None) -> None:
     """Print what the import did and who still has to be reached."""
     typer.echo(
         f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
@@ -75,13 +85,15 @@ def _report(summary: ImportSummary) -> None:
     )
     if summary.teams_created:
         typer.echo(f"new teams: {', '.join(summary.teams_created)}")
-    if summary.invites:
+    if summary.invites and bot_name is not None:
+        typer.echo("Telegram invites (pending until they press Start):")
+    elif summary.invites:
         typer.echo(
             "Telegram invites (pending until they press Start; the bot's username is not "
             "known offline, so replace <your-bot> with it):"
         )
-        for name, code in summary.invites:
-            typer.echo(f"  {name}: code {code}  https://t.me/<your-bot>?start={code}")
+    for name, code in summary.invites:
+        typer.echo(f"  {name}: code {code}  https://t.me/{bot_name or '<your-bot>'}?start={code}")
     if summary.pending_slack:
         typer.echo(
             f"pending until the running bot finds them in Slack by email: "
