@@ -207,7 +207,7 @@ async def test_deliver_now_sends_through_the_configured_telegram_api(tmp_path, f
 async def test_roster_import_prints_personal_invite_links_with_the_bots_name(tmp_path, fake):
     env = await telegram_env(tmp_path, fake)
     roster = tmp_path / "more.csv"
-    roster.write_text("name,platform,team\nBob Jones,telegram,front\n")
+    roster.write_text("name,email,platform,team\nBob Jones,bob@example.org,telegram,front\n")
     process = await start(["roster", "import", str(roster)], env)
     async with asyncio.timeout(WAIT):
         assert await process.process.wait() == 0, process.err
