@@ -55,3 +55,30 @@ async def test_a_learners_day_lesson_quiz_poll_vote_feedback_reflection(database
     assert sorted(answers) == [("c1", True), ("false", False)]
     assert reflections == ["I will say who I put them through to."]
     assert title.startswith("Calls")
+
+
+async def test_multiple_choice_is_toggle_buttons_then_done(database):
+    async with database.sessions() as session:
+        team = await add_team(session)
+        await add_pack(session, types=("multiple",))
+        await session.commit()
+    ada = await telegram_person(database, ADA, "Ada", team=team)
+    async with telegram_world(database) as world:
+        fake = world.fake
+        await world.plan_today(ada)
+        question = fake.with_button(ADA, "Done")
+        assert fake.sent("sendPoll") == []  # several right answers: buttons, not a quiz poll
+        await fake.press(ADA, "Plain words")
+        await fake.until(lambda: "✅ Plain words" in question.buttons())  # the pick shows
+        await fake.press(ADA, "Acronyms")
+        await fake.until(lambda: "✅ Acronyms" in question.buttons())
+        await fake.press(ADA, "✅ Acronyms")  # changed her mind
+        await fake.until(lambda: "Acronyms" in question.buttons())
+        await fake.press(ADA, "Next steps")
+        await fake.until(lambda: "✅ Next steps" in question.buttons())
+        await fake.press(ADA, "Done")
+        await fake.until(lambda: any(m.text.startswith("✅") for m in fake.to(ADA)))
+        await fake.until(lambda: question.buttons() == {})  # answered: the keyboard goes
+    async with database.sessions() as session:
+        answers = (await session.exec(select(Response.answer, Response.correct))).all()
+    assert answers == [("c0,c2", True)]

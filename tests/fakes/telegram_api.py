@@ -210,6 +210,7 @@ class FakeTelegram:
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback query answers
     webhook_target: str | None = None  # where webhook updates really go (the bot's server)
     now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
+    long_polling: asyncio.Event = field(default_factory=asyncio.Event)  # a getUpdates waits
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: deque[_Failure] = field(default_factory=deque)
@@ -361,8 +362,10 @@ class FakeTelegram:
         self._updates = [update for update in self._updates if update["update_id"] >= offset]
         if not self._updates and params.get("timeout", 0) > 0:
             async with self._arrived:
+                self.long_polling.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), params["timeout"])
+                self.long_polling.clear()
         return self._updates[:limit]
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> Any:

@@ -26,6 +26,8 @@ POLL_EXPLANATION_CHARS = 200
 POLL_EXPLANATION_LINES = 3  # at most two line feeds
 ROW_LABEL_CHARS = 12  # a keyboard this short (True/False, Claim/Resolve) fits on one row
 ROW_BUTTONS = 3
+DONE = "done"  # the choice id that submits multiple-choice picks
+TICK = "✅ "
 
 Markup = InlineKeyboardMarkup | ForceReply
 
@@ -78,6 +80,34 @@ def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
     if short and len(buttons) <= ROW_BUTTONS:
         return InlineKeyboardMarkup([buttons])
     return InlineKeyboardMarkup([[button] for button in buttons])
+
+
+def toggled(markup: InlineKeyboardMarkup, data: str) -> InlineKeyboardMarkup | None:
+    """A multiple-choice keyboard with the pressed pick's tick switched; None for other keyboards.
+
+    The picks live in the keyboard the learner sees, so no state is kept here.
+    """
+    buttons = [button for row in markup.inline_keyboard for button in row]
+    if not any(str(button.callback_data).endswith(f":{DONE}") for button in buttons):
+        return None
+    if data.endswith(f":{DONE}"):
+        return None
+
+    def flip(label: str) -> str:
+        return label.removeprefix(TICK) if label.startswith(TICK) else TICK + label
+
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    flip(button.text) if button.callback_data == data else button.text,
+                    callback_data=button.callback_data,
+                )
+                for button in row
+            ]
+            for row in markup.inline_keyboard
+        ]
+    )
 
 
 def wants_reply(message: Outbound) -> bool:

@@ -20,6 +20,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
+    CallbackQuery,
     ForceReply,
     LinkPreviewOptions,
     Message,
@@ -44,7 +45,7 @@ from bot.ports import InboundSink, SendPace, TransientError, TransportDown
 from bot.transports.console import plain_text
 from bot.transports.telegram import inbound
 from bot.transports.telegram.errors import mapped_errors
-from bot.transports.telegram.render import html_message, parse_callback_data, quiz_poll
+from bot.transports.telegram.render import html_message, parse_callback_data, quiz_poll, toggled
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,7 @@ class TelegramTransport:
                 await self._ask_resolution_note(query.from_user.id, int(resolve.group(1)))
             else:
                 await self._deliver(inbound.button(update, query))
+                await self._show_pick(query)
         finally:
             if query.id not in self._answered:
                 self._answered.add(query.id)
@@ -322,6 +324,19 @@ class TelegramTransport:
                     await query.answer()
                 except TelegramError as exc:
                     log.info("could not answer callback query %s: %s", query.id, exc)
+
+    async def _show_pick(self, query: CallbackQuery) -> None:
+        """Tick or untick a multiple-choice pick on the keyboard, unless the press was refused."""
+        message = query.message
+        if query.id in self._answered or not isinstance(message, Message):
+            return
+        markup = message.reply_markup
+        shown = toggled(markup, query.data or "") if markup is not None else None
+        if shown is not None:
+            try:
+                await message.edit_reply_markup(shown)
+            except TelegramError as exc:
+                log.info("could not show the pick on message %s: %s", message.message_id, exc)
 
     async def _ask_resolution_note(self, chat: int, case_id: int) -> None:
         """Resolve asks for the note first: a ForceReply prompt naming the case."""
