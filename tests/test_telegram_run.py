@@ -12,6 +12,7 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.fakes.telegram_api import BOT_USERNAME, TOKEN, FakeTelegram, SentMessage
@@ -159,6 +160,8 @@ async def test_run_in_webhook_mode_takes_updates_on_its_web_server(tmp_path, fak
         await fake.until(lambda: any(m.text.startswith("📘") for m in fake.to(ADA)), timeout=WAIT)
         assert fake.webhook["secret_token"] == SECRET
         assert fake.sent("getUpdates") == []
+        async with aiohttp.ClientSession() as client, client.get(f"{health[1]}/healthz") as got:
+            assert (await got.json())["parts"]["telegram"] == "ok"
         wrong = {"update_id": 1, **fake.message_update(ADA, "/help")}
         assert await fake.post_webhook(wrong, secret="not-the-secret") == 403
         await answer_first_question(fake)
