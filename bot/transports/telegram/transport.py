@@ -11,7 +11,6 @@ outbox (`pace`), so the application has no rate limiter and never retries.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from datetime import timedelta
 
@@ -44,7 +43,7 @@ from bot.messages import Inbound, InteractionRef, Outbound, OutboundKind, SentRe
 from bot.ports import InboundSink, SendPace, TransientError, TransportDown
 from bot.transports.console import plain_text
 from bot.transports.telegram import inbound
-from bot.transports.telegram.errors import mapped_errors
+from bot.transports.telegram.errors import mapped_errors, transport_error
 from bot.transports.telegram.render import html_message, parse_callback_data, quiz_poll, toggled
 
 log = logging.getLogger(__name__)
@@ -279,16 +278,18 @@ class TelegramTransport:
         if self._sink is None:
             return web.Response(status=503, text="not started")
         try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            return web.Response(status=400, text="not JSON")
-        update = Update.de_json(data, self._app.bot)
+            update = Update.de_json(await request.json(), self._app.bot)
+        except (ValueError, TypeError, KeyError):  # not JSON, or not an update
+            return web.Response(status=400, text="not a Telegram update")
         await self._app.process_update(update)
         return web.Response(text="ok")
 
     def _poll_error(self, error: TelegramError) -> None:
         """Log a failed long poll in one line (the updater tries again by itself)."""
-        log.warning("Telegram getUpdates failed: %s", error)
+        problem = transport_error(error)
+        if isinstance(problem, TransportDown):
+            self._problem = str(problem)
+        log.warning("Telegram getUpdates failed: %s", problem)
 
     async def _deliver(self, event: Inbound | None) -> None:
         if event is not None and self._sink is not None:
@@ -319,11 +320,11 @@ class TelegramTransport:
                 await self._show_pick(query)
         finally:
             if query.id not in self._answered:
-                self._answered.add(query.id)
                 try:
                     await query.answer()
                 except TelegramError as exc:
                     log.info("could not answer callback query %s: %s", query.id, exc)
+            self._answered.discard(query.id)
 
     async def _show_pick(self, query: CallbackQuery) -> None:
         """Tick or untick a multiple-choice pick on the keyboard, unless the press was refused."""
