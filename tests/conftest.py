@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from bot.app import Database
 from storage import migrate
 from storage.db import create_engine, session_factory
+from tests.fakes.telegram_api import FakeTelegram
 
 SETTING_NAMES = (
     "DATABASE_URL",
@@ -149,3 +150,12 @@ def cli(bare_cli: object, database_url: str, postgres_database_url: str | None) 
     if postgres_database_url is None:
         asyncio.run(_migrate(database_url))
     return bare_cli
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Telegram Bot API serving on 127.0.0.1 for one test."""
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()

@@ -23,7 +23,7 @@ from bot.transports.console import ConsoleTransport
 from bot.transports.telegram import TelegramTransport
 from bot.web import WebServer
 from storage.models import Enrolment, Person, Role, Team
-from tests.factories import MONDAY_9AM
+from tests.factories import MONDAY_9AM, add_pack, add_team, add_tiny_pack
 from tests.fakes.telegram_api import FakeTelegram
 
 WEBHOOK_URL = "https://bot.example.org/telegram/webhook"
@@ -89,6 +89,20 @@ async def telegram_world(
         await transport.stop()
         await server.stop()
         await fake.stop()
+
+
+async def team_with_pack(
+    database: Database, *, types: tuple[str, ...] = ("single",), tiny: int = 0
+) -> Team:
+    """Team `front` with pack `care`: one lesson with an item per type, or `tiny` plain lessons."""
+    async with database.sessions() as session:
+        team = await add_team(session)
+        if tiny:
+            await add_tiny_pack(session, lessons=tiny)
+        else:
+            await add_pack(session, types=types)
+        await session.commit()
+    return team
 
 
 async def telegram_person(

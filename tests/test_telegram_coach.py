@@ -7,17 +7,13 @@ from __future__ import annotations
 from sqlmodel import select
 
 from storage.models import Escalation, EscalationStatus, Role
-from tests.factories import add_pack, add_team
-from tests.telegram_support import telegram_person, telegram_world
+from tests.telegram_support import team_with_pack, telegram_person, telegram_world
 
 ADA, PRIYA, OMAR = 4242, 5001, 5002
 
 
 async def test_case_claim_relay_both_ways_and_resolve_with_a_note(database):
-    async with database.sessions() as session:
-        team = await add_team(session)
-        await add_pack(session)
-        await session.commit()
+    team = await team_with_pack(database)
     await telegram_person(database, ADA, "Ada", team=team)
     await telegram_person(database, PRIYA, "Priya", team=team, role=Role.COACH)
     await telegram_person(database, OMAR, "Omar", team=team, role=Role.COACH)

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from storage.models import Lesson, Reflection, Response
 from tests.factories import add_pack, add_team
-from tests.telegram_support import telegram_person, telegram_world
+from tests.telegram_support import team_with_pack, telegram_person, telegram_world
 
 ADA = 4242
 
@@ -58,10 +58,7 @@ async def test_a_learners_day_lesson_quiz_poll_vote_feedback_reflection(database
 
 
 async def test_multiple_choice_is_toggle_buttons_then_done(database):
-    async with database.sessions() as session:
-        team = await add_team(session)
-        await add_pack(session, types=("multiple",))
-        await session.commit()
+    team = await team_with_pack(database, types=("multiple",))
     ada = await telegram_person(database, ADA, "Ada", team=team)
     async with telegram_world(database) as world:
         fake = world.fake

@@ -37,11 +37,9 @@ def test_the_fakes_parameter_tables_agree_with_the_bot_api_spec():
 
 
 @pytest.fixture
-async def fake():
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(fake_telegram: FakeTelegram) -> FakeTelegram:
+    """The fake Bot API of this test."""
+    return fake_telegram
 
 
 async def call(fake: FakeTelegram, method: str, *, token: str = TOKEN, **body) -> tuple[int, dict]:

@@ -20,25 +20,19 @@ from bot.ports import (
 )
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Response
 from tests.delivery_support import run_for
-from tests.factories import add_pack, add_team, add_tiny_pack
-from tests.telegram_support import SECRET, person_named, telegram_person, telegram_world
+from tests.telegram_support import (
+    SECRET,
+    person_named,
+    team_with_pack,
+    telegram_person,
+    telegram_world,
+)
 
 ADA = 4242
 
 
-async def a_team(database, *, tiny: int = 0):
-    async with database.sessions() as session:
-        team = await add_team(session)
-        if tiny:
-            await add_tiny_pack(session, lessons=tiny)
-        else:
-            await add_pack(session, types=("true_false",))
-        await session.commit()
-    return team
-
-
 async def test_a_duplicate_update_changes_nothing(database):
-    team = await a_team(database)
+    team = await team_with_pack(database, types=("true_false",))
     ada = await telegram_person(database, ADA, "Ada", team=team)
     async with telegram_world(database, webhook=True) as world:
         fake = world.fake
@@ -57,7 +51,7 @@ async def test_a_duplicate_update_changes_nothing(database):
 
 
 async def test_a_blocked_user_is_marked_unreachable_and_a_later_start_brings_them_back(database):
-    team = await a_team(database)
+    team = await team_with_pack(database, types=("true_false",))
     ada = await telegram_person(database, ADA, "Ada", team=team)
     async with telegram_world(database) as world:
         fake = world.fake
@@ -77,7 +71,7 @@ async def test_a_blocked_user_is_marked_unreachable_and_a_later_start_brings_the
 
 
 async def test_a_storm_of_429s_delays_but_delivers_every_message_once(database):
-    team = await a_team(database, tiny=1)
+    team = await team_with_pack(database, tiny=1)
     people = [await telegram_person(database, 100 + n, f"p{n}", team=team) for n in range(5)]
     async with telegram_world(database) as world:
         fake = world.fake
@@ -94,7 +88,7 @@ async def test_a_storm_of_429s_delays_but_delivers_every_message_once(database):
 
 
 async def test_200_learners_due_at_one_minute_stay_within_telegram_limits(database):
-    team = await a_team(database, tiny=1)
+    team = await team_with_pack(database, tiny=1)
     async with database.sessions() as session:
         session.add_all(
             Person(name=f"p{n}", team_id=team.id, platform="telegram", platform_id=str(1000 + n))

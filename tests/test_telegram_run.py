@@ -110,11 +110,9 @@ async def answer_first_question(fake: FakeTelegram) -> None:
 
 
 @pytest.fixture
-async def fake():
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
+def fake(fake_telegram: FakeTelegram) -> FakeTelegram:
+    """The fake Bot API of this test."""
+    return fake_telegram
 
 
 def check_clean_end(process: Process, code: int, env: dict[str, str]) -> None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 from sqlmodel import select
 
 from storage.models import ProcessedEvent
-from tests.factories import add_pack, add_team
-from tests.telegram_support import SECRET, WEBHOOK_URL, telegram_person, telegram_world
+from tests.telegram_support import (
+    SECRET,
+    WEBHOOK_URL,
+    team_with_pack,
+    telegram_person,
+    telegram_world,
+)
 
 ADA = 4242
 
@@ -17,10 +22,7 @@ async def processed(database) -> list[str]:
 
 
 async def test_webhook_is_registered_with_the_secret_and_checks_it_on_every_request(database):
-    async with database.sessions() as session:
-        team = await add_team(session)
-        await add_pack(session)
-        await session.commit()
+    team = await team_with_pack(database)
     await telegram_person(database, ADA, "Ada", team=team)
     async with telegram_world(database, webhook=True) as world:
         fake = world.fake
