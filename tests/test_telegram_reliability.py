@@ -18,10 +18,12 @@ from bot.ports import (
     TransientError,
     TransportDown,
 )
+from bot.transports.telegram import TelegramTransport
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Response
 from tests.delivery_support import run_for
 from tests.telegram_support import (
     SECRET,
+    WEBHOOK_URL,
     person_named,
     team_with_pack,
     telegram_person,
@@ -135,3 +137,31 @@ async def test_bot_api_failures_become_the_transport_errors_of_the_port(
     if raised is TransportDown:
         assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
         assert world.fake.token not in str(caught.value)
+
+
+async def ignore(_: object) -> None:
+    """An inbound sink that drops everything."""
+
+
+@pytest.mark.parametrize(
+    ("secret", "failure", "expected"),
+    [
+        (SECRET, 502, "could not start receiving updates: Bad Gateway"),
+        (None, None, "set TELEGRAM_WEBHOOK_SECRET too"),
+    ],
+)
+async def test_webhook_mode_that_cannot_start_says_why_in_one_line(
+    fake_telegram, secret, failure, expected
+):
+    if failure is not None:
+        fake_telegram.fail(failure, method="setWebhook", description="Bad Gateway")
+    transport = TelegramTransport(
+        token=fake_telegram.token,
+        base_url=fake_telegram.base_url,
+        webhook_url=WEBHOOK_URL,
+        webhook_secret=secret,
+    )
+    with pytest.raises(TransportDown, match=expected):
+        await transport.start(ignore)
+    await transport.stop()
+    assert fake_telegram.webhook == {}

@@ -40,7 +40,7 @@ from telegram.ext import (
 
 from bot.conversation.coach_commands import parse_button
 from bot.messages import Inbound, InteractionRef, Outbound, OutboundKind, SentRef
-from bot.ports import InboundSink, SendPace, TransientError, TransportDown
+from bot.ports import InboundSink, SendPace, TransientError, TransportDown, TransportError
 from bot.transports.console import plain_text
 from bot.transports.telegram import inbound
 from bot.transports.telegram.errors import mapped_errors, transport_error
@@ -103,7 +103,6 @@ class TelegramTransport:
         if webhook_url is not None:
             builder = builder.updater(None)
         self._app: Application = builder.build()
-        self._base_url = base_url
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret
         self._sink: InboundSink | None = None
@@ -135,15 +134,23 @@ class TelegramTransport:
         if sink is None:
             return
         self._sink = sink
+        private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
         self._app.add_handlers(
             [
-                MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self._on_command),
-                MessageHandler(filters.UpdateType.MESSAGE & filters.TEXT, self._on_text),
+                MessageHandler(private & filters.COMMAND, self._on_command),
+                MessageHandler(private & filters.TEXT, self._on_text),
                 CallbackQueryHandler(self._on_button),
                 PollAnswerHandler(self._on_vote),
             ]
         )
         await self._app.start()
+        try:
+            await self._receive()
+        except TransportError as exc:
+            raise TransportDown(f"could not start receiving updates: {exc}") from exc
+
+    async def _receive(self) -> None:
+        """Register the commands, then the webhook or the long poll."""
         with mapped_errors():
             await self._app.bot.set_my_commands(
                 _commands(LEARNER_COMMANDS), scope=BotCommandScopeDefault()
