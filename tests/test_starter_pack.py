@@ -161,6 +161,15 @@ def test_at_least_ten_reflections_ask_staff_about_their_own_work(pack: PackModel
     assert sum(prompt.startswith("Think of") for prompt in prompts) >= 10
 
 
+def test_a_third_of_lessons_end_with_something_to_try_next_shift(pack: PackModel):
+    commitments = [lesson.commitment for lesson in pack.lessons if lesson.commitment]
+    assert 3 * len(commitments) >= len(pack.lessons), len(commitments)
+    for commitment in commitments:
+        assert commitment.try_.startswith("Next shift"), commitment.try_
+        assert commitment.follow_up.startswith("You planned to "), commitment.follow_up
+        assert commitment.follow_up.rstrip().endswith("?"), commitment.follow_up
+
+
 def test_the_readme_maps_every_lesson_to_an_article_idea(pack: PackModel):
     readme = (_folder() / "README.md").read_text(encoding="utf-8")
     rows = README_ROW.findall(readme)
@@ -169,10 +178,12 @@ def test_the_readme_maps_every_lesson_to_an_article_idea(pack: PackModel):
     ]
     assert all(idea.strip() for *_, idea in rows)
     reflections = sum(1 for lesson in pack.lessons if lesson.reflection)
+    commitments = sum(1 for lesson in pack.lessons if lesson.commitment)
     for count in (
         f"{len(pack.lessons)} lessons",
         f"{pack.item_count} in all",
-        f"{reflections} lessons",
+        f"**{reflections} lessons** end with a reflection",
+        f"**{commitments} lessons** end with a commitment",
     ):
         assert count in readme, count
 
