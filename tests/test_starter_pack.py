@@ -61,6 +61,52 @@ def test_the_foundations_come_first_and_the_advising_lessons_last(pack: PackMode
     assert first["complaints"] < first["bad-news"] < first["advising"] < first["offering-more"]
 
 
+# Lessons on the articles' core (why service and honest selling matter, advising, offering
+# more) against the practical checklist (phone, front desk, writing, handing on).
+CORE_TOPICS = {"everyone-sells", "care-first", "advising", "offering-more"}
+CHECKLIST_TOPICS = {"phone", "front-desk", "writing", "next-step"}
+
+
+def test_the_articles_core_outweighs_the_checklist(pack: PackModel):
+    topics = Counter(lesson.topic for lesson in pack.lessons)
+    core = sum(topics[topic] for topic in CORE_TOPICS)
+    checklist = sum(topics[topic] for topic in CHECKLIST_TOPICS)
+    assert core > checklist, topics
+    assert topics["phone"] <= 3, topics
+
+
+def test_the_pack_teaches_pricing_income_reassurance_referral_and_abusive_calls(pack: PackModel):
+    bodies = {lesson.id: lesson.body for lesson in pack.lessons}
+    for lesson_id in (
+        "income-and-competition",
+        "reassurance-first",
+        "price-without-apology",
+        "referring-to-a-specialist",
+        "ending-an-abusive-call",
+    ):
+        assert lesson_id in bodies, lesson_id
+    assert "policy" in bodies["ending-an-abusive-call"]
+
+
+def test_local_standards_are_taught_as_the_teams_own(pack: PackModel):
+    """Three rings and next-day callbacks are a team's choice, never a universal rule."""
+    texts = [(lesson.id, lesson.body) for lesson in pack.lessons]
+    texts += [(item.id, f"{item.prompt} {item.explanation}") for item in _items(pack)]
+    for key, text in texts:
+        for standard in ("three rings", "next working day"):
+            if standard in text.lower():
+                assert re.search(r"your (own )?team", text, re.IGNORECASE), key
+
+
+def test_typed_answers_are_decisions_not_slogans_to_complete(pack: PackModel):
+    """No fill-in-the-blank prompt, and every typed answer is asked in a situation."""
+    for item in _items(pack):
+        if isinstance(item, ShortItem | NumericItem):
+            assert "..." not in item.prompt and "…" not in item.prompt, item.id
+            assert not item.prompt.lower().startswith(("finish", "complete")), item.id
+            assert re.search(r"\b(you|your)\b", item.prompt, re.IGNORECASE), item.id
+
+
 def test_every_item_type_is_used_several_times(pack: PackModel):
     counts = Counter(item.type for item in _items(pack))
     assert set(counts) == ITEM_TYPES
@@ -115,6 +161,15 @@ def test_at_least_ten_reflections_ask_staff_about_their_own_work(pack: PackModel
     assert sum(prompt.startswith("Think of") for prompt in prompts) >= 10
 
 
+def test_a_third_of_lessons_end_with_something_to_try_next_shift(pack: PackModel):
+    commitments = [lesson.commitment for lesson in pack.lessons if lesson.commitment]
+    assert 3 * len(commitments) >= len(pack.lessons), len(commitments)
+    for commitment in commitments:
+        assert commitment.try_.startswith("Next shift"), commitment.try_
+        assert commitment.follow_up.startswith("You planned to "), commitment.follow_up
+        assert commitment.follow_up.rstrip().endswith("?"), commitment.follow_up
+
+
 def test_the_readme_maps_every_lesson_to_an_article_idea(pack: PackModel):
     readme = (_folder() / "README.md").read_text(encoding="utf-8")
     rows = README_ROW.findall(readme)
@@ -123,10 +178,12 @@ def test_the_readme_maps_every_lesson_to_an_article_idea(pack: PackModel):
     ]
     assert all(idea.strip() for *_, idea in rows)
     reflections = sum(1 for lesson in pack.lessons if lesson.reflection)
+    commitments = sum(1 for lesson in pack.lessons if lesson.commitment)
     for count in (
         f"{len(pack.lessons)} lessons",
         f"{pack.item_count} in all",
-        f"{reflections} lessons",
+        f"**{reflections} lessons** end with a reflection",
+        f"**{commitments} lessons** end with a commitment",
     ):
         assert count in readme, count
 
