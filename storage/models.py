@@ -190,6 +190,9 @@ class Lesson(SQLModel, table=True):
     order: int
     body: str
     reflection: str | None = None
+    commitment: dict[str, str] | None = Field(  # {"try": …, "follow_up": …}
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     content_hash: str = ""
     retired: bool = False
 
