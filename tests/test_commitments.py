@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import select
 
+from bot.admin.privacy import export_person
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person
 from bot.coaching.policy import TeamPolicy
@@ -192,3 +193,27 @@ async def test_no_follow_up_for_a_lesson_that_never_arrived(database):
     await plan_on(database, MONDAY)
 
     assert await follow_ups(database) == []
+
+
+async def test_progress_and_export_show_the_follow_ups(database):
+    ada = await learner_who_had_lesson_1(database, sent_on=THURSDAY)
+    clock = SimulatedClock(at(MONDAY))
+    await plan_on(database, MONDAY)
+    await dispatcher(database, clock).tick()
+    router = InboundRouter(sessions=database.sessions, clock=clock)
+    await router.handle(Text("console:ada", "e0", "progress"))
+    await router.handle(Text("console:ada", "e1", "Lesson 2 made me think."))
+    await router.handle(Text("console:ada", "e2", "I tried it twice, it went well."))
+    await router.handle(Text("console:ada", "e3", "progress"))
+    async with database.sessions() as session:
+        replies = await outbox(session, ada)
+        person = await session.get(Person, ada.id)
+        assert person is not None
+        exported = await export_person(session, person)
+
+    assert "🎯 Commitments: you told me how 0 of 1 went" in replies["reply:e0"]
+    assert "🎯 Commitments: you told me how 1 of 1 went" in replies["reply:e3"]
+    assert [(r["lesson"], r["answering"], r["text"]) for r in exported["reflections"]] == [
+        ("L2", "reflection", "Lesson 2 made me think."),
+        ("L1", "follow_up", "I tried it twice, it went well."),
+    ]

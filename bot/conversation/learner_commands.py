@@ -20,7 +20,7 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from bot.admin.privacy import export_person, forget_person
-from bot.admin.progress import streak_days, topic_names
+from bot.admin.progress import follow_ups_answered, streak_days, topic_names
 from bot.coaching.calendar import working_days_after
 from bot.coaching.escalation import open_case
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
@@ -264,6 +264,9 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
         ]
     else:
         lines.append("No answers yet.")
+    answered, asked = await follow_ups_answered(turn.session, person_id=turn.person.id)
+    if asked:
+        lines.append(f"🎯 Commitments: you told me how {answered} of {asked} went")
     lines.append(await _next_lesson_text(turn))
     turn.reply("\n".join(lines))
 
