@@ -135,20 +135,21 @@ async def asked_on_monday(database) -> tuple[Person, InboundRouter]:
 async def test_the_answer_is_kept_as_a_reflection_on_the_lesson(database):
     ada, router = await asked_on_monday(database)
 
-    await router.handle(Text("console:ada", "e1", "Reflection on lesson 2."))
-    await router.handle(Text("console:ada", "e2", "I did, and two callers thanked me."))
+    await router.handle(Text("console:ada", "e1", "I did, and two callers thanked me."))
+    await router.handle(Text("console:ada", "e2", "Reflection on lesson 2."))
 
     async with database.sessions() as session:
         reflections = (await session.exec(select(Reflection).order_by(Reflection.id))).all()
         lesson = (await session.exec(select(Lesson).where(Lesson.key == "L1"))).one()
         follow_up = (await follow_ups(database))[0]
         replies = await outbox(session, ada)
-    assert [(r.text, r.lesson_id) for r in reflections][1] == (
+    assert (reflections[0].text, reflections[0].lesson_id) == (
         "I did, and two callers thanked me.",
         lesson.id,
     )
-    assert reflections[1].delivery_id == follow_up.id
-    assert replies["reply:e2"].startswith("📝 Thanks, your reflection is saved.")
+    assert reflections[0].delivery_id == follow_up.id
+    assert replies["reply:e1"].startswith("📝 Thanks, your reflection is saved.")
+    assert reflections[1].text == "Reflection on lesson 2."
 
 
 async def test_a_learner_paused_on_the_day_is_not_asked_then_or_later(database):
@@ -203,8 +204,8 @@ async def test_no_follow_up_for_a_lesson_that_never_arrived(database):
 async def test_progress_and_export_show_the_follow_ups(database):
     ada, router = await asked_on_monday(database)
     await router.handle(Text("console:ada", "e0", "progress"))
-    await router.handle(Text("console:ada", "e1", "Lesson 2 made me think."))
-    await router.handle(Text("console:ada", "e2", "I tried it twice, it went well."))
+    await router.handle(Text("console:ada", "e1", "I tried it twice, it went well."))
+    await router.handle(Text("console:ada", "e2", "Lesson 2 made me think."))
     await router.handle(Text("console:ada", "e3", "progress"))
     async with database.sessions() as session:
         replies = await outbox(session, ada)
@@ -215,6 +216,6 @@ async def test_progress_and_export_show_the_follow_ups(database):
     assert "🎯 Commitments: you told me how 0 of 1 went" in replies["reply:e0"]
     assert "🎯 Commitments: you told me how 1 of 1 went" in replies["reply:e3"]
     assert [(r["lesson"], r["answering"], r["text"]) for r in exported["reflections"]] == [
-        ("L2", "reflection", "Lesson 2 made me think."),
         ("L1", "follow_up", "I tried it twice, it went well."),
+        ("L2", "reflection", "Lesson 2 made me think."),
     ]

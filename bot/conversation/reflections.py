@@ -28,9 +28,10 @@ def asks_for_help(text: str, phrases: tuple[str, ...]) -> bool:
 
 
 async def awaiting_reflection(session: AsyncSession, *, person_id: int) -> Delivery | None:
-    """The newest day's first sent reflection or follow-up prompt the learner has not answered.
+    """The newest sent reflection or follow-up prompt of the newest day, not yet answered.
 
-    Oldest first: with both on one day, answers come in the order they were asked.
+    With both on one day the last one sent (the follow-up) takes the first reply,
+    as people answer the message they read last.
     """
     statement = (
         select(Delivery)
@@ -43,7 +44,7 @@ async def awaiting_reflection(session: AsyncSession, *, person_id: int) -> Deliv
             col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
             Delivery.local_date == latest_day(person_id),
         )
-        .order_by(col(Delivery.sent_at), col(Delivery.id))
+        .order_by(col(Delivery.sent_at).desc(), col(Delivery.id).desc())
         .limit(1)
     )
     return (await session.exec(statement)).first()
