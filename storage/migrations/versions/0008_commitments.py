@@ -19,7 +19,7 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     with op.batch_alter_table('lesson', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('commitment', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('commitment', sa.JSON(none_as_null=True), nullable=True))
 
 
 def downgrade() -> None:
