@@ -21,6 +21,8 @@ from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
+from bot.conversation import coach_commands, learner_commands
+from bot.conversation.home import home_card
 from bot.conversation.router import InboundRouter
 from bot.errors import UserError
 from bot.outbox.digest import coach_digest_tick
@@ -29,8 +31,9 @@ from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
-from bot.transports import Transport
+from bot.transports import Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
+from bot.transports.slack import SlackTransport, slash_help
 from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
@@ -143,7 +146,18 @@ def build_transports(
     The console is always there (it prints through `write`); each chat platform
     adds its transport here when its settings are given.
     """
-    return {"console": ConsoleTransport(write=write)}
+    transports: dict[str, Transport] = {"console": ConsoleTransport(write=write)}
+    if settings.slack_bot_token:
+        transports["slack"] = SlackTransport(
+            token=settings.slack_bot_token,
+            api_base_url=settings.slack_api_base_url,
+            signing_secret=settings.slack_signing_secret,
+            app_token=settings.slack_app_token,
+            default_team=settings.default_team,
+            commands=(*learner_commands.COMMANDS, *coach_commands.NAMES),
+            help_text=slash_help(learner_commands.HELP.format(example="2026-12-01")),
+        )
+    return transports
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +211,9 @@ def build_runtime(
         transports=transports,
         person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
+    for transport in transports.values():
+        if isinstance(transport, SlackTransport):
+            transport.home = partial(home_card, sessions=database.sessions, clock=clock)
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
 
 
@@ -252,8 +269,11 @@ async def _run_until(
     web_server = build_web(runtime, settings, scheduler)
     await web_server.start()
     try:
-        for transport in runtime.transports.values():
-            await transport.start(runtime.service.handle)
+        for name, transport in runtime.transports.items():
+            try:
+                await transport.start(runtime.service.handle)
+            except TransportDown as exc:
+                raise UserError(f"cannot start {name}: {exc}") from None
         scheduler.start()
         sending = asyncio.create_task(runtime.dispatcher.run())
         say(

@@ -22,6 +22,7 @@ HELP = """Coach commands:
 • `resolve 12 note`: close case 12 with a note"""
 
 _ALIASES = {"msg": "message", "message": "message", "claim": "claim", "resolve": "resolve"}
+NAMES = ("cases", *_ALIASES)  # every coach command
 _BUTTON = re.compile(r"(claim|resolve):(\d+)")
 
 
