@@ -3,8 +3,8 @@
 Every interactive element's `action_id` starts with `sc.` and names what it
 does; its `value` names the outbox row (a quiz, a reflection prompt) or the
 case it belongs to. Single-choice and true/false choices are buttons; a
-multiple-choice item (its choices end with `done`) is checkboxes with a Submit
-button; a quiz without choices (short answer, numeric) gets an Answer button
+multiple-choice item (its choices end with `done`) is checkboxes with a submit
+button (the `done` choice's label); a quiz without choices (short answer, numeric) gets an Answer button
 that opens a modal, a reflection prompt a "Write a reflection" button; a case
 card claimed (Resolve without Claim) gets "Message learner" beside Resolve.
 Edits never add these buttons: an edited quiz is an answered one.
@@ -80,7 +80,7 @@ def _interactive(message: Outbound, *, fresh: bool) -> list[dict[str, Any]]:
                 "block_id": PICKS,
                 "elements": [
                     {"type": "checkboxes", "action_id": PICKS, "options": options},
-                    _button("Submit", SUBMIT, row, style="primary"),
+                    _button(choices[-1].label, SUBMIT, row, style="primary"),
                 ],
             }
         ]
