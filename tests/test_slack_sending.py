@@ -18,7 +18,7 @@ from bot.ports import (
 )
 from bot.transports.slack import SlackTransport
 from storage.models import Delivery, DeliveryStatus, Person, PersonStatus
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack, Failure
+from tests.fakes.slack_api import BOT_TOKEN, Failure, FakeSlack
 from tests.slack_support import ADA, BEA, slack_learner, slack_world
 
 

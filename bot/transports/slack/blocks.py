@@ -4,9 +4,10 @@ Every interactive element's `action_id` starts with `sc.` and names what it
 does; its `value` names the outbox row (a quiz, a reflection prompt) or the
 case it belongs to. Single-choice and true/false choices are buttons; a
 multiple-choice item (its choices end with `done`) is checkboxes with a submit
-button (the `done` choice's label); a quiz without choices (short answer, numeric) gets an Answer button
-that opens a modal, a reflection prompt a "Write a reflection" button; a case
-card claimed (Resolve without Claim) gets "Message learner" beside Resolve.
+button (the `done` choice's label); a quiz without choices (short answer,
+numeric) gets an Answer button that opens a modal, a reflection prompt a
+"Write a reflection" button; a case card claimed (Resolve without Claim)
+gets "Message learner" beside Resolve.
 Edits never add these buttons: an edited quiz is an answered one.
 """
 
