@@ -144,6 +144,29 @@ class SlackWorld:
         )
 
 
+def shown(message: dict[str, Any]) -> str:
+    """Every text a message's (or view's) blocks show: sections, context and button labels."""
+    parts: list[str] = []
+    for block in message["blocks"]:
+        if isinstance(block.get("text"), dict):
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            text = element.get("text")
+            parts.append(text["text"] if isinstance(text, dict) else str(text or ""))
+    return "\n".join(parts)
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    """The labels of a message's buttons, in order."""
+    return [
+        element["text"]["text"]
+        for block in message["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["type"] == "button"
+    ]
+
+
 async def slack_learner(
     database: Database, user: str, name: str, *, team: str = "front", role: str = Role.LEARNER
 ) -> Person:

@@ -13,24 +13,12 @@ from sqlmodel import select
 from bot.transports.slack.blocks import PICKS
 from storage.models import Reflection, Response
 from tests.fakes import slack_events
-from tests.slack_support import ADA, slack_learner, slack_world
-
-
-def _texts(message: dict) -> str:
-    """Every text shown in a message's blocks, joined."""
-    shown = []
-    for block in message["blocks"]:
-        if "text" in block:
-            shown.append(block["text"]["text"])
-        for element in block.get("elements", []):
-            text = element.get("text")
-            shown.append(text["text"] if isinstance(text, dict) else str(text or ""))
-    return "\n".join(shown)
+from tests.slack_support import ADA, shown, slack_learner, slack_world
 
 
 def _quiz(messages: list[dict], kind: str) -> dict:
     """The quiz message of one item type (prompts read `Question (kind)?`)."""
-    return next(m for m in messages if f"Question ({kind})?" in _texts(m))
+    return next(m for m in messages if f"Question ({kind})?" in shown(m))
 
 
 async def test_lesson_and_quiz_arrive_as_block_kit_and_a_button_answer_updates_the_message(
@@ -45,7 +33,7 @@ async def test_lesson_and_quiz_arrive_as_block_kit_and_a_button_answer_updates_t
             "type": "header",
             "text": {"type": "plain_text", "text": "📘 Lesson 1"},
         }
-        assert "Be kind." in _texts(lesson)
+        assert "Be kind." in shown(lesson)
         single = _quiz(messages, "single")
         assert [e["text"]["text"] for e in single["blocks"][-1]["elements"]] == [
             "Transfer at once",
@@ -60,9 +48,9 @@ async def test_lesson_and_quiz_arrive_as_block_kit_and_a_button_answer_updates_t
         assert len(world.fake.called("chat.update")) == updates_before + 1
         answered = world.fake.message("D" + ADA[1:], single["ts"])
         assert all(block["type"] != "actions" for block in answered["blocks"])
-        assert "✅ *Right*" in _texts(answered)
+        assert "✅ *Right*" in shown(answered)
         feedback = world.posted(ADA)[-1]
-        assert "Because people need to know." in _texts(feedback)
+        assert "Because people need to know." in shown(feedback)
 
 
 async def test_multiple_choice_is_checkboxes_and_done_grades_the_ticked_set(database):
@@ -86,7 +74,7 @@ async def test_multiple_choice_is_checkboxes_and_done_grades_the_ticked_set(data
             response = (await session.exec(select(Response))).one()
         assert response.correct is True
         answered = world.fake.message("D" + ADA[1:], multiple["ts"])
-        assert "✅ *Right*" in _texts(answered)
+        assert "✅ *Right*" in shown(answered)
 
 
 async def test_a_short_answer_goes_through_a_modal_and_a_second_press_is_already_answered(
@@ -105,14 +93,14 @@ async def test_a_short_answer_goes_through_a_modal_and_a_second_press_is_already
         async with database.sessions() as session:
             response = (await session.exec(select(Response))).one()
         assert (response.answer, response.correct) == ("Next steps", True)
-        assert "✅ *Right*" in _texts(world.fake.message("D" + ADA[1:], short["ts"]))
+        assert "✅ *Right*" in shown(world.fake.message("D" + ADA[1:], short["ts"]))
 
 
 async def test_reflection_by_modal_and_home_shows_progress(database):
     await slack_learner(database, ADA, "Ada Lovelace")
     async with slack_world(database) as world:
         await world.plan_day()
-        prompt = next(m for m in world.posted(ADA) if "Reflection" in _texts(m))
+        prompt = next(m for m in world.posted(ADA) if "Reflection" in shown(m))
 
         await world.press(ADA, prompt, "Write a reflection")
         await world.submit(ADA, input="I will say who I transfer callers to.")
@@ -124,10 +112,10 @@ async def test_reflection_by_modal_and_home_shows_progress(database):
         assert status == 200
         home = world.fake.called("views.publish")[-1]
         assert home["user_id"] == ADA
-        shown = _texts(home["view"])
-        assert "Hi Ada Lovelace" in shown
-        assert "Streak" in shown and "Next lesson" in shown
-        assert {"⏸ Pause", "🕘 Time and timezone", "🙋 Talk to a coach"} <= set(shown.split("\n"))
+        on_home = shown(home["view"])
+        assert "Hi Ada Lovelace" in on_home
+        assert "Streak" in on_home and "Next lesson" in on_home
+        assert {"⏸ Pause", "🕘 Time and timezone", "🙋 Talk to a coach"} <= set(on_home.split("\n"))
 
 
 async def test_plain_dm_replies_answer_the_typed_question_then_count_as_the_reflection(database):

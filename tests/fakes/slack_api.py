@@ -14,6 +14,7 @@ land on `/response/<key>`; Socket Mode runs over the websocket that
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import json
 from collections import defaultdict, deque
@@ -244,8 +245,8 @@ class FakeSlack:
         return [call.args for call in self.calls if call.method == method]
 
     def message(self, channel: str, ts: str) -> dict[str, Any]:
-        """A posted message as it stands now (after updates)."""
-        return self._messages[(channel, ts)]
+        """A copy of a posted message as it stands now (after updates)."""
+        return copy.deepcopy(self._messages[(channel, ts)])
 
     def response_url(self, key: str) -> str:
         """A `response_url` for an interaction, served by this fake."""
