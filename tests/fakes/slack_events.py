@@ -95,33 +95,40 @@ def block_actions(
     response_url: str,
     values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A button pressed (or checkbox ticked) under a message in a DM."""
+    """A button pressed (or checkbox ticked) under a message in a DM, or on the App Home
+    (`message` is then the published Home view)."""
     number = _next()
     pressed = {
         **action,
         "block_id": action.get("block_id", f"b{number}"),
         "action_ts": f"{int(time.time())}.{number:06d}",
     }
-    return {
+    common = {
         "type": "block_actions",
         "user": _user(user_id),
         "api_app_id": APP_ID,
         "token": "legacy-verification-token",
+        "trigger_id": f"{number}.{number}.trigger{number:08x}",
+        "team": _team(),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "state": {"values": values or {}},
+        "actions": [pressed],
+    }
+    if message.get("type") == "home":  # a button on the App Home: no message, no response_url
+        view = {"id": message.get("id", "V0HOME"), "team_id": TEAM, **message}
+        return {**common, "container": {"type": "view", "view_id": view["id"]}, "view": view}
+    return {
+        **common,
         "container": {
             "type": "message",
             "message_ts": message["ts"],
             "channel_id": channel,
             "is_ephemeral": False,
         },
-        "trigger_id": f"{number}.{number}.trigger{number:08x}",
-        "team": _team(),
-        "enterprise": None,
-        "is_enterprise_install": False,
         "channel": {"id": channel, "name": "directmessage"},
         "message": {"type": "message", "user": BOT_USER, "bot_id": "B0FAKE001", **message},
-        "state": {"values": values or {}},
         "response_url": response_url,
-        "actions": [pressed],
     }
 
 
