@@ -197,9 +197,14 @@ async def slack_learner(
 
 @asynccontextmanager
 async def slack_world(
-    database: Database, *, start: datetime = MONDAY_9AM, admins: str = ""
+    database: Database,
+    *,
+    start: datetime = MONDAY_9AM,
+    admins: str = "",
+    app_token: str | None = None,
 ) -> AsyncIterator[SlackWorld]:
-    """The whole Slack side of `run` against a fresh fake, on a simulated clock."""
+    """The whole Slack side of `run` against a fresh fake, on a simulated clock (events over
+    Socket Mode when given an app-level token)."""
     fake = FakeSlack()
     await fake.start()
     for user, name in ((ADA, "Ada Lovelace"), (BEA, "Bea Smith"), (CY, "Cy Coach")):
@@ -210,6 +215,7 @@ async def slack_world(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=slack_events.SIGNING_SECRET,
         slack_api_base_url=fake.base_url,
+        slack_app_token=app_token,
     )
     transport = build_transports(settings, write=None)["slack"]
     assert isinstance(transport, SlackTransport)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.messages import Choice, Outbound, OutboundKind
 from bot.transports.escaping import slack_blocks, slack_mrkdwn
+from content.limits import SLACK_BUTTON_TEXT
 
 CHOICE = "sc.choice:"  # + choice id; value: the delivery id
 PICKS = "sc.picks"  # the checkboxes of a multiple-choice item
@@ -63,6 +64,26 @@ def _case_buttons(choices: tuple[Choice, ...], row: str) -> list[dict[str, Any]]
     return buttons
 
 
+def _lettered(choices: tuple[Choice, ...]) -> tuple[tuple[Choice, ...], list[dict[str, Any]]]:
+    """Choices too long for a button (S16) as a lettered list, their buttons A, B, C…
+
+    Packs allow longer choices than Slack's buttons (Telegram's poll options), and
+    nothing is cut: the list shows each in full. Short choices stay as they are.
+    """
+    if all(len(choice.label) <= SLACK_BUTTON_TEXT for choice in choices):
+        return choices, []
+    letters = [chr(ord("A") + index) for index in range(len(choices))]
+    lines = "\n".join(
+        f"*{letter}.* {slack_mrkdwn((choice.label,))}"
+        for letter, choice in zip(letters, choices, strict=True)
+    )
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": lines}}
+    lettered = tuple(
+        Choice(c.choice_id, letter) for letter, c in zip(letters, choices, strict=True)
+    )
+    return lettered, [section]
+
+
 def _interactive(message: Outbound, *, fresh: bool) -> list[dict[str, Any]]:
     """The blocks that carry the message's buttons (none on a message without any)."""
     row = "" if message.delivery_id is None else str(message.delivery_id)
@@ -70,6 +91,15 @@ def _interactive(message: Outbound, *, fresh: bool) -> list[dict[str, Any]]:
     case_buttons = _case_buttons(choices, row) if message.kind == OutboundKind.ESCALATION else None
     if case_buttons is not None:
         return [{"type": "actions", "elements": case_buttons}]
+    done = choices[-1:] if choices and choices[-1].choice_id == DONE else ()
+    shown, listed = _lettered(choices[: len(choices) - len(done)])
+    return listed + _choice_blocks(message, (*shown, *done), row, fresh=fresh)
+
+
+def _choice_blocks(
+    message: Outbound, choices: tuple[Choice, ...], row: str, *, fresh: bool
+) -> list[dict[str, Any]]:
+    """Buttons, checkboxes with their submit button, or the button that opens a modal."""
     if choices and choices[-1].choice_id == DONE:
         options = [
             {"text": {"type": "plain_text", "text": c.label}, "value": c.choice_id}
