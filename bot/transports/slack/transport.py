@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -33,6 +34,22 @@ from bot.transports.slack.errors import calling
 from bot.transports.slack.home import HomeSource, home_view
 
 log = logging.getLogger(__name__)
+
+
+class _GivenClient(logging.Filter):
+    """Drops bolt's warning that the token it read from the environment goes unused.
+
+    bolt reads `SLACK_BOT_TOKEN` itself when no token is passed, then warns that
+    the client we pass wins; the client is built from Settings on purpose.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one warning."""
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+bolt_log = logging.getLogger(f"{__name__}.bolt")
+bolt_log.addFilter(_GivenClient())
 
 SLASH = "/coach"
 ROUTE = "/slack/events"
@@ -72,6 +89,7 @@ class SlackTransport:
         self.home = home
         self._signing_secret = signing_secret
         self._app = AsyncApp(
+            logger=bolt_log,
             client=self.client,
             signing_secret=signing_secret or "unset",
             request_verification_enabled=signing_secret is not None or app_token is None,
