@@ -8,8 +8,10 @@ woken dispatcher would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,7 @@ from tests.fakes import slack_events
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 
 ADA, BEA, CY = "U0ADA0001", "U0BEA0002", "U0CY00003"
+THREAD_WAIT = 60.0  # seconds for the fake's own loop to start or stop
 
 
 @dataclass
@@ -236,3 +239,19 @@ async def slack_world(
         await transport.stop()
         await server.stop()
         await fake.stop()
+
+
+@contextmanager
+def fake_slack_in_a_thread() -> Iterator[FakeSlack]:
+    """The fake Slack server, serving from its own event loop until the block ends."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = FakeSlack()
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(THREAD_WAIT)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(THREAD_WAIT)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(THREAD_WAIT)

@@ -6,17 +6,14 @@ it through `SLACK_API_BASE_URL` and is reached through its own `/slack/events`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +23,8 @@ from bot.cli import app
 from tests.fakes import slack_events
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.process_support import run_servicecoach
-from tests.slack_support import ADA, BEA
+from tests.slack_support import ADA, BEA, fake_slack_in_a_thread
 from tests.test_run_process import WAIT, Lines, start, zone_well_into_its_day
-
-
-@contextmanager
-def fake_slack_in_a_thread() -> Iterator[FakeSlack]:
-    """The fake Slack server, serving from its own event loop until the block ends."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    fake = FakeSlack()
-    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(WAIT)
-    try:
-        yield fake
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(WAIT)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(WAIT)
 
 
 def wait_for(found: Callable[[], Any], what: str) -> Any:

@@ -312,7 +312,8 @@ class FakeSlack:
             return _error("unknown_method", status=404)
         if self._failures[method]:
             failure = self._failures[method].popleft()
-            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            retry = failure.retry_after
+            headers = {"Retry-After": str(retry)} if retry is not None else {}
             return _error(failure.error, status=failure.status, headers=headers)
         problem = self._token_error(method, token)
         if problem is not None:

@@ -50,6 +50,7 @@ RECIPIENT_GONE = frozenset(
         "is_inactive",
         "cannot_dm_bot",
         "messages_tab_disabled",
+        "users_not_found",
     }
 )
 RATE_LIMITED = frozenset({"ratelimited", "rate_limited", "message_limit_exceeded"})

@@ -26,7 +26,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.messages import Inbound, InteractionRef, Join, Outbound, SentRef
-from bot.ports import InboundSink, PermanentError, SendPace, TransientError, TransportDown
+from bot.ports import (
+    InboundSink,
+    PermanentError,
+    RateLimited,
+    RecipientGone,
+    SendPace,
+    TransientError,
+    TransportDown,
+)
 from bot.transports.slack import blocks as ids
 from bot.transports.slack import inbound, views
 from bot.transports.slack.blocks import ephemeral_text, fallback_text, message_blocks
@@ -53,6 +61,7 @@ bolt_log.addFilter(_GivenClient())
 
 SLASH = "/coach"
 ROUTE = "/slack/events"
+LOOKUP_ATTEMPTS = 5
 _COMMAND_IN_HELP = re.compile(r"`(?=[a-z])")
 
 
@@ -171,6 +180,22 @@ class SlackTransport:
             raise TransientError(f"response_url answered {answer.status_code}")
         if answer.status_code != 200:
             raise PermanentError(f"response_url answered {answer.status_code}: {answer.body}")
+
+    async def user_by_email(self, email: str) -> str | None:
+        """The Slack user id of a workspace member (`users.lookupByEmail`); None if nobody.
+
+        A roster import looks many people up: a 429 waits Slack's Retry-After and asks again.
+        """
+        for _ in range(LOOKUP_ATTEMPTS):
+            try:
+                found = await self._call(self.client.users_lookupByEmail(email=email))
+            except RecipientGone:
+                return None
+            except RateLimited as exc:
+                await asyncio.sleep(exc.retry_after)
+                continue
+            return str(found["user"]["id"])
+        raise TransientError(f"Slack kept asking to slow down after {LOOKUP_ATTEMPTS} lookups")
 
     def web_routes(self) -> list[web.RouteDef]:
         """`POST /slack/events`, unless events come over Socket Mode."""
