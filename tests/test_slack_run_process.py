@@ -146,3 +146,15 @@ def test_run_with_a_bad_slack_token_stops_at_once_with_one_line(tmp_path: Path):
         "error: cannot start slack: Slack refused the bot token: invalid_auth "
         "(check SLACK_BOT_TOKEN)"
     ]
+
+
+def test_deliver_now_sends_todays_lesson_to_slack_through_the_configured_api(tmp_path: Path):
+    with fake_slack_in_a_thread() as fake:
+        for user, name in ((ADA, "Ada Lovelace"), (BEA, "Bea Smith")):
+            fake.add_user(user, name)
+        env = slack_env(tmp_path, fake)
+        result = run_servicecoach("deliver", "now", env=env, cwd=tmp_path, timeout=WAIT)
+        channels = {c.args["channel"] for c in fake.calls if c.method == "chat.postMessage"}
+    assert result.returncode == 0, result.stderr
+    assert "planned today's lesson for 2 learner(s)" in result.stdout
+    assert channels == {"D" + ADA[1:], "D" + BEA[1:]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.coaching.pauses import OPEN_ENDED
-from storage.models import Person, Team
+from storage.models import Person, Role, Team
 from tests.fakes import slack_events
-from tests.slack_support import ADA, labels, shown, slack_learner, slack_world
+from tests.slack_support import ADA, CY, labels, shown, slack_learner, slack_world
 
 NEW = "U0NEW0009"
 
@@ -99,3 +99,19 @@ async def test_a_stranger_opening_the_home_is_told_how_to_join(database):
         await world.post(slack_events.event(slack_events.home_opened(NEW)))
 
         assert "/coach join" in shown(world.fake.called("views.publish")[-1]["view"])
+
+
+async def test_status_is_for_admins_and_unknown_to_learners(database):
+    await slack_learner(database, ADA, "Ada Lovelace")
+    await slack_learner(database, CY, "Cy Admin", role=Role.ADMIN)
+    async with slack_world(database) as world:
+        await world.plan_day()
+        for user in (ADA, CY):
+            await world.post(
+                slack_events.slash(user, "status", response_url=world.fake.response_url(user))
+            )
+
+        assert "I don't know `status`" in world.posted(ADA)[-1]["text"]
+        status = world.posted(CY)[-1]["text"]
+        assert "Learners: 1 active" in status
+        assert "Messages due in the last 24 hours: 6 sent" in status  # Ada's day and reply
