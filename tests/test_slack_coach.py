@@ -53,6 +53,9 @@ async def test_a_case_through_claim_relay_both_ways_and_resolve(database):
         assert case.status == EscalationStatus.RESOLVED
         assert case.resolution_note == "Walked through transfers together."
         assert "closed your case" in world.posted(ADA)[-1]["text"]
+        for coach, posted in ((CY, card), (BEA, other_card)):
+            resolved = world.fake.message("D" + coach[1:], posted["ts"])
+            assert labels(resolved) == [] and "Resolved by Cy Coach" in shown(resolved)
 
 
 async def test_an_empty_message_keeps_the_modal_open_with_an_error(database):
