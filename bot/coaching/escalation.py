@@ -466,8 +466,8 @@ async def resolve_case(
     case.coach_id = case.coach_id or coach.id
     session.add(case)
     await _add_event(session, case, "resolved", now=now, actor=coach, text=case.resolution_note)
-    note: Spans = ("✅ *Resolved by ", UserText(coach.name), "*")
-    await _edit_cards(session, case, note=note, keep=(), why="resolved", now=now)
+    resolved: Spans = ("✅ *Resolved by ", UserText(coach.name), "*")
+    await _edit_cards(session, case, note=resolved, keep=(), why="resolved", now=now)
     if known:
         _tell_learner(
             session,
