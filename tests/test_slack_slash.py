@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.coaching.pauses import OPEN_ENDED
+from bot.transports.slack.transport import ANSWERED_IN_DM
 from storage.models import Person, Role, Team
 from tests.fakes import slack_events
 from tests.slack_support import ADA, CY, labels, shown, slack_learner, slack_world
@@ -64,6 +65,14 @@ async def test_learner_commands_run_from_the_slash_command(database):
             person = (await session.exec(select(Person))).one()
         assert person.paused_until == OPEN_ENDED
         assert "Paused" in world.posted(ADA)[-1]["text"]
+
+        status, body = await world.post(
+            slack_events.slash(
+                ADA, "resume", response_url=world.fake.response_url("r"), channel="C0GENERAL"
+            )
+        )
+        assert (status, body) == (200, ANSWERED_IN_DM)  # only the sender sees it
+        assert "Welcome back" in world.posted(ADA)[-1]["text"]
 
 
 async def test_home_buttons_pause_and_change_the_send_time_and_timezone(database):

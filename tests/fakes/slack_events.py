@@ -193,16 +193,16 @@ def home_opened(user_id: str) -> dict[str, Any]:
     }
 
 
-def slash(user_id: str, text: str, *, response_url: str) -> tuple[str, str]:
-    """`/coach TEXT` typed by a person (the form fields Slack posts)."""
+def slash(user_id: str, text: str, *, response_url: str, channel: str = "") -> tuple[str, str]:
+    """`/coach TEXT` typed by a person in their DM with the app, or in `channel`."""
     number = _next()
     return form(
         {
             "token": "legacy-verification-token",
             "team_id": TEAM,
             "team_domain": "fake",
-            "channel_id": "D" + user_id[1:],
-            "channel_name": "directmessage",
+            "channel_id": channel or "D" + user_id[1:],
+            "channel_name": "general" if channel else "directmessage",
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": "/coach",

@@ -62,6 +62,7 @@ bolt_log.addFilter(_GivenClient())
 SLASH = "/coach"
 ROUTE = "/slack/events"
 LOOKUP_ATTEMPTS = 5
+ANSWERED_IN_DM = "👋 I'll answer in our direct messages (the app's Messages tab)."
 _COMMAND_IN_HELP = re.compile(r"`(?=[a-z])")
 
 
@@ -350,11 +351,13 @@ class SlackTransport:
     async def _on_slash(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command."""
         name, args = inbound.slash_words(body)
+        # Answers come as messages in the app's DM: typed elsewhere, the command says so.
+        elsewhere = "" if body.get("channel_name") == "directmessage" else ANSWERED_IN_DM
         if name == "join":
-            await ack()
+            await ack(text=elsewhere)
             self._later(self._join(body, args))
         elif name in self._commands:
-            await ack()
+            await ack(text=elsewhere)
             self._later(self._deliver(inbound.slash_command(body, name, args)))
         else:
             await ack(text=ephemeral_text(self._help))
