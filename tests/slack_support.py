@@ -50,16 +50,9 @@ class SlackWorld:
         """Where Slack posts events, interactivity and slash commands."""
         return f"http://127.0.0.1:{self.server.port}/slack/events"
 
-    async def post(
-        self,
-        request: tuple[str, str],
-        *,
-        age: float = 0.0,
-        secret: str = slack_events.SIGNING_SECRET,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, str]:
-        """Post one signed request; wait for its work and send what it queued."""
-        status, text = await self.post_only(request, age=age, secret=secret, headers=headers)
+    async def post(self, request: tuple[str, str], **signing: Any) -> tuple[int, str]:
+        """Post one signed request (see `post_only`); wait for its work and send what it queued."""
+        status, text = await self.post_only(request, **signing)
         await self.settle()
         return status, text
 
