@@ -143,8 +143,7 @@ def test_run_with_a_bad_slack_token_stops_at_once_with_one_line(tmp_path: Path):
         result = run_servicecoach("run", env=env, cwd=tmp_path, timeout=WAIT)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "error: cannot start slack: Slack refused the bot token: invalid_auth "
-        "(check SLACK_BOT_TOKEN)"
+        "error: cannot start slack: Slack refused our token: invalid_auth (check SLACK_BOT_TOKEN)"
     ]
 
 

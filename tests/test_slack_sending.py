@@ -156,5 +156,5 @@ async def test_start_fails_fast_on_a_bad_token_in_one_line(database):
             await transport.start(None)
     finally:
         await fake.stop()
-    assert str(caught.value) == "Slack refused the bot token: invalid_auth (check SLACK_BOT_TOKEN)"
+    assert str(caught.value) == "Slack refused our token: invalid_auth (check SLACK_BOT_TOKEN)"
     assert [call.method for call in fake.calls] == ["auth.test"]

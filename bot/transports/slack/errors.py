@@ -82,7 +82,7 @@ def api_error(exc: SlackApiError) -> TransportError:
     if status >= 500 or error in SLACK_TROUBLE:
         return TransientError(f"Slack answered {error}")
     if error in CREDENTIALS_REFUSED:
-        return TransportDown(f"Slack refused the bot token: {error}")
+        return TransportDown(f"Slack refused our token: {error}")
     if error in RECIPIENT_GONE:
         return RecipientGone(error)
     return PermanentError(error)

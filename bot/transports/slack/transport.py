@@ -129,15 +129,26 @@ class SlackTransport:
             )
         self._sink = sink
         if sink is not None and self._app_token is not None:
-            socket_client = AsyncWebClient(base_url=self._api_base_url, retry_handlers=[])
-            self._socket = AsyncSocketModeHandler(
-                self._app, self._app_token, web_client=socket_client
-            )
-            await calling(self._socket.connect_async())
+            await self._connect_socket(self._app_token)
         self._down = None
 
+    async def _connect_socket(self, app_token: str) -> None:
+        """Open Socket Mode: the WebSocket URL asked for once here, so a refused app-level
+        token fails at start (the SDK's own connect would retry it for ever)."""
+        socket_client = AsyncWebClient(base_url=self._api_base_url, retry_handlers=[])
+        try:
+            opened = await calling(socket_client.apps_connections_open(app_token=app_token))
+        except TransportDown as exc:
+            raise TransportDown(f"{exc} (check SLACK_APP_TOKEN)") from None
+        self._socket = AsyncSocketModeHandler(self._app, app_token, web_client=socket_client)
+        self._socket.client.wss_uri = str(opened["url"])
+        await self._socket.connect_async()
+
     async def health(self) -> str | None:
-        """None while the token works, else why not."""
+        """None while the token works (and the Socket Mode connection is up), else why not."""
+        socket = self._socket
+        if self._down is None and socket is not None and not await socket.client.is_connected():
+            return "Socket Mode connection is down (reconnecting)"
         return self._down
 
     async def stop(self) -> None:
