@@ -21,6 +21,8 @@ from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
+from bot.conversation import coach_commands, learner_commands
+from bot.conversation.home import home_card
 from bot.conversation.router import InboundRouter
 from bot.errors import UserError
 from bot.outbox.digest import coach_digest_tick
@@ -31,6 +33,7 @@ from bot.outbox.planner import plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import InboundSink, Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
+from bot.transports.slack import SlackTransport, slash_help
 from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
 from storage import migrate
@@ -145,6 +148,16 @@ def build_transports(
     adds its transport here when its settings are given.
     """
     transports: dict[str, Transport] = {"console": ConsoleTransport(write=write)}
+    if settings.slack_bot_token:
+        transports["slack"] = SlackTransport(
+            token=settings.slack_bot_token,
+            api_base_url=settings.slack_api_base_url,
+            signing_secret=settings.slack_signing_secret,
+            app_token=settings.slack_app_token,
+            default_team=settings.default_team,
+            commands=(*learner_commands.COMMANDS, *coach_commands.NAMES),
+            help_text=slash_help(learner_commands.HELP.format(example="2026-12-01")),
+        )
     if settings.telegram_bot_token:
         transports["telegram"] = TelegramTransport(
             token=settings.telegram_bot_token,
@@ -206,6 +219,9 @@ def build_runtime(
         transports=transports,
         person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
+    for transport in transports.values():
+        if isinstance(transport, SlackTransport):
+            transport.home = partial(home_card, sessions=database.sessions, clock=clock)
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
 
 
@@ -259,7 +275,7 @@ async def started(
             try:
                 await transport.start(sink)
             except TransportDown as exc:
-                raise UserError(f"{name}: {exc}") from None
+                raise UserError(f"cannot start {name}: {exc}") from None
         yield
     finally:
         for transport in transports.values():

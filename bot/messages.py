@@ -395,6 +395,8 @@ class Join:
     """Someone asks to sign up with an invite code (Telegram `/start CODE`, Slack `/coach join`).
 
     It may come from an address no person has yet; `name` is what the platform calls them.
+    A platform that vouches for its members (a Slack workspace) may instead name the
+    `team` to join without a code, with the person's `timezone` if it knows it.
     """
 
     address: str
@@ -402,6 +404,8 @@ class Join:
     invite_code: str
     name: str = ""
     interaction: InteractionRef | None = None
+    team: str = ""
+    timezone: str = ""
 
 
 Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join

@@ -31,12 +31,12 @@ MESSAGE_SECTIONS = SLACK_MESSAGE_BLOCKS - 5  # room for the header, context and 
 # What a pack may hold, derived from the facts above.
 ID_PATTERN = re.compile(r"[a-z0-9_-]{1,40}")  # room for a prefix in T9's 64 bytes
 ID_RULE = "1–40 characters of a-z, 0-9, '-' and '_'"
-LESSON_TITLE = SLACK_HEADER_TEXT
+LESSON_TITLE = SLACK_HEADER_TEXT - 12  # room for the icon and a page number: "📘 … (2/3)"
 LESSON_WORDS_MIN = 60
 LESSON_WORDS_MAX = 150
 LESSON_BODY_CHARS = SLACK_SECTION_TEXT - 100  # leaves room for "Lesson 3 of 24" and the like
 PROMPT_CHARS = TELEGRAM_POLL_QUESTION
-CHOICE_CHARS = TELEGRAM_POLL_OPTION
+CHOICE_CHARS = TELEGRAM_POLL_OPTION  # longer than SLACK_BUTTON_TEXT: Slack letters the buttons
 CHOICES_MIN = 2
 CHOICES_MAX = 10  # under T12's 12 options, leaving one button for "Done"
 FEEDBACK_CHARS = TELEGRAM_CALLBACK_ANSWER

@@ -154,11 +154,11 @@ CASES = {
         "x" * 501,
         f"{L1}:44: the reflection is 545 characters; the limit is 500",
     ),
-    "lesson title over 150": (
+    "lesson title over 138 (a Slack header with its icon and page)": (
         L1,
         "title: The first ten seconds",
-        "title: " + "x" * 151,
-        f"{L1}:3: title is 151 characters; the limit is 150",
+        "title: " + "x" * 139,
+        f"{L1}:3: title is 139 characters; the limit is 138",
     ),
     "body over 150 words": (
         L2,

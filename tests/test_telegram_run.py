@@ -180,7 +180,7 @@ async def test_run_with_a_refused_token_stops_with_one_line(tmp_path, fake):
         await asyncio.gather(*process._readers)
     assert code == 1
     assert process.err == [
-        "error: telegram: Telegram refused the bot token: check TELEGRAM_BOT_TOKEN"
+        "error: cannot start telegram: Telegram refused the bot token: check TELEGRAM_BOT_TOKEN"
     ]
 
 

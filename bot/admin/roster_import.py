@@ -9,7 +9,8 @@ before anything is written and raised as `RosterInvalid`.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,10 @@ EMAIL_ONLY_PLATFORM = "slack"
 REMOVED_REASON = "removed from roster"
 INVITE_CODE_BYTES = 8
 _LEFT = (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
+
+EmailLookup = Callable[[str], Awaitable[str | None]]
+"""Finds a Slack member by email: their user id, or None when nobody has it (a port: the
+Slack transport implements it with `users.lookupByEmail`)."""
 _TRACKED = (
     *("name", "email", "role", "team_id", "platform", "platform_id", "status"),
     *("timezone", "send_time", "language", "invite_code"),
@@ -52,7 +57,30 @@ class ImportSummary:
     teams_created: list[str] = field(default_factory=list)
     invites: list[tuple[str, str]] = field(default_factory=list)
     pending_slack: list[str] = field(default_factory=list)
+    not_in_slack: list[str] = field(default_factory=list)  # "FILE:LINE: email" not found
     without_pack: int = 0
+
+
+async def find_in_slack(
+    rows: list[RosterRow], lookup: EmailLookup, *, source: str
+) -> tuple[list[RosterRow], list[str]]:
+    """Rows with an email and no Slack id get the id Slack knows; the emails it does not know.
+
+    Rows not found are kept as they are (their person stays pending), never dropped.
+    """
+    found: list[RosterRow] = []
+    missing: list[str] = []
+    for row in rows:
+        if row.email is None or row.platform_id is not None or row.platform not in (None, "slack"):
+            found.append(row)
+            continue
+        user_id = await lookup(row.email)
+        if user_id is None:
+            missing.append(f"{source}:{row.line}: {row.email}")
+            found.append(row)
+        else:
+            found.append(replace(row, platform="slack", platform_id=user_id))
+    return found, missing
 
 
 async def import_roster(
@@ -63,10 +91,18 @@ async def import_roster(
     defaults: PersonDefaults,
     sync: bool,
     now: datetime,
+    lookup: EmailLookup | None = None,
 ) -> ImportSummary:
-    """Create or update the people and teams of `rows`; with `sync`, retire the missing."""
+    """Create or update the people and teams of `rows`; with `sync`, retire the missing.
+
+    With `lookup`, rows given only an email are first found in Slack by it.
+    """
+    missing: list[str] = []
+    if lookup is not None:
+        rows, missing = await find_in_slack(rows, lookup, source=source)
     matches = await _match_people(session, rows, source=source)
     teams, summary = await _teams(session, {row.team for row in rows}), ImportSummary()
+    summary.not_in_slack = missing
     summary.teams_created = [name for name, team in teams.items() if team.id is None]
     session.add_all(teams.values())
     await session.flush()

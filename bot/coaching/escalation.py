@@ -191,6 +191,21 @@ async def _mark_cards_claimed(
     The Claim button goes; the card's header and sections stay as they were. A
     long card came in parts: the part with the buttons (the last) is the one edited.
     """
+    note: Spans = ("🙋 *Claimed by ", UserText(coach.name), "*")
+    await _edit_cards(session, case, note=note, keep=("resolve:",), why="claimed", now=now)
+
+
+async def _edit_cards(
+    session: AsyncSession,
+    case: Escalation,
+    *,
+    note: Spans,
+    keep: tuple[str, ...],
+    why: str,
+    now: datetime,
+) -> None:
+    """Edit the part with buttons of every card of the case: `note` as its small print, only
+    the buttons whose ids start with one of `keep`."""
     rows = (
         await session.exec(
             select(Delivery).where(
@@ -202,13 +217,11 @@ async def _mark_cards_claimed(
     ).all()
     for card in rows:
         shown = stored_message(card)
-        kept = tuple(c for c in shown.choices if not c.choice_id.startswith("claim:"))
-        if kept == shown.choices:
+        if not shown.choices:
             continue  # a relayed message or a part without buttons, not the card's last part
-        claimed = replace(
-            shown, text="", context=("🙋 *Claimed by ", UserText(coach.name), "*"), choices=kept
-        )
-        queue_edit(session, card, claimed, why="claimed", now=now)
+        kept = tuple(c for c in shown.choices if c.choice_id.startswith(keep))
+        edited = replace(shown, text="", context=note, choices=kept)
+        queue_edit(session, card, edited, why=why, now=now)
 
 
 async def coaches_for(
@@ -453,6 +466,8 @@ async def resolve_case(
     case.coach_id = case.coach_id or coach.id
     session.add(case)
     await _add_event(session, case, "resolved", now=now, actor=coach, text=case.resolution_note)
+    resolved: Spans = ("✅ *Resolved by ", UserText(coach.name), "*")
+    await _edit_cards(session, case, note=resolved, keep=(), why="resolved", now=now)
     if known:
         _tell_learner(
             session,

@@ -9,11 +9,13 @@ import typer
 
 from bot.admin.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
 from bot.admin.roster_import import ImportSummary, PersonDefaults, import_roster
-from bot.app import open_database
+from bot.app import build_transports, open_database
 from bot.clock import SystemClock
 from bot.commands.common import run, settings, telegram_bot_name
 from bot.config import Settings
 from bot.errors import UserError
+from bot.transports import TransportError
+from bot.transports.slack import SlackTransport
 
 roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
 
@@ -50,6 +52,9 @@ def import_command(
     except RosterInvalid as invalid:
         _fail(file, invalid)
 
+    slack = build_transports(config, write=None).get("slack")
+    lookup = slack.user_by_email if isinstance(slack, SlackTransport) else None
+
     async def _go(rows: list[RosterRow]) -> ImportSummary:
         async with open_database(config) as database, database.sessions.begin() as session:
             return await import_roster(
@@ -59,12 +64,15 @@ def import_command(
                 defaults=defaults,
                 sync=sync,
                 now=SystemClock().now(),
+                lookup=lookup,
             )
 
     try:
         summary = run(_go(rows))
     except RosterInvalid as invalid:
         _fail(file, invalid)
+    except TransportError as exc:
+        raise UserError(f"cannot look people up in Slack: {exc}; nothing was imported") from None
     _report(summary, bot_name=_bot_name(config) if summary.invites else None)
 
 
@@ -94,6 +102,8 @@ def _report(summary: ImportSummary, *, bot_name: str | None = None) -> None:
         )
     for name, code in summary.invites:
         typer.echo(f"  {name}: code {code}  https://t.me/{bot_name or '<your-bot>'}?start={code}")
+    for line in summary.not_in_slack:
+        typer.echo(f"{line}: nobody in Slack has this email (kept, pending)")
     if summary.pending_slack:
         typer.echo(
             f"pending until the running bot finds them in Slack by email: "

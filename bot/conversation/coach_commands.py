@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.admin.status import status_text
 from bot.coaching.escalation import (
     CaseError,
     cases_text,
@@ -13,7 +14,7 @@ from bot.coaching.escalation import (
 )
 from bot.conversation.turn import Turn
 from bot.messages import Spans, UserText
-from storage.models import Escalation
+from storage.models import Escalation, Role
 
 HELP = """Coach commands:
 • `cases`: the open cases you can act on
@@ -22,6 +23,7 @@ HELP = """Coach commands:
 • `resolve 12 note`: close case 12 with a note"""
 
 _ALIASES = {"msg": "message", "message": "message", "claim": "claim", "resolve": "resolve"}
+NAMES = ("cases", "status", *_ALIASES)  # every coach command, and the admins' status
 _BUTTON = re.compile(r"(claim|resolve):(\d+)")
 
 
@@ -71,8 +73,13 @@ async def act(turn: Turn, case_id: int, action: str, text: str = "") -> None:
 
 
 async def run(turn: Turn, name: str, args: tuple[str, ...]) -> bool:
-    """Run a coach command; False when `name` is not one."""
+    """Run a coach command (or an admin's `status`); False when `name` is not one."""
     name = name.lstrip("/").casefold()
+    if name == "status":
+        if turn.person.role != Role.ADMIN and turn.person.address not in turn.admin_addresses:
+            return False
+        turn.reply(await status_text(turn.session, now=turn.now))
+        return True
     if name == "help":
         turn.reply(HELP)
         return True

@@ -79,17 +79,31 @@ async def _roster_invitee(session: AsyncSession, *, code: str, platform: str) ->
 async def join(
     session: AsyncSession, request: Join, *, defaults: PersonDefaults, now: datetime
 ) -> Joined | None:
-    """Sign the sender up with their roster invite or a team invite; None if the code fails.
+    """Sign the sender up with their roster invite, a team invite or (a `Join` naming a team,
+    from a platform that vouches for its members) as a learner of that team; None if the code fails.
 
     The new person is enrolled in the team's pack (which queues the welcome);
     anyone not welcomed that way gets a short note saying where they are. Then
     they are asked their timezone (see `onboarding`).
     """
     platform, platform_id = split_address(request.address)
-    person = await _roster_invitee(session, code=request.invite_code, platform=platform)
+    person = None
+    if request.invite_code:
+        person = await _roster_invitee(session, code=request.invite_code, platform=platform)
     if person is not None:
         person.platform_id, person.invite_code = platform_id, None
         person.status = PersonStatus.ACTIVE
+    elif request.team and not request.invite_code:
+        person = Person(
+            name=request.name.strip() or platform_id,
+            role=Role.LEARNER,
+            team_id=(await _team_named(session, request.team)).id,
+            platform=platform,
+            platform_id=platform_id,
+            timezone=request.timezone or defaults.timezone,
+            send_time=defaults.send_time,
+            created_at=now,
+        )
     else:
         invite = await use_invite(session, code=request.invite_code, now=now)
         if invite is None:
@@ -119,6 +133,16 @@ async def join(
         )
     await onboarding.ask_timezone(session, person, key=f"reply:{request.event_id}:zone", now=now)
     return Joined(person, team, welcomed)
+
+
+async def _team_named(session: AsyncSession, name: str) -> Team:
+    """The team called `name`, created when there is none yet."""
+    team = (await session.exec(select(Team).where(Team.name == name))).first()
+    if team is None:
+        team = Team(name=name)
+        session.add(team)
+        await session.flush()
+    return team
 
 
 def _joined_text(person: Person, team: Team | None) -> str:

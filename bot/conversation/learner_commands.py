@@ -239,6 +239,11 @@ async def _next_lesson_text(turn: Turn) -> str:
 
 async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
     """Streak, accuracy by topic, next lesson."""
+    turn.reply(await progress_text(turn))
+
+
+async def progress_text(turn: Turn) -> str:
+    """The learner's streak, accuracy by topic and next lesson, one per line."""
     rows = (
         await turn.session.exec(
             select(
@@ -268,7 +273,7 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
     if asked:
         lines.append(f"🎯 Commitments: you told me how {answered} of {asked} went")
     lines.append(await _next_lesson_text(turn))
-    turn.reply("\n".join(lines))
+    return "\n".join(lines)
 
 
 async def _pause(turn: Turn, args: tuple[str, ...]) -> None:

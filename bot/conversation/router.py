@@ -265,7 +265,8 @@ async def _on_poll(turn: Turn, poll_id: str, choice_ids: tuple[str, ...]) -> Non
 
 async def _on_command(turn: Turn, name: str, args: tuple[str, ...]) -> None:
     """A learner command, or a coach command from a coach or admin."""
-    if _is_coach(turn.person) and await coach_commands.run(turn, name, args):
+    status = name.casefold() == "status" and turn.person.address in turn.admin_addresses
+    if (_is_coach(turn.person) or status) and await coach_commands.run(turn, name, args):
         return
     if not await learner_commands.run(turn, name, args):
         turn.reply(f"I don't know `{name}`. {HINT}")
