@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.coaching.pauses import OPEN_ENDED
+from bot.conversation.onboarding import ASK_TIMEZONE
 from bot.transports.slack.transport import ANSWERED_IN_DM
-from storage.models import Person, Role, Team
+from storage.models import Delivery, Person, Role, Team
 from tests.fakes import slack_events
 from tests.slack_support import ADA, CY, labels, shown, slack_learner, slack_world
 
@@ -26,6 +27,11 @@ async def test_join_signs_a_workspace_member_up_in_the_default_team_with_their_t
         async with database.sessions() as session:
             person = (await session.exec(select(Person).where(Person.platform_id == NEW))).one()
             team = await session.get(Team, person.team_id)
+            queued = (
+                await session.exec(select(Delivery).where(Delivery.person_id == person.id))
+            ).all()
+        # Slack told us the zone: no question about it is queued.
+        assert not any(ASK_TIMEZONE in str(row.payload) for row in queued)
         assert (person.name, person.timezone, person.role) == (
             "Nia Newcomer",
             "America/New_York",

@@ -84,7 +84,7 @@ async def join(
 
     The new person is enrolled in the team's pack (which queues the welcome);
     anyone not welcomed that way gets a short note saying where they are. Then
-    they are asked their timezone (see `onboarding`).
+    they are asked their timezone (see `onboarding`) unless the platform gave it.
     """
     platform, platform_id = split_address(request.address)
     person = None
@@ -131,7 +131,10 @@ async def join(
             text=_joined_text(person, team),
             now=now,
         )
-    await onboarding.ask_timezone(session, person, key=f"reply:{request.event_id}:zone", now=now)
+    if not request.timezone:  # a platform that told us the zone (Slack's profile) is believed
+        await onboarding.ask_timezone(
+            session, person, key=f"reply:{request.event_id}:zone", now=now
+        )
     return Joined(person, team, welcomed)
 
 
