@@ -201,7 +201,7 @@ async def _set_up(
     return pack.meta.title, len(pack.lessons)
 
 
-def _choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
+def choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
     """The button presses answering a choice item rightly or wrongly."""
     if item.type == "true_false":
         return [str(bool(item.data["answer"]) == right).lower()]
@@ -217,7 +217,7 @@ def _choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
     return [f"c{index}" for index in sorted(picked)] + ["done"]
 
 
-def _typed_answer(item: Item, right: bool) -> str:
+def typed_answer(item: Item, right: bool) -> str:
     """A typed answer to a short or numeric item, right or wrong."""
     data = item.data
     if item.type == "short":
@@ -345,12 +345,12 @@ class Cohort:
         right = rng.random() < learner.persona.accuracy
         delivery_id = outbound.delivery_id
         if item.type in ("short", "numeric"):
-            text = _typed_answer(item, right)
+            text = typed_answer(item, right)
             event: Inbound = Text(learner.address, self._event_id(), text, delivery_id)
             self._agenda.add(at, event, f"types “{text}”")
             return
         labels = {choice.choice_id: choice.label for choice in outbound.choices}
-        presses = _choice_answer(item, right, rng)
+        presses = choice_answer(item, right, rng)
         for press in presses:
             event = Answer(learner.address, self._event_id(), delivery_id, (press,))
             note = None if press == "done" else f"taps “{labels.get(press, press)}”"
