@@ -1,11 +1,11 @@
 """The struggle signals of DESIGN.md step 6, each switchable per team policy.
 
-After an answer: the same item missed `repeat_miss_count` times, the struggle
-score below its threshold, or a negative score in the team's bottom share.
+After an answer: the same item missed `repeat_miss_count` times, or the
+struggle z-score at or below its threshold (docs/struggle.md), within the
+coaches' weekly case limit.
 Daily (`silence_tick`): `silent_days` delivered working days without any
 answer. Help-asking reflections and `coach` requests open cases directly
-(`reflections.py`, `learner_commands.py`). Every count starts after the
-learner's last resolved case, so a resolved case never reopens on old answers.
+(`reflections.py`, `learner_commands.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
@@ -21,15 +22,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.escalation import OPEN_STATUSES, open_case
+from bot.coaching.escalation import OPEN_STATUSES, coaches_for, open_case, open_case_of
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import (
-    in_bottom_share,
-    since_last_case,
-    struggle_score,
-    team_scores,
-)
+from bot.coaching.struggle import evidence_since, scored_window
 from storage.db import SessionFactory
 from storage.models import (
     GRADED_DAY_KINDS,
@@ -48,13 +44,19 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 
-async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) -> int:
-    """How often the learner got this item wrong since their last resolved case."""
+STRUGGLE_SIGNALS = ("score", "repeat_miss")  # the answer signals under the coach's weekly cap
+WEEK = timedelta(days=7)
+
+
+async def _missed_times(
+    session: AsyncSession, *, person_id: int, item_id: int, since: datetime
+) -> int:
+    """How often the learner got this item wrong at or after `since`."""
     statement = select(func.count(col(Response.id))).where(
         Response.person_id == person_id,
         Response.item_id == item_id,
         col(Response.correct).is_(False),
-        since_last_case(person_id),
+        Response.answered_at >= since,
     )
     return (await session.exec(statement)).one()
 
@@ -62,41 +64,56 @@ async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) 
 async def answer_signal(
     session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
 ) -> tuple[str, str] | None:
-    """The first signal this answer raises, as (signal name, reason), or None."""
+    """The first signal this answer raises, as (signal name, reason in coach words), or None.
+
+    Both look only at the scored window (docs/struggle.md): the last
+    `struggle_days` working days, or since the last resolved case in its cool-down.
+    """
+    if not (policy.signal_repeat_miss or policy.signal_score):
+        return None
+    window = await scored_window(session, person=person, policy=policy, now=response.answered_at)
     if policy.signal_repeat_miss and not response.correct:
-        misses = await _missed_times(session, person_id=person.id, item_id=response.item_id)
+        misses = await _missed_times(
+            session, person_id=person.id, item_id=response.item_id, since=window.since
+        )
         if misses >= policy.repeat_miss_count:
             item = await session.get_one(Item, response.item_id)
             return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
-    if not (policy.signal_score or policy.signal_bottom):
-        return None
-    score, answers = await struggle_score(
-        session, person_id=person.id, window=policy.struggle_window
-    )
-    if len(answers) < policy.struggle_min_answers:
-        return None  # too few answers since the last case to judge fairly
-    if policy.signal_score and score < policy.struggle_threshold:
-        return "score", (
-            f"struggle score {score:+.2f} over the last {len(answers)} answers "
-            f"(threshold {policy.struggle_threshold:+.2f})"
-        )
-    if policy.signal_bottom and score < 0 and person.team_id is not None:
-        scores = await team_scores(
-            session,
-            team_id=person.team_id,
-            window=policy.struggle_window,
-            min_answers=policy.struggle_min_answers,
-        )
-        if (
-            len(scores) >= policy.struggle_min_team
-            and person.id in scores
-            and in_bottom_share(scores, person.id, policy.struggle_bottom_share)
-        ):
-            return "bottom", (
-                f"struggle score {score:+.2f} is in the team's bottom "
-                f"{policy.struggle_bottom_share:.0%}"
-            )
+    if policy.signal_score:
+        evidence = await evidence_since(session, person_id=person.id, since=window.since)
+        if evidence.strong(policy):
+            return "score", evidence.in_words(window.days)
     return None
+
+
+def _signal_of() -> Any:
+    """The signal that opened a case, read from its evidence (a SQL expression)."""
+    return col(Escalation.evidence)["signal"].as_string()
+
+
+async def past_case_limit(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> bool:
+    """True when the learner's coaches got their weekly share of new struggle cases already.
+
+    The limit is `struggle_cases_per_coach_week` for each of the team's coaches
+    (the admins stand in for a team without one), over the last seven days.
+    """
+    if person.team_id is None:
+        return False
+    opened = (
+        await session.exec(
+            select(func.count(col(Escalation.id)))
+            .join(Person, col(Person.id) == Escalation.person_id)
+            .where(
+                Person.team_id == person.team_id,
+                Escalation.opened_at > now - WEEK,
+                _signal_of().in_(STRUGGLE_SIGNALS),
+            )
+        )
+    ).one()
+    coaches = max(len(await coaches_for(session, person)), 1)
+    return opened >= policy.struggle_cases_per_coach_week * coaches
 
 
 async def after_answer(
@@ -108,11 +125,19 @@ async def after_answer(
     now: datetime,
     admin_addresses: Sequence[str] = (),
 ) -> Escalation | None:
-    """Evaluate the answer signals and open (or add to) the learner's case."""
+    """Evaluate the answer signals and open (or add to) the learner's case.
+
+    Past the coaches' weekly limit no case opens; the learner is listed in the
+    coaches' digest by strength of evidence instead (`outbox/digest.py`).
+    """
     raised = await answer_signal(session, person=person, response=response, policy=policy)
     if raised is None:
         return None
     signal, reason = raised
+    existing = await open_case_of(session, person.id)
+    if existing is None and await past_case_limit(session, person=person, policy=policy, now=now):
+        log.info("person %s: %s, held for the digest (weekly case limit)", person.id, reason)
+        return None
     case, _ = await open_case(
         session,
         person=person,
