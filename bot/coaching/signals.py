@@ -11,6 +11,7 @@ answer. Help-asking reflections and `coach` requests open cases directly
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
@@ -151,33 +152,19 @@ async def after_answer(
 
 @dataclass(frozen=True, slots=True)
 class _Watched:
-    """A learner the silence check looks at, with what it needs to know of them."""
+    """A learner the silence check looks at, with their team's policy."""
 
     person: Person
     policy: TeamPolicy
-    since: datetime | None  # their last answer or last resolved case, whichever is later
 
 
 async def _watched(session: AsyncSession) -> list[_Watched]:
     """Active learners with the silence signal on and no open case, in one query."""
-    last_answer = (
-        select(func.max(Response.answered_at))
-        .where(col(Response.person_id) == Person.id)
-        .scalar_subquery()
-    )
-    last_resolved = (
-        select(func.max(Escalation.resolved_at))
-        .where(
-            col(Escalation.person_id) == Person.id,
-            Escalation.status == EscalationStatus.RESOLVED,
-        )
-        .scalar_subquery()
-    )
     has_open_case = exists().where(
         col(Escalation.person_id) == Person.id, col(Escalation.status).in_(OPEN_STATUSES)
     )
     statement = (
-        select(Person, Team, last_answer, last_resolved)
+        select(Person, Team)
         .outerjoin(Team, col(Team.id) == Person.team_id)
         .where(
             Person.role == Role.LEARNER,
@@ -186,27 +173,49 @@ async def _watched(session: AsyncSession) -> list[_Watched]:
         )
         .order_by(col(Person.id))
     )
-    watched = []
-    for person, team, answered, resolved in (await session.exec(statement)).all():
-        policy = policy_for(team)
-        marks = [mark for mark in (answered, resolved) if mark is not None]
-        if policy.signal_silence:
-            watched.append(_Watched(person, policy, max(marks) if marks else None))
-    return watched
+    watched = [
+        _Watched(person, policy_for(team)) for person, team in (await session.exec(statement)).all()
+    ]
+    return [learner for learner in watched if learner.policy.signal_silence]
 
 
-async def _silent_days(session: AsyncSession, *, learner: _Watched, now: datetime) -> int:
-    """Delivered days before today since the learner's last answer (and last resolved case)."""
-    person = learner.person
-    statement = select(func.count(func.distinct(Delivery.local_date))).where(
-        Delivery.person_id == person.id,
-        col(Delivery.kind).in_(GRADED_DAY_KINDS),
-        Delivery.status == DeliveryStatus.SENT,
-        col(Delivery.local_date) < local_today(person, now),
+async def _silent_days(
+    session: AsyncSession, *, watched: list[_Watched], now: datetime
+) -> dict[int, int]:
+    """Delivered days before each learner's today since their last answer and last resolved case.
+
+    One query for everyone: each learner's delivered dates after both marks.
+    """
+    last_answer = (
+        select(func.max(Response.answered_at))
+        .where(col(Response.person_id) == Delivery.person_id)
+        .scalar_subquery()
     )
-    if learner.since is not None:
-        statement = statement.where(col(Delivery.sent_at) > learner.since)
-    return (await session.exec(statement)).one()
+    last_resolved = (
+        select(func.max(Escalation.resolved_at))
+        .where(
+            col(Escalation.person_id) == Delivery.person_id,
+            Escalation.status == EscalationStatus.RESOLVED,
+        )
+        .scalar_subquery()
+    )
+    people = {learner.person.id: learner.person for learner in watched}
+    statement = (
+        select(Delivery.person_id, col(Delivery.local_date))
+        .where(
+            col(Delivery.person_id).in_(people),
+            col(Delivery.kind).in_(GRADED_DAY_KINDS),
+            Delivery.status == DeliveryStatus.SENT,
+            or_(last_answer.is_(None), col(Delivery.sent_at) > last_answer),
+            or_(last_resolved.is_(None), col(Delivery.sent_at) > last_resolved),
+        )
+        .distinct()
+    )
+    days: Counter[int] = Counter()
+    for person_id, day in (await session.exec(statement)).all():
+        if day is not None and day < local_today(people[person_id], now):
+            days[person_id] += 1
+    return days
 
 
 async def silence_tick(
@@ -219,11 +228,12 @@ async def silence_tick(
     """
     now = clock.now()
     async with sessions() as session:
+        watched = await _watched(session)
+        counted = await _silent_days(session, watched=watched, now=now) if watched else {}
         silent = [
             (learner, days)
-            for learner in await _watched(session)
-            if (days := await _silent_days(session, learner=learner, now=now))
-            >= learner.policy.silent_days
+            for learner in watched
+            if (days := counted[learner.person.id]) >= learner.policy.silent_days
         ]
     opened = 0
     for learner, days in silent:
