@@ -28,6 +28,7 @@ import pstats
 import random
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ class Figures:
 
     flagged_at: dict[int, set[str]] = field(default_factory=dict)
     recall: dict[int, tuple[float, float]] = field(default_factory=dict)  # day: (model, floor)
-    cases: int = 0
+    cases: Counter[str] = field(default_factory=Counter)
     working_days: int = 0
     coaches: int = 0
     ever: set[str] = field(default_factory=set)
@@ -360,9 +361,11 @@ async def _flagged(database: Database) -> set[str]:
         return set(rows.all())
 
 
-async def _cases(database: Database) -> int:
+async def _cases(database: Database) -> Counter[str]:
+    """Cases opened, by the signal that opened them."""
     async with database.sessions() as session:
-        return len((await session.exec(select(Escalation.id))).all())
+        cases = (await session.exec(select(Escalation))).all()
+        return Counter(case.evidence.get("signal", "other") for case in cases)
 
 
 def _model_recall(sim: Simulation, now: datetime) -> tuple[float, float]:
@@ -472,11 +475,12 @@ def report(name: str, figures: Figures, cohort: list[SimLearner], learners_per_t
         f"(target ≤{STRONG_TARGET:.0%}: {_verdict(strong, STRONG_TARGET, at_most=True)}); "
         f"anyone ever: {len(figures.ever) / len(cohort):.0%}"
     )
-    load = figures.cases / (figures.coaches * figures.working_days)
+    load = figures.cases.total() / (figures.coaches * figures.working_days)
+    signals = ", ".join(f"{signal} {n}" for signal, n in figures.cases.most_common())
     print(
         f"  new cases per coach per working day: {load:.2f} "
         f"(target ≤{LOAD_TARGET:.0f}: {_verdict(load, LOAD_TARGET, at_most=True)}); "
-        f"{figures.cases} cases in all"
+        f"{figures.cases.total()} cases in all ({signals})"
     )
     for day, (recall, floor) in sorted(figures.recall.items()):
         print(

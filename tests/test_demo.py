@@ -183,7 +183,7 @@ WORD = re.compile(r"[\w'’-]+")
 async def test_two_weeks_show_the_clock_change_the_holiday_and_an_honest_coach(database):
     """London learners cross the spring clock change and Good Friday; the coach keeps hours."""
     settings = Settings(database_url=database.engine.url.render_as_string(hide_password=False))
-    run = await simulate(DemoConfig(learners=3, days=12), database=database, settings=settings)
+    run = await simulate(DemoConfig(learners=8, days=12), database=database, settings=settings)
     summary = await summarise(database, run)
     assert summary["clock_changes"] == [
         {"zone": "Europe/London", "date": "2026-03-29", "clocks": "forward"}

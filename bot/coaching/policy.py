@@ -47,7 +47,7 @@ class TeamPolicy(BaseModel):
     nudge_after_hours: float = Field(3, gt=0, le=24, description="Hours before one reminder.")
     working_hours_end: str = Field("17:00", description="Local time after which nobody is nudged.")
     struggle_threshold: float = Field(
-        -2.0, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
+        -2.5, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
     )
     struggle_days: int = Field(10, ge=3, le=60, description="Working days of answers scored.")
     struggle_min_answers: int = Field(10, ge=3, description="Answers needed before a case opens.")
@@ -61,7 +61,7 @@ class TeamPolicy(BaseModel):
     silent_days: int = Field(5, ge=1, description="Working days without an answer.")
     sla_working_days: int = Field(1, ge=1, description="Working days a case may stay unclaimed.")
     signal_score: bool = Field(True, description="Open cases on a low struggle score.")
-    signal_repeat_miss: bool = Field(True, description="Open cases when one item is missed often.")
+    signal_repeat_miss: bool = Field(False, description="Open cases when one item is missed often.")
     signal_silence: bool = Field(True, description="Open cases after silent working days.")
     signal_help: bool = Field(True, description="Open cases when a reflection asks for help.")
     signal_request: bool = Field(True, description="Open cases when a learner asks for a coach.")
