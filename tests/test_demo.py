@@ -27,6 +27,10 @@ from tests.factories import add_pack, add_person, send
 from tests.process_support import run_servicecoach
 
 SMALL = ("--learners", "6", "--days", "5")
+COACH_WORDS = re.compile(
+    r"answered (\d+) of (\d+) right in the last \d+ working days "
+    r"where a typical learner gets \d+ \(z = -\d\.\d\)"
+)
 
 
 @cache
@@ -233,6 +237,13 @@ async def test_two_weeks_show_the_clock_change_the_holiday_and_an_honest_coach(d
     }
     assert told <= asked  # only a learner who asked hears that a coach picked it up
     assert set(cases) - asked  # signals escalated others, who heard first from the coach
+
+    opened = summary["cases"]
+    assert {case["persona"] for case in opened} <= {"struggling", "silent"}
+    [scored, *_] = [case for case in opened if case["signal"] == "score"]
+    assert COACH_WORDS.fullmatch(scored["reason"]), scored["reason"]
+    why = f"#{scored['case']} {scored['learner']} (struggling): {scored['reason']}"
+    assert " ".join(why.split()) in flat  # the report says why each case was opened
 
 
 def rendered(draw) -> str:
