@@ -38,16 +38,13 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from bot.admin.enrolment import enrol_all
-from bot.admin.teams import TeamChanges, configure_team
 from bot.app import Database, Runtime, build_runtime, open_database
 from bot.clock import SimulatedClock
 from bot.coaching.grading import guess_floor
 from bot.config import Settings
-from bot.demo.simulation import choice_answer, typed_answer
+from bot.demo.simulation import choice_answer, console_team, load_starter, typed_answer
 from bot.messages import Answer, CoachAction, Inbound, OutboundKind, Text
 from bot.transports.console import ConsoleTransport
-from content import read_pack, shipped_pack_path
 from content.store import load_pack
 from storage.models import Delivery, Escalation, Item, Person, Role
 
@@ -192,10 +189,7 @@ async def _set_up(
     database: Database, learners: list[SimLearner], team_size: int, policy: tuple[str, ...]
 ) -> int:
     """Load the starter pack, make teams of `team_size` with a coach each; returns the coaches."""
-    folder = shipped_pack_path("service-everyone")
-    assert folder is not None, "the starter pack ships with the package"
-    pack, _ = read_pack(folder)
-    assert pack is not None
+    pack = load_starter(None)
     async with database.sessions.begin() as session:
         await load_pack(session, pack, now=START)
         teams = [learners[n : n + team_size] for n in range(0, len(learners), team_size)]
@@ -208,34 +202,15 @@ async def _set_up(
                 timezone="UTC",
                 send_time=SEND_TIME,
             )
-            session.add(coach)
-            await session.flush()
-            changes = TeamChanges(
+            await console_team(
+                session,
+                name=f"team{number}",
                 pack_id=pack.meta.id,
-                coaches=(coach.address,),
-                workdays="mon-fri",
-                assignments=policy,
-                create=True,
+                coach=coach,
+                learners=[(each.name, each.name, "UTC", SEND_TIME) for each in members],
+                now=START,
+                policy=policy,
             )
-            team = (
-                await configure_team(session, name=f"team{number}", changes=changes, now=START)
-            ).team
-            people = [
-                Person(
-                    name=learner.name,
-                    role=Role.LEARNER,
-                    team_id=team.id,
-                    platform="console",
-                    platform_id=learner.name,
-                    timezone="UTC",
-                    send_time=SEND_TIME,
-                    created_at=START,
-                )
-                for learner in members
-            ]
-            session.add_all(people)
-            await session.flush()
-            await enrol_all(session, people=people, pack_id=pack.meta.id, now=START)
         return len(teams)
 
 

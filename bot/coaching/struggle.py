@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, case, func
@@ -126,29 +128,36 @@ async def expected_for_review(
     return Expectation(value, item.pack_id, scope, predicted)
 
 
+@lru_cache(maxsize=2)
+def _count_statement(dialect: str) -> Any:
+    """The calibration upsert for one dialect, built once (it runs after every answer)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Calibration).values(
+        pack_id=bindparam("pack_id"),
+        scope=bindparam("scope"),
+        answers=1,
+        correct=bindparam("correct"),
+        predicted=bindparam("predicted"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["pack_id", "scope"],
+        set_={
+            "answers": Calibration.answers + 1,
+            "correct": Calibration.correct + statement.excluded.correct,
+            "predicted": Calibration.predicted + statement.excluded.predicted,
+        },
+    )
+
+
 async def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
     """Add one answer's outcome to its calibration counts (one upsert)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = {
+    params = {
         "pack_id": expectation.pack_id,
         "scope": expectation.scope,
-        "answers": 1,
         "correct": int(correct),
         "predicted": expectation.predicted,
     }
-    statement = insert(Calibration).values(**values)
-    table = statement.excluded
-    await session.exec(
-        statement.on_conflict_do_update(
-            index_elements=["pack_id", "scope"],
-            set_={
-                "answers": Calibration.answers + 1,
-                "correct": Calibration.correct + table.correct,
-                "predicted": Calibration.predicted + table.predicted,
-            },
-        )
-    )
+    await session.exec(_count_statement(session.get_bind().dialect.name), params=params)
 
 
 @dataclass(frozen=True, slots=True)

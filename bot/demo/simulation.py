@@ -146,7 +146,7 @@ class Agenda:
         return group
 
 
-def _load_starter(path: Path | None) -> Any:
+def load_starter(path: Path | None) -> Any:
     """The pack to teach: `path`, or the shipped starter pack."""
     folder = path or shipped_pack_path(STARTER_PACK)
     if folder is None:
@@ -157,13 +157,58 @@ def _load_starter(path: Path | None) -> Any:
     return pack
 
 
+async def console_team(
+    session: AsyncSession,
+    *,
+    name: str,
+    pack_id: str,
+    coach: Person,
+    learners: Sequence[tuple[str, str, str, str]],
+    now: datetime,
+    holidays: str | None = None,
+    policy: tuple[str, ...] = (),
+) -> list[Person]:
+    """A Monday-to-Friday team of console learners (name, id, zone, send time) and its coach.
+
+    The learners are enrolled in `pack_id`; `policy` holds `KEY=VALUE` overrides.
+    """
+    session.add(coach)
+    await session.flush()
+    changes = TeamChanges(
+        pack_id=pack_id,
+        coaches=(coach.address,),
+        holidays=holidays,
+        workdays="mon-fri",
+        assignments=policy,
+        create=True,
+    )
+    team = (await configure_team(session, name=name, changes=changes, now=now)).team
+    people = [
+        Person(
+            name=learner,
+            role=Role.LEARNER,
+            team_id=team.id,
+            platform="console",
+            platform_id=platform_id,
+            timezone=timezone,
+            send_time=send_time,
+            created_at=now,
+        )
+        for learner, platform_id, timezone, send_time in learners
+    ]
+    session.add_all(people)
+    await session.flush()
+    await enrol_all(session, people=people, pack_id=pack_id, now=now)
+    return people
+
+
 async def _set_up(
     session: AsyncSession, *, config: DemoConfig, learners: Sequence[DemoLearner]
 ) -> tuple[str, int]:
     """Load the pack, create the team, coach and learners, enrol them; (title, lessons)."""
     if (await session.exec(select(Person.id).limit(1))).first() is not None:
         raise UserError("the demo needs an empty database; give --db a new file")
-    pack = _load_starter(config.pack)
+    pack = load_starter(config.pack)
     await load_pack(session, pack, now=START)
     coach = Person(
         name=COACH_NAME,
@@ -172,32 +217,19 @@ async def _set_up(
         platform_id=COACH_NAME.lower(),
         timezone=COACH_ZONE,
     )
-    session.add(coach)
-    await session.flush()
-    changes = TeamChanges(
-        pack_id=pack.meta.id,
-        coaches=(coach.address,),
-        holidays=CALENDAR,
-        workdays="mon-fri",
-        create=True,
-    )
-    team = (await configure_team(session, name=TEAM, changes=changes, now=START)).team
     people = [
-        Person(
-            name=learner.name,
-            role=Role.LEARNER,
-            team_id=team.id,
-            platform="console",
-            platform_id=learner.address.partition(":")[2],
-            timezone=learner.timezone,
-            send_time=learner.send_time,
-            created_at=START,
-        )
+        (learner.name, learner.address.partition(":")[2], learner.timezone, learner.send_time)
         for learner in learners
     ]
-    session.add_all(people)
-    await session.flush()
-    await enrol_all(session, people=people, pack_id=pack.meta.id, now=START)
+    await console_team(
+        session,
+        name=TEAM,
+        pack_id=pack.meta.id,
+        coach=coach,
+        learners=people,
+        now=START,
+        holidays=CALENDAR,
+    )
     return pack.meta.title, len(pack.lessons)
 
 
