@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, select
 
-from bot.coaching.policy import policy_for
+from bot.coaching.policy import TeamPolicy, policy_for
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.models import Calibration, Item, Response, Team
@@ -106,5 +106,5 @@ async def test_0007_drops_retired_struggle_settings_and_counts_first_answers(tmp
         counts = (await session.exec(select(Calibration))).all()
     await engine.dispose()
     assert team.policy == {"review_cap": 3}  # the rest no longer exist or changed meaning
-    assert policy_for(team).struggle_threshold == -2
+    assert policy_for(team).struggle_threshold == TeamPolicy().struggle_threshold
     assert [(c.scope, c.answers, c.correct) for c in counts] == [(f"item:{item.id}", 1, 1)]
