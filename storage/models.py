@@ -285,6 +285,26 @@ class Response(SQLModel, table=True):
     answered_at: datetime = _dt(nullable=False, default=True, index=True)
 
 
+class Calibration(SQLModel, table=True):
+    """Answer counts behind a pack's expected values: per new item, per FSRS recall bucket.
+
+    `scope` is `item:<id>` (first answers to a new item) or `review:<bucket>`
+    (reviews whose predicted recall fell in that tenth); `predicted` sums what
+    FSRS predicted for them, so observed and predicted can be compared.
+    """
+
+    __table_args__ = (UniqueConstraint("pack_id", "scope", name="uq_calibration_scope"),)
+
+    id: int = Field(default=None, primary_key=True)
+    pack_id: str = Field(
+        sa_column=Column(ForeignKey("pack.id", ondelete="CASCADE"), nullable=False)
+    )
+    scope: str
+    answers: int = 0
+    correct: int = 0
+    predicted: float = 0.0
+
+
 class Reflection(SQLModel, table=True):
     """A learner's free-text reflection on a lesson."""
 

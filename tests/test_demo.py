@@ -27,6 +27,10 @@ from tests.factories import add_pack, add_person, send
 from tests.process_support import run_servicecoach
 
 SMALL = ("--learners", "6", "--days", "5")
+COACH_WORDS = re.compile(
+    r"answered (\d+) of (\d+) right in the last \d+ working days "
+    r"where a typical learner gets \d+ \(z = -\d\.\d\)"
+)
 
 
 @cache
@@ -183,7 +187,7 @@ WORD = re.compile(r"[\w'’-]+")
 async def test_two_weeks_show_the_clock_change_the_holiday_and_an_honest_coach(database):
     """London learners cross the spring clock change and Good Friday; the coach keeps hours."""
     settings = Settings(database_url=database.engine.url.render_as_string(hide_password=False))
-    run = await simulate(DemoConfig(learners=3, days=12), database=database, settings=settings)
+    run = await simulate(DemoConfig(learners=8, days=12), database=database, settings=settings)
     summary = await summarise(database, run)
     assert summary["clock_changes"] == [
         {"zone": "Europe/London", "date": "2026-03-29", "clocks": "forward"}
@@ -233,6 +237,13 @@ async def test_two_weeks_show_the_clock_change_the_holiday_and_an_honest_coach(d
     }
     assert told <= asked  # only a learner who asked hears that a coach picked it up
     assert set(cases) - asked  # signals escalated others, who heard first from the coach
+
+    opened = summary["cases"]
+    assert {case["persona"] for case in opened} <= {"struggling", "silent"}
+    [scored, *_] = [case for case in opened if case["signal"] == "score"]
+    assert COACH_WORDS.fullmatch(scored["reason"]), scored["reason"]
+    why = f"#{scored['case']} {scored['learner']} (struggling): {scored['reason']}"
+    assert " ".join(why.split()) in flat  # the report says why each case was opened
 
 
 def rendered(draw) -> str:

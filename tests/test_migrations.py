@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
+from bot.coaching.policy import TeamPolicy, policy_for
 from storage import migrate
+from storage.db import create_engine, session_factory
+from storage.models import Calibration, Item, Response, Team
+from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -61,3 +66,45 @@ def test_db_upgrade_on_a_database_it_cannot_open_says_so_in_one_line(
     assert result.stderr.count("\n") == 1
     assert "s3cret" not in result.stderr
     assert not (tmp_path / "no").exists()
+
+
+async def test_0008_drops_retired_struggle_settings_and_counts_first_answers(tmp_path: Path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await migrate.upgrade(engine, "0007_commitments")
+    async with session_factory(engine)() as session:
+        old = {
+            "struggle_window": 8,
+            "signal_bottom": False,
+            "struggle_threshold": -1,
+            "review_cap": 3,
+        }
+        team = await add_team(session, policy=old)
+        ada = await add_person(session, team=team)
+        await add_pack(session, lessons=1)
+        item = (await session.exec(select(Item))).one()
+        for day, correct in ((0, True), (1, False), (2, True)):
+            moment = MONDAY_9AM + timedelta(days=day)
+            kind = "review" if day else "quiz"
+            sent = await send(session, ada, kind=kind, day=moment.date(), sent_at=moment, item=item)
+            session.add(
+                Response(
+                    person_id=ada.id,
+                    item_id=item.id,
+                    delivery_id=sent.id,
+                    answer="c1",
+                    correct=correct,
+                    review=bool(day),
+                    answered_at=moment,
+                )
+            )
+        await session.commit()
+
+    await migrate.upgrade(engine)
+
+    async with session_factory(engine)() as session:
+        team = (await session.exec(select(Team))).one()
+        counts = (await session.exec(select(Calibration))).all()
+    await engine.dispose()
+    assert team.policy == {"review_cap": 3}  # the rest no longer exist or changed meaning
+    assert policy_for(team).struggle_threshold == TeamPolicy().struggle_threshold
+    assert [(c.scope, c.answers, c.correct) for c in counts] == [(f"item:{item.id}", 1, 1)]

@@ -11,6 +11,8 @@ from sqlmodel import select
 
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person, resume_person
+from bot.coaching.policy import TeamPolicy
+from bot.coaching.review import record_review
 from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
@@ -67,7 +69,7 @@ async def test_a_day_is_the_next_lesson_its_quiz_due_reviews_and_a_reflection(da
         await review(session, ada, items["L1-true_false"], -timedelta(days=1))
         await review(session, ada, items["L3-true_false"], -timedelta(days=2))
         await review(session, ada, items["L2-single"], -timedelta(days=5))  # in today's quiz
-        await review(session, ada, items["L3-single"], timedelta(hours=1))  # not due yet
+        await review(session, ada, items["L3-single"], timedelta(days=1))  # due tomorrow
         await session.commit()
 
     result = await plan(database, SimulatedClock(MONDAY_9AM))
@@ -93,6 +95,34 @@ async def test_a_day_is_the_next_lesson_its_quiz_due_reviews_and_a_reflection(da
     assert {row.due_at for row in today} == {MONDAY_9AM}
     assert today[0].lesson_id == lessons[1].id
     assert today[-1].lesson_id == lessons[1].id
+
+
+async def test_an_item_fsrs_schedules_for_tomorrow_is_in_tomorrows_plan(database):
+    async with database.sessions() as session:
+        lessons = await add_pack(session, lessons=3, types=("single",))
+        ada = await add_learner(session)
+        await send(
+            session, ada, kind="lesson", day=MONDAY, sent_at=MONDAY_9AM, lesson_id=lessons[0].id
+        )
+        items = await items_by_key(session)
+        answered = MONDAY_9AM + timedelta(minutes=20)  # after Monday's 09:00 plan
+        state = await record_review(
+            session,
+            person_id=ada.id,
+            item_id=items["L1-single"].id,
+            correct=False,
+            late=False,
+            now=answered,
+            policy=TeamPolicy(),
+        )
+        await session.commit()
+    assert state.due == answered + timedelta(days=1)  # 09:20 on Tuesday
+
+    result = await plan(database, SimulatedClock(MONDAY_9AM + timedelta(days=1)))
+
+    assert result.planned == ["ada"]
+    tuesday = {row.delivery_key for row in await rows(database)}
+    assert "review:2026-11-24:L1-single" in tuesday
 
 
 async def test_quiz_items_follow_their_position_and_retired_content_is_skipped(database):

@@ -143,7 +143,7 @@ def test_calendar_workdays_and_policy_are_stored(cli, staffed, database_url):
         "--set",
         "review_cap=3",
         "--set",
-        "signal_bottom=false",
+        "signal_repeat_miss=true",
         "--set",
         "nudge_after_hours=3",
     )
@@ -151,7 +151,7 @@ def test_calendar_workdays_and_policy_are_stored(cli, staffed, database_url):
     assert result.exit_code == 0, result.stderr
     row = listed(cli)["desk"]
     assert (row["calendar"], row["workdays"]) == ("GB-ENG", "sun-thu")
-    assert row["policy_overrides"] == {"review_cap": 3, "signal_bottom": False}
+    assert row["policy_overrides"] == {"review_cap": 3, "signal_repeat_miss": True}
     stored = team(database_url, "desk")
     assert stored.workdays == "mon,tue,wed,thu,sun"
     assert (stored.holidays_country, stored.holidays_subdiv) == ("GB", "ENG")

@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.coaching.calendar import working_days_after
 from bot.coaching.people import admins
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import struggle_score
+from bot.coaching.struggle import evidence_since, scored_window
 from bot.messages import Outbound, OutboundKind, Span, Spans, UserText, spans_markdown
 from bot.outbox.daily import LIVE_STATUSES
 from bot.outbox.payload import stored_message
@@ -41,6 +41,7 @@ from storage.models import (
     Person,
     PersonStatus,
     Reflection,
+    Response,
     Role,
     Team,
 )
@@ -51,6 +52,7 @@ OPEN_STATUSES = (EscalationStatus.OPEN, EscalationStatus.CLAIMED)
 EVIDENCE_REFLECTIONS = 3
 QUOTE_CHARS = 200
 CARD_ANSWERS = 10
+EVIDENCE_ANSWERS = 60  # the window's answers kept on the case, newest first
 RELAY_CHARS = 2500  # a relayed message plus its heading stays within every platform's limit
 ASKED = ("request", "help")  # the learner's own `coach` command, a reflection asking for help
 
@@ -82,12 +84,21 @@ async def open_case_of(session: AsyncSession, person_id: int) -> Escalation | No
 
 
 async def gather_evidence(
-    session: AsyncSession, *, person: Person, policy: TeamPolicy
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
 ) -> dict[str, Any]:
-    """Recent answers (expected vs actual), misses by topic, recent reflections."""
-    score, answers = await struggle_score(
-        session, person_id=person.id, window=policy.struggle_window
+    """The scored window's answers (expected vs actual), misses by topic, recent reflections."""
+    window = await scored_window(session, person=person, policy=policy, now=now)
+    answers = list(
+        (
+            await session.exec(
+                select(Response)
+                .where(Response.person_id == person.id, Response.answered_at >= window.since)
+                .order_by(col(Response.answered_at).desc(), col(Response.id).desc())
+                .limit(EVIDENCE_ANSWERS)
+            )
+        ).all()
     )
+    score = (await evidence_since(session, person_id=person.id, since=window.since)).z
     items = {
         item.id: (item, lesson)
         for item, lesson in (
@@ -139,7 +150,7 @@ def case_card(case: Escalation, learner: Person, *, heading: str = "") -> Outbou
     sections: list[Spans] = [(heading,)] if heading else []
     sections.append((f"Reason: {case.reason}",))
     if evidence.get("answers"):
-        lines = [f"Struggle score: {evidence['score']:+.2f}. Recent answers (expected → got):"]
+        lines = [f"Struggle z-score: {evidence['score']:+.1f}. Recent answers (expected → got):"]
         lines += [
             f"• {a['item']} ({names.get(a['topic'], a['topic'])}"
             f"{', review' if a['review'] else ''}): "
@@ -287,7 +298,7 @@ async def open_case(
         return existing, False
     team = await session.get(Team, person.team_id) if person.team_id is not None else None
     policy = policy_for(team)
-    evidence = await gather_evidence(session, person=person, policy=policy)
+    evidence = await gather_evidence(session, person=person, policy=policy, now=now)
     evidence["signal"] = signal
     sla_day = working_days_after(team, now.date(), policy.sla_working_days)
     case = Escalation(

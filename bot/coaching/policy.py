@@ -46,17 +46,22 @@ class TeamPolicy(BaseModel):
     desired_retention: float = Field(0.9, gt=0.5, lt=1.0, description="FSRS target recall.")
     nudge_after_hours: float = Field(3, gt=0, le=24, description="Hours before one reminder.")
     working_hours_end: str = Field("17:00", description="Local time after which nobody is nudged.")
-    struggle_threshold: float = Field(-1.5, lt=0, description="Struggle score that opens a case.")
-    struggle_window: int = Field(8, ge=2, le=50, description="Graded answers in the score.")
-    struggle_bottom_share: float = Field(0.15, ge=0, le=0.5, description="Bottom share flagged.")
-    struggle_min_team: int = Field(10, ge=2, description="Learners needed for the bottom rule.")
-    struggle_min_answers: int = Field(5, ge=1, description="Answers each for the bottom rule.")
+    struggle_threshold: float = Field(
+        -2.5, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
+    )
+    struggle_days: int = Field(10, ge=3, le=60, description="Working days of answers scored.")
+    struggle_min_answers: int = Field(10, ge=3, description="Answers needed before a case opens.")
+    struggle_cooldown_days: int = Field(
+        10, ge=0, le=60, description="Working days after a case when only newer answers count."
+    )
+    struggle_cases_per_coach_week: int = Field(
+        3, ge=0, le=50, description="New struggle cases per coach per week; the rest go to digests."
+    )
     repeat_miss_count: int = Field(3, ge=2, description="Misses of one item that open a case.")
     silent_days: int = Field(5, ge=1, description="Working days without an answer.")
     sla_working_days: int = Field(1, ge=1, description="Working days a case may stay unclaimed.")
     signal_score: bool = Field(True, description="Open cases on a low struggle score.")
-    signal_bottom: bool = Field(True, description="Open cases for the team's bottom share.")
-    signal_repeat_miss: bool = Field(True, description="Open cases when one item is missed often.")
+    signal_repeat_miss: bool = Field(False, description="Open cases when one item is missed often.")
     signal_silence: bool = Field(True, description="Open cases after silent working days.")
     signal_help: bool = Field(True, description="Open cases when a reflection asks for help.")
     signal_request: bool = Field(True, description="Open cases when a learner asks for a coach.")

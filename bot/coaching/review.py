@@ -8,8 +8,10 @@ time so the planner can query it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, Scheduler
 from fsrs.card import CardDict
@@ -22,12 +24,28 @@ from storage.models import ReviewState
 
 def scheduler_for(policy: TeamPolicy) -> Scheduler:
     """A day-based FSRS scheduler with the team's desired retention."""
+    return _scheduler(policy.desired_retention)
+
+
+@lru_cache(maxsize=16)
+def _scheduler(desired_retention: float) -> Scheduler:
+    """One scheduler per retention: building one per answer cost more than the review."""
     return Scheduler(
-        desired_retention=policy.desired_retention,
+        desired_retention=desired_retention,
         learning_steps=(),
         relearning_steps=(),
         enable_fuzzing=False,
     )
+
+
+def due_by(day: date, timezone: str) -> datetime:
+    """The end of local date `day`: an item is due that day if its `due` is before this.
+
+    FSRS puts `due` at the answer's time of day plus the interval, so an item
+    answered at 09:20 is due at 09:20 some later day; it belongs to that whole
+    local date, including a plan made at 09:00.
+    """
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=ZoneInfo(timezone))
 
 
 def rating_for(*, correct: bool, late: bool) -> Rating:

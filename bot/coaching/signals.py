@@ -1,35 +1,32 @@
 """The struggle signals of DESIGN.md step 6, each switchable per team policy.
 
-After an answer: the same item missed `repeat_miss_count` times, the struggle
-score below its threshold, or a negative score in the team's bottom share.
+After an answer: the same item missed `repeat_miss_count` times, or the
+struggle z-score at or below its threshold (docs/struggle.md), within the
+coaches' weekly case limit.
 Daily (`silence_tick`): `silent_days` delivered working days without any
 answer. Help-asking reflections and `coach` requests open cases directly
-(`reflections.py`, `learner_commands.py`). Every count starts after the
-learner's last resolved case, so a resolved case never reopens on old answers.
+(`reflections.py`, `learner_commands.py`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.escalation import OPEN_STATUSES, open_case
+from bot.coaching.escalation import OPEN_STATUSES, coaches_for, open_case, open_case_of
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import (
-    in_bottom_share,
-    since_last_case,
-    struggle_score,
-    team_scores,
-)
+from bot.coaching.struggle import evidence_since, scored_window
 from storage.db import SessionFactory
 from storage.models import (
     GRADED_DAY_KINDS,
@@ -48,13 +45,19 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 
-async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) -> int:
-    """How often the learner got this item wrong since their last resolved case."""
+STRUGGLE_SIGNALS = ("score", "repeat_miss")  # the answer signals under the coach's weekly cap
+WEEK = timedelta(days=7)
+
+
+async def _missed_times(
+    session: AsyncSession, *, person_id: int, item_id: int, since: datetime
+) -> int:
+    """How often the learner got this item wrong at or after `since`."""
     statement = select(func.count(col(Response.id))).where(
         Response.person_id == person_id,
         Response.item_id == item_id,
         col(Response.correct).is_(False),
-        since_last_case(person_id),
+        Response.answered_at >= since,
     )
     return (await session.exec(statement)).one()
 
@@ -62,41 +65,56 @@ async def _missed_times(session: AsyncSession, *, person_id: int, item_id: int) 
 async def answer_signal(
     session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
 ) -> tuple[str, str] | None:
-    """The first signal this answer raises, as (signal name, reason), or None."""
+    """The first signal this answer raises, as (signal name, reason in coach words), or None.
+
+    Both look only at the scored window (docs/struggle.md): the last
+    `struggle_days` working days, or since the last resolved case in its cool-down.
+    """
+    if not (policy.signal_repeat_miss or policy.signal_score):
+        return None
+    window = await scored_window(session, person=person, policy=policy, now=response.answered_at)
     if policy.signal_repeat_miss and not response.correct:
-        misses = await _missed_times(session, person_id=person.id, item_id=response.item_id)
+        misses = await _missed_times(
+            session, person_id=person.id, item_id=response.item_id, since=window.since
+        )
         if misses >= policy.repeat_miss_count:
             item = await session.get_one(Item, response.item_id)
             return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
-    if not (policy.signal_score or policy.signal_bottom):
-        return None
-    score, answers = await struggle_score(
-        session, person_id=person.id, window=policy.struggle_window
-    )
-    if len(answers) < policy.struggle_min_answers:
-        return None  # too few answers since the last case to judge fairly
-    if policy.signal_score and score < policy.struggle_threshold:
-        return "score", (
-            f"struggle score {score:+.2f} over the last {len(answers)} answers "
-            f"(threshold {policy.struggle_threshold:+.2f})"
-        )
-    if policy.signal_bottom and score < 0 and person.team_id is not None:
-        scores = await team_scores(
-            session,
-            team_id=person.team_id,
-            window=policy.struggle_window,
-            min_answers=policy.struggle_min_answers,
-        )
-        if (
-            len(scores) >= policy.struggle_min_team
-            and person.id in scores
-            and in_bottom_share(scores, person.id, policy.struggle_bottom_share)
-        ):
-            return "bottom", (
-                f"struggle score {score:+.2f} is in the team's bottom "
-                f"{policy.struggle_bottom_share:.0%}"
-            )
+    if policy.signal_score:
+        evidence = await evidence_since(session, person_id=person.id, since=window.since)
+        if evidence.strong(policy):
+            return "score", evidence.in_words(window.days)
     return None
+
+
+def _signal_of() -> Any:
+    """The signal that opened a case, read from its evidence (a SQL expression)."""
+    return col(Escalation.evidence)["signal"].as_string()
+
+
+async def past_case_limit(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> bool:
+    """True when the learner's coaches got their weekly share of new struggle cases already.
+
+    The limit is `struggle_cases_per_coach_week` for each of the team's coaches
+    (the admins stand in for a team without one), over the last seven days.
+    """
+    if person.team_id is None:
+        return False
+    opened = (
+        await session.exec(
+            select(func.count(col(Escalation.id)))
+            .join(Person, col(Person.id) == Escalation.person_id)
+            .where(
+                Person.team_id == person.team_id,
+                Escalation.opened_at > now - WEEK,
+                _signal_of().in_(STRUGGLE_SIGNALS),
+            )
+        )
+    ).one()
+    coaches = max(len(await coaches_for(session, person)), 1)
+    return opened >= policy.struggle_cases_per_coach_week * coaches
 
 
 async def after_answer(
@@ -108,11 +126,19 @@ async def after_answer(
     now: datetime,
     admin_addresses: Sequence[str] = (),
 ) -> Escalation | None:
-    """Evaluate the answer signals and open (or add to) the learner's case."""
+    """Evaluate the answer signals and open (or add to) the learner's case.
+
+    Past the coaches' weekly limit no case opens; the learner is listed in the
+    coaches' digest by strength of evidence instead (`outbox/digest.py`).
+    """
     raised = await answer_signal(session, person=person, response=response, policy=policy)
     if raised is None:
         return None
     signal, reason = raised
+    existing = await open_case_of(session, person.id)
+    if existing is None and await past_case_limit(session, person=person, policy=policy, now=now):
+        log.info("person %s: %s, held for the digest (weekly case limit)", person.id, reason)
+        return None
     case, _ = await open_case(
         session,
         person=person,
@@ -126,33 +152,19 @@ async def after_answer(
 
 @dataclass(frozen=True, slots=True)
 class _Watched:
-    """A learner the silence check looks at, with what it needs to know of them."""
+    """A learner the silence check looks at, with their team's policy."""
 
     person: Person
     policy: TeamPolicy
-    since: datetime | None  # their last answer or last resolved case, whichever is later
 
 
 async def _watched(session: AsyncSession) -> list[_Watched]:
     """Active learners with the silence signal on and no open case, in one query."""
-    last_answer = (
-        select(func.max(Response.answered_at))
-        .where(col(Response.person_id) == Person.id)
-        .scalar_subquery()
-    )
-    last_resolved = (
-        select(func.max(Escalation.resolved_at))
-        .where(
-            col(Escalation.person_id) == Person.id,
-            Escalation.status == EscalationStatus.RESOLVED,
-        )
-        .scalar_subquery()
-    )
     has_open_case = exists().where(
         col(Escalation.person_id) == Person.id, col(Escalation.status).in_(OPEN_STATUSES)
     )
     statement = (
-        select(Person, Team, last_answer, last_resolved)
+        select(Person, Team)
         .outerjoin(Team, col(Team.id) == Person.team_id)
         .where(
             Person.role == Role.LEARNER,
@@ -161,27 +173,49 @@ async def _watched(session: AsyncSession) -> list[_Watched]:
         )
         .order_by(col(Person.id))
     )
-    watched = []
-    for person, team, answered, resolved in (await session.exec(statement)).all():
-        policy = policy_for(team)
-        marks = [mark for mark in (answered, resolved) if mark is not None]
-        if policy.signal_silence:
-            watched.append(_Watched(person, policy, max(marks) if marks else None))
-    return watched
+    watched = [
+        _Watched(person, policy_for(team)) for person, team in (await session.exec(statement)).all()
+    ]
+    return [learner for learner in watched if learner.policy.signal_silence]
 
 
-async def _silent_days(session: AsyncSession, *, learner: _Watched, now: datetime) -> int:
-    """Delivered days before today since the learner's last answer (and last resolved case)."""
-    person = learner.person
-    statement = select(func.count(func.distinct(Delivery.local_date))).where(
-        Delivery.person_id == person.id,
-        col(Delivery.kind).in_(GRADED_DAY_KINDS),
-        Delivery.status == DeliveryStatus.SENT,
-        col(Delivery.local_date) < local_today(person, now),
+async def _silent_days(
+    session: AsyncSession, *, watched: list[_Watched], now: datetime
+) -> dict[int, int]:
+    """Delivered days before each learner's today since their last answer and last resolved case.
+
+    One query for everyone: each learner's delivered dates after both marks.
+    """
+    last_answer = (
+        select(func.max(Response.answered_at))
+        .where(col(Response.person_id) == Delivery.person_id)
+        .scalar_subquery()
     )
-    if learner.since is not None:
-        statement = statement.where(col(Delivery.sent_at) > learner.since)
-    return (await session.exec(statement)).one()
+    last_resolved = (
+        select(func.max(Escalation.resolved_at))
+        .where(
+            col(Escalation.person_id) == Delivery.person_id,
+            Escalation.status == EscalationStatus.RESOLVED,
+        )
+        .scalar_subquery()
+    )
+    people = {learner.person.id: learner.person for learner in watched}
+    statement = (
+        select(Delivery.person_id, col(Delivery.local_date))
+        .where(
+            col(Delivery.person_id).in_(people),
+            col(Delivery.kind).in_(GRADED_DAY_KINDS),
+            Delivery.status == DeliveryStatus.SENT,
+            or_(last_answer.is_(None), col(Delivery.sent_at) > last_answer),
+            or_(last_resolved.is_(None), col(Delivery.sent_at) > last_resolved),
+        )
+        .distinct()
+    )
+    days: Counter[int] = Counter()
+    for person_id, day in (await session.exec(statement)).all():
+        if day is not None and day < local_today(people[person_id], now):
+            days[person_id] += 1
+    return days
 
 
 async def silence_tick(
@@ -194,11 +228,12 @@ async def silence_tick(
     """
     now = clock.now()
     async with sessions() as session:
+        watched = await _watched(session)
+        counted = await _silent_days(session, watched=watched, now=now) if watched else {}
         silent = [
             (learner, days)
-            for learner in await _watched(session)
-            if (days := await _silent_days(session, learner=learner, now=now))
-            >= learner.policy.silent_days
+            for learner in watched
+            if (days := counted[learner.person.id]) >= learner.policy.silent_days
         ]
     opened = 0
     for learner, days in silent:

@@ -1,40 +1,43 @@
-"""The expectation-based struggle score of DESIGN.md step 6.
+"""The struggle z-score of DESIGN.md step 6 and docs/struggle.md.
 
-Each graded answer stores what was expected of it (`Response.expected`):
+Each graded answer stores what was expected of it (`Response.expected`),
+calibrated on the pack's observed outcomes (`Calibration` counts, kept
+incrementally: one read and one or two upserts per answer):
 
-* a new lesson item: the share of the learner's team who got it right, shrunk
-  towards the pack-wide share while few have answered,
-  `(5·pack_share + team_correct) / (5 + team_answers)`; the pack-wide share
-  (all answers to new items of the pack, every team) is itself shrunk towards
-  0.75 the same way, `(5·0.75 + pack_correct) / (5 + pack_answers)`;
-* a review item: `g + (1 − g)·R`, with R the recall FSRS predicts at the
-  moment of answering and g the guessing floor (`grading.guess_floor`).
+* a new lesson item: the item's observed share correct, shrunk towards the
+  pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
+  pack-wide share is itself shrunk towards 0.75 the same way;
+* a review item: FSRS's prediction `g + (1 − g)·R` (g the guessing floor),
+  scaled by how reviews predicted in the same tenth of R actually went:
+  `× (correct + 10) / (predicted + 10)`, so a cohort that forgets faster
+  than FSRS assumes is not all flagged.
 
-The score is Σ(correct − expected) over the last `struggle_window` graded
-answers given after the learner's last resolved case, so answers a coach has
-already dealt with never count again.
+The evidence is then `z = Σ(correct − expected) / √Σ expected·(1 − expected)`
+over the learner's answers in a rolling window of working days: near 0 for a
+typical learner, about −2 or below only when the shortfall is larger than
+chance explains.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    BindParameter,
-    ColumnElement,
-    ScalarSelect,
-    and_,
-    bindparam,
-    case,
-    func,
-)
-from sqlmodel import col, or_, select
+from sqlalchemy import bindparam, case, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
 from bot.coaching.grading import guess_floor
 from bot.coaching.policy import TeamPolicy
 from bot.coaching.review import retrievability
 from storage.models import (
+    Calibration,
     Escalation,
     EscalationStatus,
     Item,
@@ -42,147 +45,240 @@ from storage.models import (
     Response,
     ReviewState,
     Role,
+    Team,
 )
 
 PRIOR_WEIGHT = 5
 PACK_SHARE_START = 0.75
+R_BUCKETS = 10
+BUCKET_WEIGHT = 10.0  # predicted successes' worth of trust in FSRS before outcomes count
+CEILING = 0.99  # never expect certainty: one miss would weigh without limit
+NEW_PREFIX = "item:"
 
-_CORRECT = func.coalesce(func.sum(case((col(Response.correct), 1), else_=0)), 0)
 
-
-def shrunk_share(*, correct: int, answers: int, prior: float) -> float:
+def shrunk_share(*, correct: float, answers: float, prior: float) -> float:
     """`(5·prior + correct) / (5 + answers)`: a share that trusts few answers little."""
     return (PRIOR_WEIGHT * prior + correct) / (PRIOR_WEIGHT + answers)
 
 
-_IN_TEAM = and_(
-    col(Person.team_id) == bindparam("team_id"),  # never true without a team
-    col(Response.item_id) == bindparam("item_id"),
-)
-_FIRST_ANSWERS = (  # built once: it runs after every answer to a new lesson item
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What an answer is expected to score, and the calibration counts it will add to."""
+
+    value: float
+    pack_id: str
+    scope: str
+    predicted: float  # FSRS's own prediction for a review; 0 for a new item
+
+
+_SCOPE_COUNTS = (  # built once: it runs for every answer to a new item
     select(
-        _CORRECT,
-        func.count(col(Response.id)),
-        func.coalesce(func.sum(case((and_(_IN_TEAM, col(Response.correct)), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((_IN_TEAM, 1), else_=0)), 0),
+        func.coalesce(func.sum(Calibration.answers), 0),
+        func.coalesce(func.sum(Calibration.correct), 0),
+        func.coalesce(
+            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.answers))),
+            0,
+        ),
+        func.coalesce(
+            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.correct))),
+            0,
+        ),
+    ).where(
+        Calibration.pack_id == bindparam("pack_id"),
+        col(Calibration.scope).startswith(NEW_PREFIX),
     )
-    .join(Item, col(Item.id) == Response.item_id)
-    .join(Person, col(Person.id) == Response.person_id)
-    .where(Item.pack_id == bindparam("pack_id"), col(Response.review).is_(False))
 )
 
 
-async def expected_for_new(session: AsyncSession, *, item: Item, team_id: int | None) -> float:
-    """The chance a learner of this team gets a new lesson item right.
+async def expected_for_new(session: AsyncSession, *, item: Item) -> Expectation:
+    """The chance a typical learner gets this new lesson item right."""
+    scope = f"{NEW_PREFIX}{item.id}"
+    params = {"pack_id": item.pack_id, "scope": scope}
+    pack_answers, pack_correct, answers, correct = (
+        await session.exec(_SCOPE_COUNTS, params=params)
+    ).one()
+    pack_share = shrunk_share(correct=pack_correct, answers=pack_answers, prior=PACK_SHARE_START)
+    value = shrunk_share(correct=correct, answers=answers, prior=pack_share)
+    return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)
 
-    One query counts the pack's first answers and, among them, the team's on this item.
-    """
-    params = {"team_id": team_id, "item_id": item.id, "pack_id": item.pack_id}
-    row = (await session.exec(_FIRST_ANSWERS, params=params)).one()
-    pack_share = shrunk_share(correct=row[0], answers=row[1], prior=PACK_SHARE_START)
-    if team_id is None:
-        return pack_share
-    return shrunk_share(correct=row[2], answers=row[3], prior=pack_share)
+
+def recalibrated(predicted: float, *, correct: float, expected: float, floor: float) -> float:
+    """FSRS's prediction scaled by how its bucket's reviews actually went, within [g, 0.99]."""
+    ratio = (correct + BUCKET_WEIGHT) / (expected + BUCKET_WEIGHT)
+    return min(max(predicted * ratio, floor), CEILING)
 
 
-def expected_for_review(
-    *, item: Item, state: ReviewState, now: datetime, policy: TeamPolicy
-) -> float:
-    """`g + (1 − g)·R` for a review of `item` at `now`."""
+async def expected_for_review(
+    session: AsyncSession, *, item: Item, state: ReviewState, now: datetime, policy: TeamPolicy
+) -> Expectation:
+    """`g + (1 − g)·R` for a review of `item` at `now`, recalibrated on the pack's reviews."""
     floor = guess_floor(item)
-    return floor + (1 - floor) * retrievability(policy, state, now)
+    recall = retrievability(policy, state, now)
+    predicted = floor + (1 - floor) * recall
+    scope = f"review:{min(int(recall * R_BUCKETS), R_BUCKETS - 1)}"
+    counts = (
+        await session.exec(
+            select(Calibration.correct, Calibration.predicted).where(
+                Calibration.pack_id == item.pack_id, Calibration.scope == scope
+            )
+        )
+    ).first()
+    correct, expected = counts if counts is not None else (0, 0.0)
+    value = recalibrated(predicted, correct=correct, expected=expected, floor=floor)
+    return Expectation(value, item.pack_id, scope, predicted)
 
 
-def _last_resolved(person_id: int | BindParameter[int]) -> ScalarSelect[datetime | None]:
-    """When the learner's latest case was resolved (a subquery); earlier answers no longer count."""
-    return (
-        select(func.max(Escalation.resolved_at))
-        .where(Escalation.person_id == person_id, Escalation.status == EscalationStatus.RESOLVED)
-        .scalar_subquery()
+@lru_cache(maxsize=2)
+def _count_statement(dialect: str) -> Any:
+    """The calibration upsert for one dialect, built once (it runs after every answer)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(Calibration).values(
+        pack_id=bindparam("pack_id"),
+        scope=bindparam("scope"),
+        answers=1,
+        correct=bindparam("correct"),
+        predicted=bindparam("predicted"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["pack_id", "scope"],
+        set_={
+            "answers": Calibration.answers + 1,
+            "correct": Calibration.correct + statement.excluded.correct,
+            "predicted": Calibration.predicted + statement.excluded.predicted,
+        },
     )
 
 
-def since_last_case(person_id: int | BindParameter[int]) -> ColumnElement[bool]:
-    """True for the learner's answers given after their last resolved case (or ever, if none)."""
-    resolved = _last_resolved(person_id)
-    return or_(resolved.is_(None), col(Response.answered_at) > resolved)
+async def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
+    """Add one answer's outcome to its calibration counts (one upsert)."""
+    params = {
+        "pack_id": expectation.pack_id,
+        "scope": expectation.scope,
+        "correct": int(correct),
+        "predicted": expectation.predicted,
+    }
+    await session.exec(_count_statement(session.get_bind().dialect.name), params=params)
 
 
-_RECENT_ANSWERS = (  # built once: it runs after every answer
-    select(Response)
-    .where(Response.person_id == bindparam("person_id"), since_last_case(bindparam("person_id")))
-    .order_by(col(Response.answered_at).desc(), col(Response.id).desc())
-    .limit(bindparam("window"))
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A learner's graded answers in the window: how many, how many right, and what was expected."""
+
+    answers: int = 0
+    correct: int = 0
+    expected: float = 0.0
+    variance: float = 0.0  # Σ expected·(1 − expected)
+
+    @property
+    def z(self) -> float:
+        """Σ(correct − expected) / √Σ expected·(1 − expected); 0 without answers."""
+        if self.variance <= 0:
+            return 0.0
+        return (self.correct - self.expected) / math.sqrt(self.variance)
+
+    def strong(self, policy: TeamPolicy) -> bool:
+        """Enough answers, and a shortfall at or past the team's threshold."""
+        return self.answers >= policy.struggle_min_answers and self.z <= policy.struggle_threshold
+
+    def in_words(self, days: int) -> str:
+        """The evidence as a coach reads it."""
+        return (
+            f"answered {self.correct} of {self.answers} right in the last {days} working days "
+            f"where a typical learner gets {self.expected:.0f} (z = {self.z:+.1f})"
+        )
+
+
+_CORRECT = func.coalesce(func.sum(case((col(Response.correct), 1), else_=0)), 0)
+_SUMS = (
+    func.count(col(Response.id)),
+    _CORRECT,
+    func.coalesce(func.sum(Response.expected), 0.0),
+    func.coalesce(func.sum(Response.expected * (1 - Response.expected)), 0.0),
+)
+_EVIDENCE = select(*_SUMS).where(  # built once: it runs after every answer
+    Response.person_id == bindparam("person_id"),
+    Response.answered_at >= bindparam("since"),
 )
 
 
-async def recent_answers(session: AsyncSession, *, person_id: int, window: int) -> list[Response]:
-    """The learner's last `window` graded answers since their last resolved case, newest first."""
-    params = {"person_id": person_id, "window": window}
-    return list((await session.exec(_RECENT_ANSWERS, params=params)).all())
+async def evidence_since(session: AsyncSession, *, person_id: int, since: datetime) -> Evidence:
+    """The learner's evidence from their answers given at or after `since`."""
+    params = {"person_id": person_id, "since": since}
+    answers, correct, expected, variance = (await session.exec(_EVIDENCE, params=params)).one()
+    return Evidence(answers, correct, float(expected), float(variance))
 
 
-def score_of(answers: list[Response]) -> float:
-    """Σ(correct − expected)."""
-    return sum(int(answer.correct) - answer.expected for answer in answers)
-
-
-async def struggle_score(
-    session: AsyncSession, *, person_id: int, window: int
-) -> tuple[float, list[Response]]:
-    """The learner's struggle score and the answers since their last resolved case it is made of."""
-    answers = await recent_answers(session, person_id=person_id, window=window)
-    return score_of(answers), answers
-
-
-async def team_scores(
-    session: AsyncSession, *, team_id: int, window: int, min_answers: int
-) -> dict[int, float]:
-    """Struggle scores of the team's learners with `min_answers` answers since their last case."""
-    resolved = (
-        select(
-            col(Escalation.person_id).label("person_id"),
-            func.max(Escalation.resolved_at).label("resolved_at"),
-        )
-        .where(Escalation.status == EscalationStatus.RESOLVED)
-        .group_by(col(Escalation.person_id))
-        .subquery()
-    )
-    newest_first = (col(Response.answered_at).desc(), col(Response.id).desc())
-    ranked = (
-        select(
-            col(Response.person_id).label("person_id"),
-            case((col(Response.correct), 1.0), else_=0.0).label("correct"),
-            col(Response.expected).label("expected"),
-            func.row_number()
-            .over(partition_by=col(Response.person_id), order_by=newest_first)
-            .label("rank"),
-        )
+async def team_evidence(
+    session: AsyncSession, *, team_id: int, since: datetime
+) -> dict[int, Evidence]:
+    """Each learner of the team with answers since `since`, and their evidence (one query)."""
+    statement = (
+        select(col(Response.person_id), *_SUMS)  # type: ignore[call-overload]  # five columns
         .join(Person, col(Person.id) == Response.person_id)
-        .outerjoin(resolved, resolved.c.person_id == Response.person_id)
         .where(
             Person.team_id == team_id,
             Person.role == Role.LEARNER,
-            or_(resolved.c.resolved_at.is_(None), Response.answered_at > resolved.c.resolved_at),
+            Response.answered_at >= since,
         )
-        .subquery()
+        .group_by(col(Response.person_id))
     )
-    rows = (
-        await session.exec(
-            select(
-                ranked.c.person_id,
-                func.sum(ranked.c.correct - ranked.c.expected),
-                func.count(),
-            )
-            .where(ranked.c.rank <= window)
-            .group_by(ranked.c.person_id)
-        )
-    ).all()
-    return {person_id: float(score) for person_id, score, count in rows if count >= min_answers}
+    return {
+        person_id: Evidence(answers, correct, float(expected), float(variance))
+        for person_id, answers, correct, expected, variance in (await session.exec(statement)).all()
+    }
 
 
-def in_bottom_share(scores: dict[int, float], person_id: int, share: float) -> bool:
-    """True when fewer than `share` of the scored learners score lower than this one."""
-    mine = scores[person_id]
-    lower = sum(1 for score in scores.values() if score < mine)
-    return lower < share * len(scores)
+def window_start(calendar: WorkCalendar, *, today: date, days: int) -> date:
+    """The first local date of a window of `days` working days ending today."""
+    day, left = today, days
+    while True:
+        if calendar.is_working_day(day):
+            left -= 1
+            if left <= 0:
+                return day
+        day -= timedelta(days=1)
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The instant a local date begins in `timezone`."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(timezone))
+
+
+def working_days_between(calendar: WorkCalendar, start: date, end: date) -> int:
+    """Working days after `start` up to and including `end`."""
+    return sum(
+        calendar.is_working_day(start + timedelta(days=offset))
+        for offset in range(1, (end - start).days + 1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which of a learner's answers are scored now: those at or after `since`."""
+
+    since: datetime
+    days: int  # working days it spans, for the coach's reading
+    cooling: bool  # inside the cool-down after a resolved case: only newer answers count
+
+
+_LAST_RESOLVED = select(func.max(Escalation.resolved_at)).where(  # built once: after every answer
+    Escalation.person_id == bindparam("person_id"),
+    Escalation.status == EscalationStatus.RESOLVED,
+)
+
+
+async def scored_window(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> Window:
+    """The last `struggle_days` working days; since the last resolved case in its cool-down."""
+    team = await session.get(Team, person.team_id) if person.team_id is not None else None
+    calendar = calendar_for(team)
+    today = local_date(now, person.timezone)
+    first = window_start(calendar, today=today, days=policy.struggle_days)
+    since = local_midnight(first, person.timezone)
+    resolved = (await session.exec(_LAST_RESOLVED, params={"person_id": person.id})).one()
+    if resolved is not None and resolved > since:
+        resolved_on = local_date(resolved, person.timezone)
+        if working_days_between(calendar, resolved_on, today) < policy.struggle_cooldown_days:
+            return Window(resolved, working_days_between(calendar, resolved_on, today) + 1, True)
+    return Window(since, policy.struggle_days, False)

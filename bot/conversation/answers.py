@@ -30,7 +30,7 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
-from bot.coaching.struggle import expected_for_new, expected_for_review
+from bot.coaching.struggle import count_outcome, expected_for_new, expected_for_review
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
@@ -99,9 +99,12 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
     late = delivery.local_date is not None and delivery.local_date < local_today(person, now)
     review = delivery.kind == DeliveryKind.REVIEW
     if review and state is not None:
-        expected = expected_for_review(item=item, state=state, now=now, policy=turn.policy)
+        expectation = await expected_for_review(
+            session, item=item, state=state, now=now, policy=turn.policy
+        )
     else:
-        expected = await expected_for_new(session, item=item, team_id=person.team_id)
+        expectation = await expected_for_new(session, item=item)
+    await count_outcome(session, expectation, correct=grade.correct)
     response = Response(
         person_id=person.id,
         item_id=item.id,
@@ -110,7 +113,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         correct=grade.correct,
         late=late,
         review=review,
-        expected=expected,
+        expected=expectation.value,
         answered_at=now,
     )
     session.add(response)

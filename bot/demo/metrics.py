@@ -310,6 +310,28 @@ async def escalations(session: AsyncSession) -> dict[str, Any]:
     }
 
 
+async def case_reasons(
+    session: AsyncSession, learners: Sequence[DemoLearner]
+) -> list[dict[str, Any]]:
+    """Each case in the order opened: whose (and their persona), what signal, and why."""
+    persona_of = {learner.name: learner.persona.key for learner in learners}
+    rows = await session.exec(
+        select(Escalation, Person.name)
+        .join(Person, col(Person.id) == Escalation.person_id)
+        .order_by(col(Escalation.id))
+    )
+    return [
+        {
+            "case": opened.id,
+            "learner": name,
+            "persona": persona_of.get(name),
+            "signal": opened.evidence.get("signal", "other"),
+            "reason": opened.reason,
+        }
+        for opened, name in rows.all()
+    ]
+
+
 async def by_persona(
     session: AsyncSession, learners: Sequence[DemoLearner]
 ) -> dict[str, dict[str, Any]]:

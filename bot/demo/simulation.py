@@ -152,7 +152,7 @@ class Agenda:
         return group
 
 
-def _load_starter(path: Path | None) -> Any:
+def load_starter(path: Path | None) -> Any:
     """The pack to teach: `path`, or the shipped starter pack."""
     folder = path or shipped_pack_path(STARTER_PACK)
     if folder is None:
@@ -163,13 +163,58 @@ def _load_starter(path: Path | None) -> Any:
     return pack
 
 
+async def console_team(
+    session: AsyncSession,
+    *,
+    name: str,
+    pack_id: str,
+    coach: Person,
+    learners: Sequence[tuple[str, str, str, str]],
+    now: datetime,
+    holidays: str | None = None,
+    policy: tuple[str, ...] = (),
+) -> list[Person]:
+    """A Monday-to-Friday team of console learners (name, id, zone, send time) and its coach.
+
+    The learners are enrolled in `pack_id`; `policy` holds `KEY=VALUE` overrides.
+    """
+    session.add(coach)
+    await session.flush()
+    changes = TeamChanges(
+        pack_id=pack_id,
+        coaches=(coach.address,),
+        holidays=holidays,
+        workdays="mon-fri",
+        assignments=policy,
+        create=True,
+    )
+    team = (await configure_team(session, name=name, changes=changes, now=now)).team
+    people = [
+        Person(
+            name=learner,
+            role=Role.LEARNER,
+            team_id=team.id,
+            platform="console",
+            platform_id=platform_id,
+            timezone=timezone,
+            send_time=send_time,
+            created_at=now,
+        )
+        for learner, platform_id, timezone, send_time in learners
+    ]
+    session.add_all(people)
+    await session.flush()
+    await enrol_all(session, people=people, pack_id=pack_id, now=now)
+    return people
+
+
 async def _set_up(
     session: AsyncSession, *, config: DemoConfig, learners: Sequence[DemoLearner]
 ) -> tuple[str, int]:
     """Load the pack, create the team, coach and learners, enrol them; (title, lessons)."""
     if (await session.exec(select(Person.id).limit(1))).first() is not None:
         raise UserError("the demo needs an empty database; give --db a new file")
-    pack = _load_starter(config.pack)
+    pack = load_starter(config.pack)
     await load_pack(session, pack, now=START)
     coach = Person(
         name=COACH_NAME,
@@ -178,36 +223,23 @@ async def _set_up(
         platform_id=COACH_NAME.lower(),
         timezone=COACH_ZONE,
     )
-    session.add(coach)
-    await session.flush()
-    changes = TeamChanges(
-        pack_id=pack.meta.id,
-        coaches=(coach.address,),
-        holidays=CALENDAR,
-        workdays="mon-fri",
-        create=True,
-    )
-    team = (await configure_team(session, name=TEAM, changes=changes, now=START)).team
     people = [
-        Person(
-            name=learner.name,
-            role=Role.LEARNER,
-            team_id=team.id,
-            platform="console",
-            platform_id=learner.address.partition(":")[2],
-            timezone=learner.timezone,
-            send_time=learner.send_time,
-            created_at=START,
-        )
+        (learner.name, learner.address.partition(":")[2], learner.timezone, learner.send_time)
         for learner in learners
     ]
-    session.add_all(people)
-    await session.flush()
-    await enrol_all(session, people=people, pack_id=pack.meta.id, now=START)
+    await console_team(
+        session,
+        name=TEAM,
+        pack_id=pack.meta.id,
+        coach=coach,
+        learners=people,
+        now=START,
+        holidays=CALENDAR,
+    )
     return pack.meta.title, len(pack.lessons)
 
 
-def _choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
+def choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
     """The button presses answering a choice item rightly or wrongly."""
     if item.type == "true_false":
         return [str(bool(item.data["answer"]) == right).lower()]
@@ -223,7 +255,7 @@ def _choice_answer(item: Item, right: bool, rng: random.Random) -> list[str]:
     return [f"c{index}" for index in sorted(picked)] + ["done"]
 
 
-def _typed_answer(item: Item, right: bool) -> str:
+def typed_answer(item: Item, right: bool) -> str:
     """A typed answer to a short or numeric item, right or wrong."""
     data = item.data
     if item.type == "short":
@@ -354,12 +386,12 @@ class Cohort:
         right = rng.random() < learner.persona.accuracy
         delivery_id = outbound.delivery_id
         if item.type in ("short", "numeric"):
-            text = _typed_answer(item, right)
+            text = typed_answer(item, right)
             event: Inbound = Text(learner.address, self._event_id(), text, delivery_id)
             self._agenda.add(at, event, f"types “{text}”")
             return
         labels = {choice.choice_id: choice.label for choice in outbound.choices}
-        presses = _choice_answer(item, right, rng)
+        presses = choice_answer(item, right, rng)
         for press in presses:
             event = Answer(learner.address, self._event_id(), delivery_id, (press,))
             note = None if press == "done" else f"taps “{labels.get(press, press)}”"

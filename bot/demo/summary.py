@@ -58,6 +58,7 @@ async def summarise(database: Database, run: DemoRun) -> dict[str, Any]:
         )
         summary |= await metrics.learning(session)
         summary |= await metrics.escalations(session)
+        summary["cases"] = await metrics.case_reasons(session, run.learners)
         summary["personas"] = await metrics.by_persona(session, run.learners)
     return summary
 
@@ -329,8 +330,14 @@ def report(summary: dict[str, Any]) -> Group:
         ),
         style="bold",
     )
+    why = Text(
+        "\n".join(
+            f"#{case['case']} {case['learner']} ({case['persona']}): {case['reason']}"
+            for case in summary["cases"]
+        )
+    )
     shows = Panel(Text("\n".join(findings(summary))), title="What this shows")
-    return Group(headline, cohort_table(summary), escalation, integrity, shows)
+    return Group(headline, cohort_table(summary), escalation, why, integrity, shows)
 
 
 def print_human(console: Console, run: DemoRun, summary: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy
+from bot.coaching.review import due_by
 from bot.outbox.follow_ups import lessons_to_follow_up
 from bot.outbox.queue import Planned, queue_planned
 from storage.models import (
@@ -124,7 +125,7 @@ async def lesson_items(session: AsyncSession, lesson_id: int) -> list[Item]:
 async def due_reviews(
     session: AsyncSession, *, person_id: int, until: datetime, cap: int, skip: set[int]
 ) -> list[Item]:
-    """Up to `cap` live items whose review is due by `until`, most overdue first."""
+    """Up to `cap` live items whose review is due before `until`, most overdue first."""
     if cap <= 0:
         return []
     statement = (
@@ -132,7 +133,7 @@ async def due_reviews(
         .join(ReviewState, col(ReviewState.item_id) == col(Item.id))
         .where(
             ReviewState.person_id == person_id,
-            ReviewState.due <= until,
+            ReviewState.due < until,
             col(Item.retired).is_(False),
             col(Item.id).not_in(skip or {-1}),
         )
@@ -185,7 +186,7 @@ async def plan_day(
     reviews = await due_reviews(
         session,
         person_id=person.id,
-        until=due_at,
+        until=due_by(day, person.timezone),
         cap=policy.review_cap,
         skip={item.id for item in quiz},
     )

@@ -1,6 +1,6 @@
 """lesson.commitment: what a lesson asks the learner to try, and the follow-up question
 
-Revision ID: 0008_commitments
+Revision ID: 0007_commitments
 Revises: 0006
 Create Date: 2026-12-04 10:50:00.000000
 
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = '0008_commitments'
+revision: str = '0007_commitments'
 down_revision: Union[str, None] = '0006'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
