@@ -27,7 +27,7 @@ from bot.outbox.digest import coach_digest_tick
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
-from bot.outbox.planner import plan_tick
+from bot.outbox.planner import PlanResult, plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import Transport
 from bot.transports.console import ConsoleTransport, print_styled
@@ -157,12 +157,19 @@ class Runtime:
     service: InboundRouter
     admin_addresses: tuple[str, ...]
 
+    async def plan_and_wake(self) -> PlanResult:
+        """Plan the learners now due, and wake the dispatcher when that queued rows."""
+        planned = await plan_tick(sessions=self.database.sessions, clock=self.clock)
+        if planned.rows:
+            await self.dispatcher.wake()
+        return planned
+
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
         on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
-            TickJob("plan", 60, partial(plan_tick, **on_clock)),
+            TickJob("plan", 60, self.plan_and_wake),
             TickJob("dispatch", 5, self.dispatcher.tick),
             TickJob("nudge", 300, partial(nudge_tick, **on_clock)),
             TickJob("sla", 600, partial(sla_tick, **to_admins)),

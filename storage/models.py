@@ -155,6 +155,8 @@ class Person(SQLModel, table=True):
     paused_until: date | None = None
     paused_at: datetime | None = _dt()  # when the current pause began (reviews freeze)
     created_at: datetime = _dt(nullable=False, default=True)
+    # When the planner next looks at this learner (None: at its next tick); see bot.outbox.planner.
+    next_plan_at: datetime | None = _dt(index=True)
 
     @property
     def address(self) -> str:
@@ -235,6 +237,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("person_id", "delivery_key", name="uq_delivery_key"),
         Index("ix_delivery_due", "status", "due_at"),
+        Index("ix_delivery_claim", "status", "priority", "due_at", "id"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -244,6 +247,8 @@ class Delivery(SQLModel, table=True):
     local_date: date | None = Field(default=None, index=True)
     due_at: datetime = _dt(nullable=False, default=True)
     status: str = Field(default=DeliveryStatus.PENDING)
+    # Claimed in this order: ANSWERING (feedback, replies, coach cards, edits) before FAN_OUT.
+    priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     attempts: int = 0
     claimed_at: datetime | None = _dt()
     claimed_by: str | None = None
@@ -258,6 +263,14 @@ class Delivery(SQLModel, table=True):
     escalation_id: int | None = _fk("escalation.id", ondelete="SET NULL")
     payload: dict[str, Any] = _json({})
     created_at: datetime = _dt(nullable=False, default=True)
+
+
+class JobLease(SQLModel, table=True):
+    """Which process runs a once-only job (SLA checks, digests) until when."""
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = _dt(nullable=False)
 
 
 class Response(SQLModel, table=True):

@@ -1,0 +1,44 @@
+"""scale: claim priority, the planner's next look per learner, leases for once-only jobs
+
+Revision ID: 0009_scale
+Revises: 0006
+Create Date: 2026-12-04 11:00:00.000000
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+import storage.types
+
+
+revision: str = '0009_scale'
+down_revision: Union[str, None] = '0006'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table('joblease',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('priority', sa.Integer(), server_default='1', nullable=False))
+        batch_op.create_index('ix_delivery_claim', ['status', 'priority', 'due_at', 'id'], unique=False)
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('next_plan_at', storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_person_next_plan_at'), ['next_plan_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_next_plan_at'))
+        batch_op.drop_column('next_plan_at')
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_claim')
+        batch_op.drop_column('priority')
+    op.drop_table('joblease')
