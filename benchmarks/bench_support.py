@@ -14,6 +14,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from bot.app import Database
+from content import read_pack, shipped_pack_path
+from content.store import load_pack
 from storage import migrate
 from storage.db import create_engine, session_factory
 
@@ -89,3 +91,15 @@ def enrolment_rows(person_ids: Sequence[int], pack_id: str) -> Iterable[dict]:
     """An active enrolment in `pack_id` for each person."""
     for person_id in person_ids:
         yield {"person_id": person_id, "pack_id": pack_id, "active": True, "started_at": CREATED}
+
+
+STARTER_PACK = "service-everyone"
+
+
+async def load_starter_pack(database: Database) -> str:
+    """Load the shipped starter pack; its id."""
+    pack, _ = read_pack(shipped_pack_path(STARTER_PACK))
+    async with database.sessions() as session:
+        await load_pack(session, pack, now=CREATED)
+        await session.commit()
+    return pack.meta.id

@@ -238,6 +238,7 @@ class Delivery(SQLModel, table=True):
         UniqueConstraint("person_id", "delivery_key", name="uq_delivery_key"),
         Index("ix_delivery_due", "status", "due_at"),
         Index("ix_delivery_claim", "status", "priority", "due_at", "id"),
+        Index("ix_delivery_person_lesson", "person_id", "lesson_id"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -381,3 +382,6 @@ class Invite(SQLModel, table=True):
     uses_left: int | None = None  # None: as many as wanted
     expires_at: datetime | None = _dt()
     created_at: datetime = _dt(nullable=False, default=True)
+
+
+import storage.plan_marks  # noqa: E402, F401  # registers the planner's change marks on these tables

@@ -24,6 +24,7 @@ from storage.db import insert_unless_taken
 from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
+_OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 
 # Claim order: what answers a learner or a coach (feedback, replies, coach cards, edits,
 # a lesson asked for again) goes before the day's fan-out of lessons, prompts and nudges.
@@ -248,7 +249,8 @@ async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, no
         for row in planned
     ]
     if rows:
-        await session.exec(insert(Delivery), params=rows)
+        # A Core insert: one executemany, without the ORM's per-row bookkeeping.
+        await session.exec(insert(_OUTBOX), params=rows)
         _count(session, len(rows))
     return len(rows)
 

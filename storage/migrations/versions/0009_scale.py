@@ -29,6 +29,7 @@ def upgrade() -> None:
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority', sa.Integer(), server_default='1', nullable=False))
         batch_op.create_index('ix_delivery_claim', ['status', 'priority', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_delivery_person_lesson', ['person_id', 'lesson_id'], unique=False)
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_plan_at', storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_person_next_plan_at'), ['next_plan_at'], unique=False)
@@ -39,6 +40,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_person_next_plan_at'))
         batch_op.drop_column('next_plan_at')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_person_lesson')
         batch_op.drop_index('ix_delivery_claim')
         batch_op.drop_column('priority')
     op.drop_table('joblease')
