@@ -175,6 +175,7 @@ class Runtime:
             TickJob("sla", 600, partial(sla_tick, **to_admins)),
             TickJob("silence", 3600, partial(silence_tick, **to_admins)),
             TickJob("digest", 600, partial(coach_digest_tick, **on_clock)),
+            TickJob("inbox", 60, self.service.replay),
         ]
 
 

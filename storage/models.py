@@ -266,6 +266,19 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _dt(nullable=False, default=True)
 
 
+class InboxEntry(SQLModel, table=True):
+    """An inbound event stored as it arrives, until it has been handled (then deleted)."""
+
+    __tablename__ = "inbox"
+
+    id: int = Field(default=None, primary_key=True)
+    kind: str  # the `bot.messages` type of the event
+    event: dict[str, Any] = _json({})
+    received_at: datetime = _dt(nullable=False, default=True, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+
+
 class JobLease(SQLModel, table=True):
     """Which process runs a once-only job (SLA checks, digests) until when."""
 

@@ -1,4 +1,4 @@
-"""scale: claim priority, the planner's next look per learner, leases for once-only jobs
+"""scale: claim priority, the planner's next look, the inbox, leases for once-only jobs
 
 Revision ID: 0009_scale
 Revises: 0006
@@ -26,6 +26,17 @@ def upgrade() -> None:
     sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
+    op.create_table('inbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('event', sa.JSON(), nullable=False),
+    sa.Column('received_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbox_received_at'), ['received_at'], unique=False)
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority', sa.Integer(), server_default='1', nullable=False))
         batch_op.create_index('ix_delivery_claim', ['status', 'priority', 'due_at', 'id'], unique=False)
@@ -44,3 +55,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_delivery_claim')
         batch_op.drop_column('priority')
     op.drop_table('joblease')
+    with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbox_received_at'))
+    op.drop_table('inbox')
