@@ -67,6 +67,15 @@ async def bulk_insert(database: Database, table: Any, rows: Iterable[dict[str, A
                 chunk = []
         if chunk:
             await connection.execute(insert(table), chunk)
+        if connection.dialect.name == "postgresql" and "id" in table.c:
+            # Rows came with their ids: the sequence must continue after them.
+            name = table.name
+            await connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT coalesce(max(id), 1) FROM {name}))"
+                )
+            )
 
 
 def person_rows(count: int, *, start: int = 1, team_id: int | None = None) -> Iterable[dict]:

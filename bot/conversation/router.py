@@ -15,6 +15,7 @@ is looked up, and a sender the database does not know is told how to join
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ log = logging.getLogger(__name__)
 HINT_SHORT = "Send `help` to see what I can do."
 HINT = f"I didn't catch that. {HINT_SHORT}"
 BUTTON_GONE = "That button no longer works."
+WORKING = 8  # events stored or processed at once: below the connection pool's size
 
 
 _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
@@ -107,6 +109,10 @@ class InboundRouter:
         self._clock = clock
         self._admin_addresses = tuple(admin_addresses)
         self._on_outbox = on_outbox
+        # Events beyond this many wait their turn here, holding no connection or lock.
+        # SQLite has one writer: a second event at once would only wait in its busy loop.
+        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self._working = asyncio.Semaphore(1 if sqlite else WORKING)
         self._transports = dict(transports or {})
         self._defaults = person_defaults or PersonDefaults(
             timezone=Person.model_fields["timezone"].default,
@@ -123,11 +129,13 @@ class InboundRouter:
         back and is retried once, so the loser sees the winner.
         """
         try:
-            entry_id = await self._store(inbound)
+            async with self._working:
+                entry_id = await self._store(inbound)
         except _Duplicate:
             log.info("event %s from %s already processed", inbound.event_id, inbound.address)
             return
-        await self._process(entry_id, inbound)
+        async with self._working:
+            await self._process(entry_id, inbound)
 
     async def replay(self) -> int:
         """Process again the stored events whose processing failed; how many were tried."""
