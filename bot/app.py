@@ -7,6 +7,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from bot.transports.console import ConsoleTransport, print_styled
 from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
+from storage.leases import hold_lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,27 @@ class Runtime:
             await self.dispatcher.wake()
         return planned
 
+    def once_only(
+        self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]
+    ) -> Callable[[], Awaitable[object]]:
+        """`tick`, run only while this process holds the job's lease (one process runs it).
+
+        The lease lasts two intervals: when its holder stops, another process
+        takes the job over within two intervals.
+        """
+
+        async def run_if_held() -> object:
+            held = await hold_lease(
+                self.database.sessions,
+                name=name,
+                holder=self.dispatcher.worker,
+                now=self.clock.now(),
+                ttl=timedelta(seconds=2 * seconds),
+            )
+            return await tick() if held else None
+
+        return run_if_held
+
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
         on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
@@ -172,9 +195,13 @@ class Runtime:
             TickJob("plan", 60, self.plan_and_wake),
             TickJob("dispatch", 5, self.dispatcher.tick),
             TickJob("nudge", 300, partial(nudge_tick, **on_clock)),
-            TickJob("sla", 600, partial(sla_tick, **to_admins)),
-            TickJob("silence", 3600, partial(silence_tick, **to_admins)),
-            TickJob("digest", 600, partial(coach_digest_tick, **on_clock)),
+            TickJob("sla", 600, self.once_only("sla", 600, partial(sla_tick, **to_admins))),
+            TickJob(
+                "silence", 3600, self.once_only("silence", 3600, partial(silence_tick, **to_admins))
+            ),
+            TickJob(
+                "digest", 600, self.once_only("digest", 600, partial(coach_digest_tick, **on_clock))
+            ),
             TickJob("inbox", 60, self.service.replay),
         ]
 
@@ -189,8 +216,13 @@ def build_runtime(
     """Wire the dispatcher and the coaching service; an answer's feedback wakes the dispatcher."""
     admin_addresses = tuple(settings.admin_addresses)
     # The one pacer per platform in this process: every sender on that platform shares it.
-    pacers = {name: Pacer.for_transport(transport, clock) for name, transport in transports.items()}
+    share = settings.send_share
+    pacers = {
+        name: Pacer.for_transport(transport, clock, share=share)
+        for name, transport in transports.items()
+    }
     dispatcher = Dispatcher(
+        worker=settings.worker_id,
         sessions=database.sessions,
         transports=transports,
         clock=clock,

@@ -181,6 +181,13 @@ _NEXT_DUE = select(func.min(_OUTBOX.c.due_at)).where(
     _OUTBOX.c.status == DeliveryStatus.PENDING, _OUTBOX.c.due_at > bindparam("now")
 )
 
+# A restarted worker's own claims, left by its previous run.
+_TAKE_BACK = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.status == DeliveryStatus.CLAIMED, _OUTBOX.c.claimed_by == bindparam("worker"))
+    .values(status=DeliveryStatus.PENDING, claimed_at=None, claimed_by=None)
+)
+
 _RELEASE_UNSENT = (
     _OUTBOX.update()
     .where(
@@ -371,6 +378,7 @@ class Dispatcher:
         passes (rows queued by other processes, claims left by a crash). A failed
         pump is logged and the loop goes on.
         """
+        await self._take_back_own_claims()
         while not self._stopping.is_set():
             self._woken.clear()
             try:
@@ -381,6 +389,17 @@ class Dispatcher:
                 wait = self._idle_wait
             if wait > 0:
                 await _first_of(self._woken.wait(), self._stopping.wait(), asyncio.sleep(wait))
+
+    async def _take_back_own_claims(self) -> None:
+        """Put back the rows this worker's name claimed before a restart, at once.
+
+        A process starting holds no claims, so any under its (stable) name were
+        left by its previous run: they need not wait `stale_after`.
+        """
+        async with self._sessions.begin() as session:
+            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+        if taken:
+            log.warning("took back %s message(s) this worker claimed before a restart", taken)
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending row is due (at most `idle_wait`)."""

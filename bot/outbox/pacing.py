@@ -34,10 +34,14 @@ class Pacer:
         self._next_in_chat: dict[str, datetime] = {}
 
     @classmethod
-    def for_transport(cls, transport: Transport, clock: Clock) -> Pacer:
-        """A pacer keeping the pace the transport states for its platform."""
+    def for_transport(cls, transport: Transport, clock: Clock, *, share: float = 1.0) -> Pacer:
+        """A pacer keeping the pace the transport states for its platform.
+
+        With `share` below 1, this process keeps to that share of the platform's
+        global rate (several processes sending on one bot split it between them).
+        """
         pace = transport.pace
-        return cls(clock, interval=pace.interval, per_chat_interval=pace.per_chat_interval)
+        return cls(clock, interval=pace.interval / share, per_chat_interval=pace.per_chat_interval)
 
     def book(self, chat: str) -> datetime:
         """Book the first turn that keeps both limits for a send to `chat`: when it comes.
