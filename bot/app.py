@@ -24,6 +24,7 @@ from bot.coaching.signals import silence_tick
 from bot.config import Settings
 from bot.conversation.router import InboundRouter
 from bot.errors import UserError
+from bot.metrics import Metrics
 from bot.outbox.digest import coach_digest_tick
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
@@ -158,6 +159,7 @@ class Runtime:
     dispatcher: Dispatcher
     service: InboundRouter
     admin_addresses: tuple[str, ...]
+    metrics: Metrics
 
     async def plan_and_wake(self) -> PlanResult:
         """Plan the learners now due, and wake the dispatcher when that queued rows."""
@@ -221,8 +223,10 @@ def build_runtime(
         name: Pacer.for_transport(transport, clock, share=share)
         for name, transport in transports.items()
     }
+    metrics = Metrics()
     dispatcher = Dispatcher(
         worker=settings.worker_id,
+        metrics=metrics,
         sessions=database.sessions,
         transports=transports,
         clock=clock,
@@ -237,7 +241,7 @@ def build_runtime(
         transports=transports,
         person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
-    return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
+    return Runtime(database, clock, transports, dispatcher, service, admin_addresses, metrics)
 
 
 @contextmanager
@@ -273,6 +277,9 @@ def build_web(runtime: Runtime, settings: Settings, scheduler: TickScheduler) ->
         return None if scheduler.running else "not running"
 
     server.add_health("scheduler", scheduler_problem)
+    server.add_metrics(
+        lambda: runtime.metrics.exposition(runtime.database.sessions, runtime.clock.now())
+    )
     for name, transport in runtime.transports.items():
         server.add_health(name, transport.health)
         if isinstance(transport, ServesWeb):

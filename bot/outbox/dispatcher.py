@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -41,6 +42,7 @@ from bot.clock import Clock
 from bot.coaching.pauses import Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
 from bot.messages import Outbound, SentRef
+from bot.metrics import Metrics
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
@@ -326,6 +328,7 @@ class Dispatcher:
         backoff: Sequence[float] = BACKOFF_SECONDS,
         pacers: Mapping[str, Pacer],
         idle_wait: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._transports = dict(transports)
@@ -343,6 +346,7 @@ class Dispatcher:
         self._stale_after = stale_after
         self._backoff = tuple(backoff)
         self._idle_wait = idle_wait
+        self._metrics = metrics or Metrics()
         # One per platform, shared with every other sender in the process.
         self._pacers = {platform: pacers[platform] for platform in self._transports}
         self._in_flight = {platform: asyncio.Semaphore(in_flight) for platform in self._transports}
@@ -596,9 +600,11 @@ class Dispatcher:
             return
         except _Outcome as outcome:
             await self._record(session, row, person, outcome, result)
+            self._metrics.handled(row.kind, outcome.status)
             return
         await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
+        self._metrics.handled(row.kind, DeliveryStatus.SENT)
 
     async def _record(
         self,
@@ -707,11 +713,16 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
         try:
             async with self._in_flight[person.platform]:
-                if edited is not None:
-                    await transport.edit(edited, outbound)
-                    return edited
-                return await transport.send(person.address, outbound)
+                started = time.perf_counter()
+                try:
+                    if edited is not None:
+                        await transport.edit(edited, outbound)
+                        return edited
+                    return await transport.send(person.address, outbound)
+                finally:
+                    self._metrics.sent_in(person.platform, time.perf_counter() - started)
         except RateLimited as exc:
+            self._metrics.rate_limited(person.platform)
             retry_at = now + timedelta(seconds=exc.retry_after)
             reason = f"rate limited: {exc}"
             raise _Outcome(DeliveryStatus.PENDING, reason, retry_at=retry_at) from exc
