@@ -49,7 +49,7 @@ async def measure(count: int, url: str | None) -> dict[str, float]:
         await bulk_insert(
             database, Enrolment.__table__, enrolment_rows(range(1, count + 1), pack_id)
         )
-        figures: dict[str, float] = {}
+        figures: dict[str, float] = {"rss after set-up": rss_mb()}
         for name, hour, minute in (("first look", 8, 0), ("due", 9, 0), ("idle", 9, 1)):
             clock = SimulatedClock(MONDAY.replace(hour=hour, minute=minute))
             started = time.perf_counter()
@@ -71,7 +71,8 @@ def main() -> None:
         print(
             f"{database} {count:>7,} learners: first look {f['first look']:6.2f} s; "
             f"{f['due planned']:,.0f} due planned in {f['due']:6.2f} s; "
-            f"idle tick {f['idle']:6.2f} s; peak RSS {rss_mb():.0f} MB"
+            f"idle tick {f['idle']:6.2f} s; peak RSS {rss_mb():.0f} MB "
+            f"({f['rss after set-up']:.0f} MB after the bulk set-up)"
         )
 
 
