@@ -7,6 +7,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from bot.conversation import coach_commands, learner_commands
 from bot.conversation.home import home_card
 from bot.conversation.router import InboundRouter
 from bot.errors import UserError
+from bot.metrics import Metrics
 from bot.outbox.digest import coach_digest_tick
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
-from bot.outbox.planner import plan_tick
+from bot.outbox.planner import PlanResult, plan_tick
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import InboundSink, Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
@@ -38,6 +40,7 @@ from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import SessionFactory, create_engine, session_factory, url_problem
+from storage.leases import hold_lease
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,18 +181,52 @@ class Runtime:
     dispatcher: Dispatcher
     service: InboundRouter
     admin_addresses: tuple[str, ...]
+    metrics: Metrics
+
+    async def plan_and_wake(self) -> PlanResult:
+        """Plan the learners now due, and wake the dispatcher when that queued rows."""
+        planned = await plan_tick(sessions=self.database.sessions, clock=self.clock)
+        if planned.rows:
+            await self.dispatcher.wake()
+        return planned
+
+    def once_only(
+        self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]
+    ) -> Callable[[], Awaitable[object]]:
+        """`tick`, run only while this process holds the job's lease (one process runs it).
+
+        The lease lasts two intervals: when its holder stops, another process
+        takes the job over within two intervals.
+        """
+
+        async def run_if_held() -> object:
+            held = await hold_lease(
+                self.database.sessions,
+                name=name,
+                holder=self.dispatcher.worker,
+                now=self.clock.now(),
+                ttl=timedelta(seconds=2 * seconds),
+            )
+            return await tick() if held else None
+
+        return run_if_held
 
     def ticks(self) -> list[TickJob]:
         """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
         on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
         return [
-            TickJob("plan", 60, partial(plan_tick, **on_clock)),
+            TickJob("plan", 60, self.plan_and_wake),
             TickJob("dispatch", 5, self.dispatcher.tick),
             TickJob("nudge", 300, partial(nudge_tick, **on_clock)),
-            TickJob("sla", 600, partial(sla_tick, **to_admins)),
-            TickJob("silence", 3600, partial(silence_tick, **to_admins)),
-            TickJob("digest", 600, partial(coach_digest_tick, **on_clock)),
+            TickJob("sla", 600, self.once_only("sla", 600, partial(sla_tick, **to_admins))),
+            TickJob(
+                "silence", 3600, self.once_only("silence", 3600, partial(silence_tick, **to_admins))
+            ),
+            TickJob(
+                "digest", 600, self.once_only("digest", 600, partial(coach_digest_tick, **on_clock))
+            ),
+            TickJob("inbox", 60, self.service.replay),
         ]
 
 
@@ -203,8 +240,15 @@ def build_runtime(
     """Wire the dispatcher and the coaching service; an answer's feedback wakes the dispatcher."""
     admin_addresses = tuple(settings.admin_addresses)
     # The one pacer per platform in this process: every sender on that platform shares it.
-    pacers = {name: Pacer.for_transport(transport, clock) for name, transport in transports.items()}
+    share = settings.send_share
+    pacers = {
+        name: Pacer.for_transport(transport, clock, share=share)
+        for name, transport in transports.items()
+    }
+    metrics = Metrics()
     dispatcher = Dispatcher(
+        worker=settings.worker_id,
+        metrics=metrics,
         sessions=database.sessions,
         transports=transports,
         clock=clock,
@@ -222,7 +266,7 @@ def build_runtime(
     for transport in transports.values():
         if isinstance(transport, SlackTransport):
             transport.home = partial(home_card, sessions=database.sessions, clock=clock)
-    return Runtime(database, clock, transports, dispatcher, service, admin_addresses)
+    return Runtime(database, clock, transports, dispatcher, service, admin_addresses, metrics)
 
 
 @contextmanager
@@ -258,6 +302,9 @@ def build_web(runtime: Runtime, settings: Settings, scheduler: TickScheduler) ->
         return None if scheduler.running else "not running"
 
     server.add_health("scheduler", scheduler_problem)
+    server.add_metrics(
+        lambda: runtime.metrics.exposition(runtime.database.sessions, runtime.clock.now())
+    )
     for name, transport in runtime.transports.items():
         server.add_health(name, transport.health)
         if isinstance(transport, ServesWeb):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -52,7 +53,15 @@ class SimulatedClock:
         """Jump to `moment` (aware)."""
         self._now = moment.astimezone(UTC)
 
-    async def sleep(self, seconds: float) -> None:
-        """Record the wait and advance time instead of waiting."""
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        """Record the wait; awaiting it advances time to its end instead of waiting.
+
+        The end is fixed when the wait is asked for, so waits that overlap end
+        when real ones would, instead of adding up.
+        """
         self.slept.append(seconds)
-        self._now += timedelta(seconds=seconds)
+        return self._advance_to(self._now + timedelta(seconds=seconds))
+
+    async def _advance_to(self, moment: datetime) -> None:
+        """Move time forward to `moment`, unless it is already later."""
+        self._now = max(self._now, moment)

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     default_send_time: str = "09:00"
     log_level: str = "INFO"
     xdg_data_home: Path | None = None  # the per-user data folder, where the shell keeps its file
+    worker_id: str | None = None  # this process's stable name: a restart takes its claims back
+    send_share: float = 1.0  # this process's share of each platform's global send rate
+
+    @field_validator("send_share")
+    @classmethod
+    def _a_share(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("a share of the platform's rate: more than 0, at most 1 (e.g. 0.5)")
+        return value
 
     @field_validator(*_PROBLEMS)
     @classmethod

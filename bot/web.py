@@ -1,9 +1,10 @@
-"""The product's one web server: platform webhooks, `/healthz` and, later, `/metrics`.
+"""The product's one web server: platform webhooks, `/healthz` and `/metrics`.
 
 Transports that receive over HTTP (Slack's Events API, Telegram's webhook) hand
 their aiohttp routes to `WebServer.add_routes`; each moving part of `run` (the
 database, the scheduler, every transport) registers a health check, and
 `GET /healthz` answers 200 only when all of them pass, 503 with the reasons otherwise.
+`GET /metrics` serves what `add_metrics` was given, in Prometheus' text format.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiohttp import web
 HealthCheck = Callable[[], Awaitable[str | None]]
 """None when the part is healthy, else one line saying what is wrong."""
 
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HEALTH_TIMEOUT = 3.0  # seconds a check may take before it counts as failing
 
 
@@ -46,6 +48,15 @@ class WebServer:
     def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
         """Serve these routes too (call before `start`)."""
         self.app.router.add_routes(routes)
+
+    def add_metrics(self, render: Callable[[], Awaitable[bytes]]) -> None:
+        """Serve `GET /metrics` from `render` (Prometheus' text format; call before `start`)."""
+
+        async def metrics(request: web.Request) -> web.Response:
+            body = await render()
+            return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+        self.app.router.add_get("/metrics", metrics)
 
     def add_health(self, name: str, check: HealthCheck) -> None:
         """Make `/healthz` depend on one more part."""

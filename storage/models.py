@@ -158,6 +158,8 @@ class Person(SQLModel, table=True):
     paused_until: date | None = None
     paused_at: datetime | None = _dt()  # when the current pause began (reviews freeze)
     created_at: datetime = _dt(nullable=False, default=True)
+    # When the planner next looks at this learner (None: at its next tick); see bot.outbox.planner.
+    next_plan_at: datetime | None = _dt(index=True)
 
     @property
     def address(self) -> str:
@@ -241,6 +243,8 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("person_id", "delivery_key", name="uq_delivery_key"),
         Index("ix_delivery_due", "status", "due_at"),
+        Index("ix_delivery_claim", "status", "priority", "due_at", "id"),
+        Index("ix_delivery_person_lesson", "person_id", "lesson_id"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -250,6 +254,8 @@ class Delivery(SQLModel, table=True):
     local_date: date | None = Field(default=None, index=True)
     due_at: datetime = _dt(nullable=False, default=True)
     status: str = Field(default=DeliveryStatus.PENDING)
+    # Claimed in this order: ANSWERING (feedback, replies, coach cards, edits) before FAN_OUT.
+    priority: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     attempts: int = 0
     claimed_at: datetime | None = _dt()
     claimed_by: str | None = None
@@ -264,6 +270,27 @@ class Delivery(SQLModel, table=True):
     escalation_id: int | None = _fk("escalation.id", ondelete="SET NULL")
     payload: dict[str, Any] = _json({})
     created_at: datetime = _dt(nullable=False, default=True)
+
+
+class InboxEntry(SQLModel, table=True):
+    """An inbound event stored as it arrives, until it has been handled (then deleted)."""
+
+    __tablename__ = "inbox"
+
+    id: int = Field(default=None, primary_key=True)
+    kind: str  # the `bot.messages` type of the event
+    event: dict[str, Any] = _json({})
+    received_at: datetime = _dt(nullable=False, default=True, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class JobLease(SQLModel, table=True):
+    """Which process runs a once-only job (SLA checks, digests) until when."""
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = _dt(nullable=False)
 
 
 class Response(SQLModel, table=True):
@@ -394,3 +421,6 @@ class Invite(SQLModel, table=True):
     uses_left: int | None = None  # None: as many as wanted
     expires_at: datetime | None = _dt()
     created_at: datetime = _dt(nullable=False, default=True)
+
+
+import storage.plan_marks  # noqa: E402, F401  # registers the planner's change marks on these tables

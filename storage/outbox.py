@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlalchemy import Update, and_, bindparam, select, update
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +29,8 @@ async def claim_due(
     """Atomically claim up to `limit` due deliveries for `worker` and commit.
 
     A row is due when it is pending and its time has come, or when another
-    worker claimed it more than `stale_after` ago and never finished (a crash).
+    worker claimed it more than `stale_after` ago and never finished (a crash);
+    those come first, then pending rows by priority (answers before the fan-out).
     With `platforms`, only rows for people on those platforms are claimed, so a
     process never takes rows it has no transport for. With `person_ids`, only
     those people's rows are claimed (`deliver now` for some learners).
@@ -43,38 +44,47 @@ async def claim_due(
         "now": now,
         "stale_before": now - stale_after,
         "worker": worker,
-        "batch": limit,
     }
     if platforms is not None:
         params["platforms"] = list(platforms)
     if person_ids is not None:
         params["people"] = list(person_ids)
-    statement = _claim_statement(
-        session.get_bind().dialect.name,
-        by_platform=platforms is not None,
-        by_person=person_ids is not None,
-    )
-    rows = list((await session.exec(statement, params=params)).scalars().all())
+    rows: list[Delivery] = []
+    for stale in (True, False):
+        statement = _claim_statement(
+            session.get_bind().dialect.name,
+            stale=stale,
+            by_platform=platforms is not None,
+            by_person=person_ids is not None,
+        )
+        params["batch"] = limit - len(rows)
+        if params["batch"]:
+            rows += (await session.exec(statement, params=params)).scalars().all()
     await session.commit()
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
 
 @cache
-def _claim_statement(dialect: str, *, by_platform: bool, by_person: bool) -> Update:
-    """The claim `UPDATE … RETURNING`, built once per dialect (it runs every few seconds)."""
-    due = or_(
-        and_(
-            col(Delivery.status) == DeliveryStatus.PENDING, col(Delivery.due_at) <= bindparam("now")
-        ),
-        and_(
+def _claim_statement(dialect: str, *, stale: bool, by_platform: bool, by_person: bool) -> Update:
+    """The claim `UPDATE … RETURNING`, built once per dialect (it runs every few seconds).
+
+    Pending rows are taken in `(priority, due_at, id)` order, which the claim index
+    serves without sorting the backlog; claims left by a crash (`stale`) are
+    taken over by a statement of their own.
+    """
+    if stale:
+        due = and_(
             col(Delivery.status) == DeliveryStatus.CLAIMED,
             col(Delivery.claimed_at) < bindparam("stale_before"),
-        ),
-    )
+        )
+    else:
+        due = and_(
+            col(Delivery.status) == DeliveryStatus.PENDING, col(Delivery.due_at) <= bindparam("now")
+        )
     candidates = (
         select(col(Delivery.id))
         .where(due)
-        .order_by(col(Delivery.due_at), col(Delivery.id))
+        .order_by(col(Delivery.priority), col(Delivery.due_at), col(Delivery.id))
         .limit(bindparam("batch"))
     )
     if by_platform:

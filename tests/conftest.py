@@ -43,6 +43,8 @@ SETTING_NAMES = (
     "DEFAULT_TIMEZONE",
     "DEFAULT_SEND_TIME",
     "LOG_LEVEL",
+    "WORKER_ID",
+    "SEND_SHARE",
 )
 
 

@@ -68,9 +68,9 @@ def test_db_upgrade_on_a_database_it_cannot_open_says_so_in_one_line(
     assert not (tmp_path / "no").exists()
 
 
-async def test_0008_drops_retired_struggle_settings_and_counts_first_answers(tmp_path: Path):
+async def test_0009_drops_retired_struggle_settings_and_counts_first_answers(tmp_path: Path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-    await migrate.upgrade(engine, "0007_commitments")
+    await migrate.upgrade(engine, "0008_scale")
     async with session_factory(engine)() as session:
         old = {
             "struggle_window": 8,

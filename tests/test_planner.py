@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from fsrs import Card
-from sqlmodel import select
+from sqlmodel import select, update
 
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person, resume_person
@@ -17,6 +17,7 @@ from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
 from storage.models import (
+    Delivery,
     DeliveryStatus,
     Enrolment,
     Item,
@@ -397,7 +398,7 @@ async def test_a_cancelled_lesson_comes_round_again(database):
     assert lessons[1].lesson_id == first.id
 
 
-async def test_a_tick_plans_at_most_a_batch_and_leaves_the_rest_for_the_next(database):
+async def test_a_tick_plans_every_due_learner_in_batches_without_leaving_any_for_later(database):
     async with database.sessions() as session:
         await add_pack(session, types=())
         for name in ("ada", "bea", "cy", "dee", "eve"):
@@ -405,8 +406,47 @@ async def test_a_tick_plans_at_most_a_batch_and_leaves_the_rest_for_the_next(dat
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM)
     first = await plan(database, clock, batch=2)
-    assert (first.planned, first.deferred) == (["ada", "bea"], 3)
-    second = await plan(database, clock, batch=2)
-    assert (second.planned, second.deferred) == (["cy", "dee"], 1)
-    assert (await plan(database, clock, batch=2)).planned == ["eve"]
+    assert first.planned == ["ada", "bea", "cy", "dee", "eve"], first.skipped
     assert len(await rows(database, kind="lesson")) == 5
+
+
+async def test_learners_not_due_yet_and_finished_ones_are_not_looked_at_again_this_day(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=())
+        await add_learner(session, "ada")
+        await add_learner(session, "late", send_time="17:00")
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    first = await plan(database, clock)
+    assert (first.planned, first.skipped) == (["ada"], {"send time not reached": 1})
+    clock.advance(timedelta(minutes=1))
+    idle = await plan(database, clock)
+    assert (idle.planned, idle.skipped) == ([], {})  # neither was read again
+    clock.set(MONDAY_9AM.replace(hour=17))
+    assert (await plan(database, clock)).planned == ["late"]
+    async with database.sessions() as session:
+        await session.exec(update(Delivery).values(status=DeliveryStatus.SENT))
+        await session.commit()
+    clock.set(MONDAY_9AM + timedelta(days=1))  # Tuesday: ada has had the pack's one lesson
+    assert (await plan(database, clock)).skipped == {"pack finished, no reviews due": 1}
+
+    clock.advance(timedelta(minutes=1))
+    idle = await plan(database, clock)
+
+    assert (idle.planned, idle.skipped) == ([], {})  # the finished learner is not planned again
+
+
+async def test_a_new_send_time_is_seen_at_the_next_tick(database):
+    async with database.sessions() as session:
+        await add_pack(session, types=())
+        ada = await add_learner(session, "ada", send_time="10:00")
+        await session.commit()
+    clock = SimulatedClock(MONDAY_9AM)
+    assert (await plan(database, clock)).planned == []
+    async with database.sessions() as session:
+        (await session.get(type(ada), ada.id)).send_time = "08:30"
+        await session.commit()
+
+    clock.advance(timedelta(minutes=1))
+
+    assert (await plan(database, clock)).planned == ["ada"]

@@ -15,6 +15,7 @@ is looked up, and a sender the database does not know is told how to join
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
-from bot.conversation import coach_commands, joining, learner_commands, onboarding
+from bot.conversation import coach_commands, inbox, joining, learner_commands, onboarding
 from bot.conversation.answers import DONE, answer_button, answer_typed, open_typed_prompt
 from bot.conversation.reflections import (
     asks_for_help,
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 HINT_SHORT = "Send `help` to see what I can do."
 HINT = f"I didn't catch that. {HINT_SHORT}"
 BUTTON_GONE = "That button no longer works."
+WORKING = 8  # events stored or processed at once: below the connection pool's size
 
 
 _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
@@ -108,6 +110,10 @@ class InboundRouter:
         self._clock = clock
         self._admin_addresses = tuple(admin_addresses)
         self._on_outbox = on_outbox
+        # Events beyond this many wait their turn here, holding no connection or lock.
+        # SQLite has one writer: a second event at once would only wait in its busy loop.
+        sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self._working = asyncio.Semaphore(1 if sqlite else WORKING)
         self._transports = dict(transports or {})
         self._defaults = person_defaults or PersonDefaults(
             timezone=Person.model_fields["timezone"].default,
@@ -115,36 +121,81 @@ class InboundRouter:
         )
 
     async def handle(self, inbound: Inbound) -> None:
-        """Process one inbound event exactly once.
+        """Store one inbound event, then process it exactly once.
 
-        A conflicting concurrent write (two answers to one prompt at the same
-        moment) rolls back and is retried once, so the loser sees the winner.
+        The event is stored first in its own short transaction (`inbox`); a
+        second delivery of the same event id changes nothing. Processing that
+        fails leaves it stored, to be processed again by `replay`. A conflicting
+        concurrent write (two answers to one prompt at the same moment) rolls
+        back and is retried once, so the loser sees the winner.
         """
+        try:
+            async with self._working:
+                entry_id = await self._store(inbound)
+        except _Duplicate:
+            log.info("event %s from %s already processed", inbound.event_id, inbound.address)
+            return
+        async with self._working:
+            await self._process(entry_id, inbound)
+
+    async def replay(self) -> int:
+        """Process again the stored events whose processing failed; how many were tried."""
+        return await inbox.replay(
+            sessions=self._sessions, now=self._clock.now(), handle=self._process
+        )
+
+    async def _store(self, inbound: Inbound) -> int:
+        """Record the event id as seen and store the event, in one short transaction."""
+        now = self._clock.now()
+        platform, _ = split_address(inbound.address)
+        seen = {"platform": platform, "event_id": inbound.event_id, "processed_at": now}
+        async with self._sessions.begin() as session:
+            try:
+                await session.exec(_MARK_PROCESSED, params=seen)
+            except IntegrityError as exc:
+                raise _Duplicate from exc
+            return await inbox.store(session, inbound, now=now)
+
+    async def _process(self, entry_id: int, inbound: Inbound) -> None:
+        """Process a stored event; a failure is logged and the event stays for `replay`."""
         for attempt in range(2):
             try:
-                outcome = await self._handle_once(inbound)
+                outcome = await self._handle_once(entry_id, inbound)
             except _Duplicate:
-                log.info("event %s from %s already processed", inbound.event_id, inbound.address)
-                return
+                return  # processed meanwhile (a replay, another process)
             except IntegrityError:
-                if attempt:
-                    raise
-                continue
+                if not attempt:
+                    continue
+                await self._failed(entry_id, inbound, "a conflicting write, twice")
+                return
+            except Exception as exc:
+                await self._failed(entry_id, inbound, repr(exc))
+                return
             await self._answer_directly(inbound, outcome)
             if outcome.queued and self._on_outbox is not None:
                 await self._on_outbox()
             return
 
-    async def _handle_once(self, inbound: Inbound) -> _Outcome:
-        """One attempt in one transaction; what is left to do once it has committed."""
+    async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
+        """Log a failed processing and count it on the stored event."""
+        log.exception(
+            "event %s from %s could not be processed now; it is kept and retried: %s",
+            inbound.event_id,
+            inbound.address,
+            error,
+        )
+        try:
+            await inbox.failed(self._sessions, entry_id, error)
+        except Exception:
+            log.exception("could not count the failure of event %s", inbound.event_id)
+
+    async def _handle_once(self, entry_id: int, inbound: Inbound) -> _Outcome:
+        """One attempt in one transaction that takes the event out of the inbox as it commits."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
-        seen = {"platform": platform, "event_id": inbound.event_id, "processed_at": now}
         async with self._sessions() as session, session.begin():
-            try:
-                await session.exec(_MARK_PROCESSED, params=seen)
-            except IntegrityError as exc:
-                raise _Duplicate from exc
+            if not await inbox.take(session, entry_id):
+                raise _Duplicate
             person, team = await person_and_team_at(session, inbound.address)
             known = person is not None and person.status != PersonStatus.FORGOTTEN
             join = joining.join_request(inbound, known=known)

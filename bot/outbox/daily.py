@@ -5,10 +5,13 @@ Last come the follow-ups of earlier lessons' commitments due that day.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, exists, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,15 +65,15 @@ def is_expired(delivery: Delivery, today: date) -> bool:
     )
 
 
-async def expire_past_days(session: AsyncSession, *, person_id: int, today: date) -> int:
-    """End the learner's unsent rows of earlier days, so downtime never sends a backlog.
+async def expire_past_days(session: AsyncSession, *, person_ids: Sequence[int], today: date) -> int:
+    """End the learners' unsent rows of days before `today`, so downtime never sends a backlog.
 
     Rows still waiting for a retry after a failed send are missed (failed, with
     the last error); the others are cancelled. Neither is "given", so the lesson
     comes round again as the next lesson.
     """
     unsent = update(Delivery).where(
-        col(Delivery.person_id) == person_id,
+        col(Delivery.person_id).in_(person_ids),
         col(Delivery.status) == DeliveryStatus.PENDING,
         col(Delivery.kind).in_(DAY_KINDS),
         col(Delivery.local_date) < today,
@@ -88,88 +91,113 @@ async def expire_past_days(session: AsyncSession, *, person_id: int, today: date
     return ended
 
 
-async def next_lesson(session: AsyncSession, *, person_id: int, pack_id: str) -> Lesson | None:
-    """The first lesson of the pack (by order) not yet sent or on its way to the learner.
+@dataclass(frozen=True, slots=True)
+class LearnerDay:
+    """One learner's day to plan: who, their enrolment and team policy, the local date, when due."""
 
-    A lesson whose delivery failed or was cancelled (a pause) comes round again.
-    """
-    given = select(Delivery.lesson_id).where(
-        Delivery.person_id == person_id,
-        Delivery.kind == DeliveryKind.LESSON,
-        col(Delivery.status).in_(LIVE_STATUSES),
-        col(Delivery.lesson_id).is_not(None),
-    )
-    statement = (
-        select(Lesson)
+    person: Person
+    enrolment: Enrolment
+    policy: TeamPolicy
+    day: date
+    due_at: datetime
+
+    @property
+    def reviews_until(self) -> datetime:
+        """Reviews due before this are offered today: the end of the learner's local date."""
+        return due_by(self.day, self.person.timezone)
+
+
+# The first live lesson of the enrolment's pack not given to its learner (one probe of the
+# (person, lesson) index per lesson given): every learner of a batch in one statement.
+_GIVEN = aliased(Delivery)
+_FIRST_OPEN_LESSON = (
+    select(col(Lesson.id))
+    .where(
+        col(Lesson.pack_id) == col(Enrolment.pack_id),
+        col(Lesson.retired).is_(False),
+        ~exists()
         .where(
-            Lesson.pack_id == pack_id,
-            col(Lesson.retired).is_(False),
-            col(Lesson.id).not_in(given),
+            col(_GIVEN.person_id) == col(Enrolment.person_id),
+            col(_GIVEN.lesson_id) == col(Lesson.id),
+            col(_GIVEN.kind) == DeliveryKind.LESSON,
+            col(_GIVEN.status).in_(LIVE_STATUSES),
         )
-        .order_by(col(Lesson.order), col(Lesson.id))
-        .limit(1)
+        .correlate_except(_GIVEN),
     )
-    return (await session.exec(statement)).first()
+    .order_by(col(Lesson.order), col(Lesson.id))
+    .limit(1)
+    .correlate(Enrolment)
+    .scalar_subquery()
+)
 
 
-async def lesson_items(session: AsyncSession, lesson_id: int) -> list[Item]:
-    """The live quiz items of a lesson in pack order."""
-    statement = (
+async def _next_lessons(
+    session: AsyncSession, enrolment_ids: list[int]
+) -> dict[int, tuple[Lesson, list[Item]]]:
+    """Each enrolment's next lesson with its live quiz items (enrolments with none left out)."""
+    statement = select(Enrolment.id, _FIRST_OPEN_LESSON).where(col(Enrolment.id).in_(enrolment_ids))
+    found = {e: lesson for e, lesson in (await session.exec(statement)).all() if lesson is not None}
+    if not found:
+        return {}
+    unique = set(found.values())
+    lessons: dict[int, tuple[Lesson, list[Item]]] = {
+        lesson.id: (lesson, [])
+        for lesson in (await session.exec(select(Lesson).where(col(Lesson.id).in_(unique)))).all()
+    }
+    items = (
         select(Item)
-        .where(Item.lesson_id == lesson_id, col(Item.retired).is_(False))
+        .where(col(Item.lesson_id).in_(unique), col(Item.retired).is_(False))
         .order_by(col(Item.position), col(Item.id))
     )
-    return list((await session.exec(statement)).all())
+    for item in (await session.exec(items)).all():
+        lessons[item.lesson_id][1].append(item)
+    return {enrolment_id: lessons[lesson_id] for enrolment_id, lesson_id in found.items()}
 
 
-async def due_reviews(
-    session: AsyncSession, *, person_id: int, until: datetime, cap: int, skip: set[int]
-) -> list[Item]:
-    """Up to `cap` live items whose review is due before `until`, most overdue first."""
-    if cap <= 0:
-        return []
+async def _due_reviews(
+    session: AsyncSession, days: Sequence[LearnerDay]
+) -> dict[int, list[tuple[datetime, Item]]]:
+    """Each learner's live items due for review by the latest due time, most overdue first."""
+    people = [day.enrolment.person_id for day in days if day.policy.review_cap > 0]
+    if not people:
+        return {}
     statement = (
-        select(Item)
-        .join(ReviewState, col(ReviewState.item_id) == col(Item.id))
+        select(ReviewState.person_id, ReviewState.due, Item)
+        .join(Item, col(Item.id) == col(ReviewState.item_id))
         .where(
-            ReviewState.person_id == person_id,
-            ReviewState.due < until,
+            col(ReviewState.person_id).in_(people),
+            ReviewState.due < max(day.reviews_until for day in days),
             col(Item.retired).is_(False),
-            col(Item.id).not_in(skip or {-1}),
         )
-        .order_by(col(ReviewState.due), col(Item.id))
-        .limit(cap)
+        .order_by(col(ReviewState.person_id), col(ReviewState.due), col(Item.id))
     )
-    return list((await session.exec(statement)).all())
+    due: dict[int, list[tuple[datetime, Item]]] = {}
+    for person_id, when, item in (await session.exec(statement)).all():
+        due.setdefault(person_id, []).append((when, item))
+    return due
 
 
-async def plan_day(
-    session: AsyncSession,
-    *,
-    person: Person,
-    enrolment: Enrolment,
-    policy: TeamPolicy,
-    day: date,
-    due_at: datetime,
-    now: datetime,
-) -> int:
-    """Insert the learner's rows for local date `day` (one statement); returns how many.
-
-    A learner who has finished the pack gets due reviews only, and the
-    enrolment records when they finished.
-    """
-    rows: list[Planned] = []
+def _day_rows(
+    learner: LearnerDay,
+    next_up: tuple[Lesson, list[Item]] | None,
+    due: list[tuple[datetime, Item]],
+    follow_ups: Sequence[Lesson],
+) -> list[Planned]:
+    """A learner's rows for the day: the next lesson, its quiz, due reviews, its reflection,
+    then the follow-ups of earlier commitments."""
+    person_id, day = learner.enrolment.person_id, learner.day
 
     def planned(
         key: str, kind: DeliveryKind, *, lesson_id: int | None = None, item_id: int | None = None
     ) -> Planned:
         """One row of this learner's day."""
-        return Planned(person.id, key, kind, day, due_at, lesson_id=lesson_id, item_id=item_id)
+        return Planned(
+            person_id, key, kind, day, learner.due_at, lesson_id=lesson_id, item_id=item_id
+        )
 
-    lesson = await next_lesson(session, person_id=person.id, pack_id=enrolment.pack_id)
-    quiz: list[Item] = []
+    lesson, quiz = next_up if next_up is not None else (None, [])
+    rows: list[Planned] = []
     if lesson is not None:
-        quiz = await lesson_items(session, lesson.id)
         rows.append(planned(f"lesson:{day}", kind=DeliveryKind.LESSON, lesson_id=lesson.id))
         rows += [
             planned(
@@ -180,24 +208,48 @@ async def plan_day(
             )
             for item in quiz
         ]
-    elif enrolment.finished_at is None:
-        enrolment.finished_at = now
-        session.add(enrolment)
-    reviews = await due_reviews(
-        session,
-        person_id=person.id,
-        until=due_by(day, person.timezone),
-        cap=policy.review_cap,
-        skip={item.id for item in quiz},
-    )
+    skip = {item.id for item in quiz}
+    until = learner.reviews_until
+    reviews = [item for when, item in due if when < until and item.id not in skip]
     rows += [
         planned(f"review:{day}:{item.key}", kind=DeliveryKind.REVIEW, item_id=item.id)
-        for item in reviews
+        for item in reviews[: learner.policy.review_cap]
     ]
     if lesson is not None and lesson.reflection:
         rows.append(planned(f"reflection:{day}", kind=DeliveryKind.REFLECTION, lesson_id=lesson.id))
     rows += [
         planned(f"follow_up:{day}:{earlier.key}", kind=DeliveryKind.FOLLOW_UP, lesson_id=earlier.id)
-        for earlier in await lessons_to_follow_up(session, person=person, policy=policy, day=day)
+        for earlier in follow_ups
     ]
-    return await queue_planned(session, rows, now=now)
+    return rows
+
+
+async def plan_days(
+    session: AsyncSession, days: Sequence[LearnerDay], *, now: datetime
+) -> dict[int, int]:
+    """Insert many learners' rows for their local dates at once; rows added per person id.
+
+    A few statements for the whole batch, whatever its size or the learners'
+    history. A learner who has finished the pack gets due reviews only, and the
+    enrolment records when they finished. Any key already taken (another
+    process planned the same learner) is an IntegrityError for the whole batch.
+    """
+    next_up = await _next_lessons(session, [day.enrolment.id for day in days])
+    due = await _due_reviews(session, days)
+    rows: list[Planned] = []
+    added: dict[int, int] = {}
+    for learner in days:
+        enrolment = learner.enrolment
+        follow_ups = await lessons_to_follow_up(
+            session, person=learner.person, policy=learner.policy, day=learner.day
+        )
+        mine = _day_rows(
+            learner, next_up.get(enrolment.id), due.get(enrolment.person_id, []), follow_ups
+        )
+        if enrolment.id not in next_up and enrolment.finished_at is None:
+            enrolment.finished_at = now
+            session.add(enrolment)
+        rows += mine
+        added[enrolment.person_id] = len(mine)
+    await queue_planned(session, rows, now=now)
+    return added

@@ -7,26 +7,34 @@ down, its chat is rate limited or the send failed for a passing reason (then
 with the error, due again after a growing wait, until the learner's day is over
 and it is missed). An edit row goes out as `transport.edit` of the message its
 first row left (`sent_ref`). A row marked sent is never claimed again; a claim
-left by a crash is taken over after `stale_after`, so at most the one message
-that was in flight goes out twice. Sends and edits keep their platform's pace
+left by a crash is taken over after `stale_after`, so at most the messages
+that were in flight go out twice. Sends and edits keep their platform's pace
 (`bot.outbox.pacing`). `run` sends at once whenever `wake` is called (after an
-answer is committed); the scheduler's tick sends everything else that comes due.
-`stop` is the clean way out: no new claims, the send in flight finishes and is
-recorded, and the rest of the batch goes back to `pending` at once.
+answer is committed) and sleeps until the next row comes due.
+
+Sends overlap: each claimed chat gets a worker that sends its rows in order,
+and up to `in_flight` sends per platform are on their way at once, all paced by
+the platform's one `Pacer`. Claims keep a window of rows in memory full, and
+take feedback, replies and coach cards before the day's fan-out (their
+`priority`). The statements of a pump share one connection and take turns.
+`stop` is the clean way out: no new claims, the sends in flight finish and are
+recorded, and the rest of the claimed rows go back to `pending` at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import zip_longest
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam
+from sqlalchemy import Row, and_, bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +42,7 @@ from bot.clock import Clock
 from bot.coaching.pauses import Pausable, cancel_pending, is_paused
 from bot.coaching.people import admins, local_today
 from bot.messages import Outbound, SentRef
+from bot.metrics import Metrics
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
@@ -46,7 +55,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory
+from storage.db import SessionFactory, in_chunks
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -83,6 +92,14 @@ class DispatchResult:
     cancelled: int = 0
     released: int = 0
     claimed: int = 0
+
+    def add(self, other: DispatchResult) -> None:
+        """Count `other`'s rows in these totals."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+        self.released += other.released
+        self.claimed += other.claimed
 
     @property
     def handled(self) -> int:
@@ -161,6 +178,18 @@ def not_sendable(row: Delivery, *, status: str, pause: Pausable, today: date) ->
     return None
 
 
+# When the next row now waiting comes due (the (status, due_at) index finds it).
+_NEXT_DUE = select(func.min(_OUTBOX.c.due_at)).where(
+    _OUTBOX.c.status == DeliveryStatus.PENDING, _OUTBOX.c.due_at > bindparam("now")
+)
+
+# A restarted worker's own claims, left by its previous run.
+_TAKE_BACK = (
+    _OUTBOX.update()
+    .where(_OUTBOX.c.status == DeliveryStatus.CLAIMED, _OUTBOX.c.claimed_by == bindparam("worker"))
+    .values(status=DeliveryStatus.PENDING, claimed_at=None, claimed_by=None)
+)
+
 _RELEASE_UNSENT = (
     _OUTBOX.update()
     .where(
@@ -170,18 +199,6 @@ _RELEASE_UNSENT = (
     )
     .values(status=DeliveryStatus.PENDING, reason=STOPPED, claimed_at=None, claimed_by=None)
 )
-
-
-def _taking_turns(rows: list[Delivery]) -> list[Delivery]:
-    """The rows reordered so people take turns, each person's rows kept in order.
-
-    Pacing waits about a second between two messages to one chat; taking turns
-    lets the other chats' messages go out during that second.
-    """
-    queues: dict[int, list[Delivery]] = {}
-    for row in rows:
-        queues.setdefault(row.person_id, []).append(row)
-    return [row for turn in zip_longest(*queues.values()) for row in turn if row is not None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,8 +280,38 @@ class _StoppableClock:
             raise _Stopped
 
 
+class _Pump:
+    """One run of claiming and sending: its session, the chats being sent to, its totals."""
+
+    def __init__(self, session: AsyncSession, on_row: Callable[[DispatchResult], None] | None):
+        self.session = session
+        self.result = DispatchResult()
+        self.claimed_ids: list[int] = []
+        self.people: dict[int, Person] = {}
+        self.content: list[Item | Lesson | None] = []  # held so `render` finds them
+        self.chats: dict[int, deque[Delivery]] = {}  # person id → their claimed rows, in order
+        self.workers: set[asyncio.Task[None]] = set()
+        self.crashed: list[BaseException] = []  # how workers that raised ended
+        self.outstanding = 0  # rows claimed and not finished
+        self.progress = asyncio.Event()
+        self.on_row = on_row
+
+
+def _worker_ended(pump: _Pump, worker: asyncio.Task[None]) -> None:
+    """Forget a chat's finished worker, keeping how it ended if it raised."""
+    pump.workers.discard(worker)
+    if worker.cancelled():
+        pump.crashed.append(asyncio.CancelledError())
+    elif worker.exception() is not None:
+        pump.crashed.append(worker.exception())  # type: ignore[arg-type]  # checked just now
+
+
 class Dispatcher:
-    """Sends due deliveries through the transports of this process."""
+    """Sends due deliveries through the transports of this process.
+
+    Up to `in_flight` sends overlap per platform; each chat's rows go one after
+    another, in order. At most `window` claimed rows wait in memory.
+    """
 
     def __init__(
         self,
@@ -275,9 +322,13 @@ class Dispatcher:
         admin_addresses: Sequence[str] = (),
         worker: str | None = None,
         batch: int = 50,
+        in_flight: int = 16,
+        window: int = 500,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         backoff: Sequence[float] = BACKOFF_SECONDS,
         pacers: Mapping[str, Pacer],
+        idle_wait: float = 5.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._transports = dict(transports)
@@ -291,10 +342,16 @@ class Dispatcher:
         self._admin_addresses = tuple(admin_addresses)
         self.worker = worker or f"dispatcher-{uuid.uuid4().hex[:8]}"
         self._batch = batch
+        self._window = max(window, batch)
         self._stale_after = stale_after
         self._backoff = tuple(backoff)
+        self._idle_wait = idle_wait
+        self._metrics = metrics or Metrics()
         # One per platform, shared with every other sender in the process.
         self._pacers = {platform: pacers[platform] for platform in self._transports}
+        self._in_flight = {platform: asyncio.Semaphore(in_flight) for platform in self._transports}
+        self._database = asyncio.Lock()  # a pump's session serves one statement at a time
+        self._pumping = asyncio.Lock()  # one pump at a time, so each chat keeps its order
         self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
         self.down_until: dict[str, datetime] = {}
 
@@ -318,81 +375,48 @@ class Dispatcher:
         self._woken.set()
 
     async def run(self) -> None:
-        """Send what is due each time `wake` is called, until `stop`.
+        """Send what comes due, until `stop`.
 
-        Wakes that come while a batch is being sent are served by one more drain.
-        A failed drain is logged and the loop goes on waiting; the scheduler's tick
-        sends anything left behind.
+        It sends everything due, then sleeps until the next pending row is due,
+        `wake` is called (an answer's feedback, a planned day), or `idle_wait`
+        passes (rows queued by other processes, claims left by a crash). A failed
+        pump is logged and the loop goes on.
         """
-        while True:
-            await _first_of(self._woken.wait(), self._stopping.wait())
-            if self._stopping.is_set():
-                return
+        await self._take_back_own_claims()
+        while not self._stopping.is_set():
             self._woken.clear()
             try:
                 await self.drain()
+                wait = await self._until_next_due()
             except Exception:
-                log.exception("sending after a wake failed; the next tick tries again")
+                log.exception("sending failed; trying again shortly")
+                wait = self._idle_wait
+            if wait > 0:
+                await _first_of(self._woken.wait(), self._stopping.wait(), asyncio.sleep(wait))
+
+    async def _take_back_own_claims(self) -> None:
+        """Put back the rows this worker's name claimed before a restart, at once.
+
+        A process starting holds no claims, so any under its (stable) name were
+        left by its previous run: they need not wait `stale_after`.
+        """
+        async with self._sessions.begin() as session:
+            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+        if taken:
+            log.warning("took back %s message(s) this worker claimed before a restart", taken)
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the next pending row is due (at most `idle_wait`)."""
+        async with self._sessions() as session:
+            now = self._clock.now()
+            due = (await session.exec(_NEXT_DUE, params={"now": now})).first()
+        if due is None:
+            return self._idle_wait
+        return min(max((due - now).total_seconds(), 0.0), self._idle_wait)
 
     async def tick(self, *, person_ids: Collection[int] | None = None) -> DispatchResult:
-        """Claim and send one batch of due rows (only `person_ids`' rows, when given).
-
-        The batch shares one session: what the rows need (their people, items and
-        lessons) is loaded in one query, and each row costs a claim check before
-        its send and the record of its outcome after, each committed at once.
-        """
-        if self._stopping.is_set():
-            return DispatchResult()
-        self._ticks_running += 1
-        self._idle.clear()
-        try:
-            return await self._tick(person_ids)
-        finally:
-            self._ticks_running -= 1
-            if not self._ticks_running:
-                self._idle.set()
-
-    async def _tick(self, person_ids: Collection[int] | None) -> DispatchResult:
-        """One batch: claim, send row by row until stopped, release what was not sent."""
-        result = DispatchResult()
-        now = self._clock.now()
-        platforms = self._live_platforms(now)
-        if not platforms:
-            return result
-        # One connection for the whole batch: each commit would otherwise hand it back.
-        engine = self._sessions.kw["bind"]
-        async with engine.connect() as connection, self._sessions(bind=connection) as session:
-            rows = await claim_due(
-                session,
-                now=now,
-                worker=self.worker,
-                limit=self._batch,
-                stale_after=self._stale_after,
-                platforms=platforms,
-                person_ids=person_ids,
-            )
-            result.claimed = len(rows)
-            if not rows:
-                return result
-            loaded = await _load_for(session, rows)
-            for row in _taking_turns(rows):
-                if self._stopping.is_set():
-                    break
-                try:
-                    await self._dispatch(session, row, loaded.people[row.person_id], result)
-                except _Stopped:
-                    break
-            if self._stopping.is_set():
-                result.released += await self._release_unsent(session, rows)
-        return result
-
-    async def _release_unsent(self, session: AsyncSession, rows: list[Delivery]) -> int:
-        """Put this batch's rows that are still claimed by this worker back to pending."""
-        params = {"row_ids": [row.id for row in rows], "worker": self.worker}
-        released = (await session.exec(_RELEASE_UNSENT, params=params)).rowcount
-        await session.commit()
-        self._put_back += released
-        return released
+        """Claim one batch of due rows (only `person_ids`' rows, when given) and send them."""
+        return await self._pump(person_ids, claims=1)
 
     async def drain(
         self,
@@ -401,23 +425,168 @@ class Dispatcher:
         person_ids: Collection[int] | None = None,
         on_batch: Callable[[DispatchResult], None] | None = None,
     ) -> DispatchResult:
-        """Tick until a batch is empty or short of full (bounded); returns the totals.
+        """Claim and send until nothing is due (at most `max_ticks` claims); the totals.
 
         With `person_ids`, only those people's rows are sent; `on_batch` hears
-        of each batch as it ends (for a progress bar).
+        of each row as it ends (for a progress bar).
         """
-        total = DispatchResult()
-        for _ in range(max_ticks):
-            step = await self.tick(person_ids=person_ids)
-            if on_batch is not None:
-                on_batch(step)
-            total.sent += step.sent
-            total.failed += step.failed
-            total.cancelled += step.cancelled
-            total.released += step.released
-            if not step.handled or step.claimed < self._batch:
-                break  # a batch short of full took every row due when it was claimed
-        return total
+        return await self._pump(person_ids, claims=max_ticks, on_row=on_batch)
+
+    async def _pump(
+        self,
+        person_ids: Collection[int] | None,
+        *,
+        claims: int,
+        on_row: Callable[[DispatchResult], None] | None = None,
+    ) -> DispatchResult:
+        """Claim and send up to `claims` batches, keeping the window of claimed rows full.
+
+        The pump's rows share one session and connection: what the rows need
+        (their people, items and lessons) is loaded with each claim, and each
+        row costs a claim check before its send and the record of its outcome
+        after, each committed at once. Sends overlap; the statements take turns.
+        """
+        if self._stopping.is_set():
+            return DispatchResult()
+        self._ticks_running += 1
+        self._idle.clear()
+        try:
+            async with self._pumping:
+                if self._stopping.is_set():
+                    return DispatchResult()
+                return await self._pump_on_one_connection(person_ids, claims, on_row)
+        finally:
+            self._ticks_running -= 1
+            if not self._ticks_running:
+                self._idle.set()
+
+    async def _pump_on_one_connection(
+        self,
+        person_ids: Collection[int] | None,
+        claims: int,
+        on_row: Callable[[DispatchResult], None] | None,
+    ) -> DispatchResult:
+        """The pump's work on one connection: each commit would otherwise hand it back."""
+        engine = self._sessions.kw["bind"]
+        async with engine.connect() as connection, self._sessions(bind=connection) as session:
+            pump = _Pump(session, on_row)
+            try:
+                await self._claim_and_send(pump, person_ids, claims)
+            finally:
+                await self._wind_down(pump)
+            return pump.result
+
+    async def _claim_and_send(
+        self, pump: _Pump, person_ids: Collection[int] | None, claims: int
+    ) -> None:
+        """Claim while there is room and rows are due; each chat's rows go to its worker."""
+        for _ in range(claims):
+            while pump.outstanding >= self._window - self._batch // 2 and pump.workers:
+                pump.progress.clear()
+                await _first_of(pump.progress.wait(), self._stopping.wait())
+            if self._stopping.is_set():
+                return
+            now = self._clock.now()
+            platforms = self._live_platforms(now)
+            if not platforms:
+                return
+            room = min(self._batch, self._window - pump.outstanding)
+            async with self._database:
+                rows = await claim_due(
+                    pump.session,
+                    now=now,
+                    worker=self.worker,
+                    limit=room,
+                    stale_after=self._stale_after,
+                    platforms=platforms,
+                    person_ids=person_ids,
+                )
+                if rows:
+                    await self._load(pump, rows)
+            pump.result.claimed += len(rows)
+            for row in rows:
+                self._hand_over(pump, row)
+            if len(rows) < room and not await self._woken_while_sending(pump, claims):
+                return  # a short batch took every row due when it was claimed
+
+    async def _woken_while_sending(self, pump: _Pump, claims: int) -> bool:
+        """While a drain's chats are still being sent, whether new rows were queued meanwhile.
+
+        Feedback to an answer then goes out at once, not after the slowest chat.
+        """
+        if claims == 1 or not pump.workers:
+            return False
+        await _first_of(asyncio.wait(set(pump.workers)), self._woken.wait(), self._stopping.wait())
+        woken = self._woken.is_set() and not self._stopping.is_set()
+        self._woken.clear()
+        return woken
+
+    async def _load(self, pump: _Pump, rows: list[Delivery]) -> None:
+        """Load what new rows need, keeping what earlier claims loaded."""
+        loaded = await _load_for(pump.session, rows)
+        pump.people.update(loaded.people)
+        pump.content += loaded.content
+        pump.claimed_ids += [row.id for row in rows]
+
+    def _hand_over(self, pump: _Pump, row: Delivery) -> None:
+        """Queue a claimed row behind its chat's earlier rows, starting the chat's worker."""
+        pump.outstanding += 1
+        queued = pump.chats.get(row.person_id)
+        if queued is not None:
+            queued.append(row)
+            return
+        pump.chats[row.person_id] = deque([row])
+        worker = asyncio.create_task(self._send_chat(pump, row.person_id))
+        pump.workers.add(worker)
+        worker.add_done_callback(partial(_worker_ended, pump))
+
+    async def _send_chat(self, pump: _Pump, person_id: int) -> None:
+        """Send one chat's claimed rows in order, until they are gone or the dispatcher stops."""
+        queued = pump.chats[person_id]
+        try:
+            while queued and not self._stopping.is_set():
+                row = queued.popleft()
+                step = DispatchResult()
+                try:
+                    await self._dispatch(pump.session, row, pump.people[person_id], step)
+                except _Stopped:
+                    return
+                finally:
+                    pump.outstanding -= 1
+                    pump.progress.set()
+                    pump.result.add(step)
+                if pump.on_row is not None:
+                    pump.on_row(step)
+        finally:
+            del pump.chats[person_id]
+
+    async def _wind_down(self, pump: _Pump) -> None:
+        """Let the chats' workers finish; put back what a stop left unsent.
+
+        A worker's error (a cancelled process among them) is raised here, once the
+        others are done; cancelling the pump cancels its workers.
+        """
+        try:
+            while pump.workers:
+                await asyncio.wait(set(pump.workers))
+        except asyncio.CancelledError:
+            for worker in pump.workers:
+                worker.cancel()
+            raise
+        if self._stopping.is_set() and pump.claimed_ids:
+            pump.result.released += await self._release_unsent(pump.session, pump.claimed_ids)
+        if pump.crashed:
+            raise pump.crashed[0]
+
+    async def _release_unsent(self, session: AsyncSession, row_ids: list[int]) -> int:
+        """Put these rows, when still claimed by this worker, back to pending."""
+        released = 0
+        for chunk in in_chunks(row_ids):
+            params = {"row_ids": chunk, "worker": self.worker}
+            released += (await session.exec(_RELEASE_UNSENT, params=params)).rowcount
+        await session.commit()
+        self._put_back += released
+        return released
 
     async def _dispatch(
         self, session: AsyncSession, row: Delivery, person: Person, result: DispatchResult
@@ -431,9 +600,11 @@ class Dispatcher:
             return
         except _Outcome as outcome:
             await self._record(session, row, person, outcome, result)
+            self._metrics.handled(row.kind, outcome.status)
             return
         await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
+        self._metrics.handled(row.kind, DeliveryStatus.SENT)
 
     async def _record(
         self,
@@ -475,7 +646,8 @@ class Dispatcher:
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
         try:
-            outbound = await render(session, row)
+            async with self._database:
+                outbound = await render(session, row)
         except RenderError as exc:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
@@ -484,7 +656,8 @@ class Dispatcher:
         """Where the message an edit row replaces lives; None for a row that is not an edit."""
         if row.kind != DeliveryKind.EDIT:
             return None
-        stored = (await session.exec(_EDITED_REF, params={"target": row.refers_to})).first()
+        async with self._database:
+            stored = (await session.exec(_EDITED_REF, params={"target": row.refers_to})).first()
         if stored is None:
             raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
         return SentRef.from_payload(stored)
@@ -500,14 +673,15 @@ class Dispatcher:
         """
         now = self._clock.now()
         ours = {"row_id": row.id, "worker": self.worker}
-        recipient = (await session.exec(_STILL_OURS, params=ours)).first()
-        stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
-        if recipient is not None and stale_soon:
-            if (await session.exec(_RENEW, params={**ours, "at": now})).rowcount:
-                row.claimed_at = now
-            else:
-                recipient = None
-        await session.commit()  # no transaction stays open across the send
+        async with self._database:
+            recipient = (await session.exec(_STILL_OURS, params=ours)).first()
+            stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
+            if recipient is not None and stale_soon:
+                if (await session.exec(_RENEW, params={**ours, "at": now})).rowcount:
+                    row.claimed_at = now
+                else:
+                    recipient = None
+            await session.commit()  # no transaction stays open across the send
         if recipient is not None and self._stopping.is_set():
             raise _Stopped
         return recipient  # type: ignore[return-value]  # SQLModel types rows as tuples
@@ -538,11 +712,17 @@ class Dispatcher:
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
         try:
-            if edited is not None:
-                await transport.edit(edited, outbound)
-                return edited
-            return await transport.send(person.address, outbound)
+            async with self._in_flight[person.platform]:
+                started = time.perf_counter()
+                try:
+                    if edited is not None:
+                        await transport.edit(edited, outbound)
+                        return edited
+                    return await transport.send(person.address, outbound)
+                finally:
+                    self._metrics.sent_in(person.platform, time.perf_counter() - started)
         except RateLimited as exc:
+            self._metrics.rate_limited(person.platform)
             retry_at = now + timedelta(seconds=exc.retry_after)
             reason = f"rate limited: {exc}"
             raise _Outcome(DeliveryStatus.PENDING, reason, retry_at=retry_at) from exc
@@ -572,12 +752,13 @@ class Dispatcher:
         """Put the row back, due at `until`, with the chat's later rows behind it."""
         ours = {"row_id": row.id, "worker": self.worker}
         params = {**ours, "why": reason, "due": until}
-        if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
+        async with self._database:
+            if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
+                await session.commit()
+                log.warning("delivery %s was taken over by another worker before it ended", row.id)
+                return
+            await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
             await session.commit()
-            log.warning("delivery %s was taken over by another worker before it finished", row.id)
-            return
-        await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
-        await session.commit()
         self._held[row.person_id] = (until, reason)
 
     async def _finish(
@@ -608,8 +789,9 @@ class Dispatcher:
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
-        updated = (await session.exec(statement, params=params)).rowcount
-        await session.commit()
+        async with self._database:
+            updated = (await session.exec(statement, params=params)).rowcount
+            await session.commit()
         if not updated:
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 

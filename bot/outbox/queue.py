@@ -21,9 +21,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Choice, Outbound, OutboundKind, Spans, pages
 from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
 from storage.db import insert_unless_taken
-from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
+_OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+
+# Claim order: what answers a learner or a coach (feedback, replies, coach cards, edits,
+# a lesson asked for again) goes before the day's fan-out of lessons, prompts and nudges.
+ANSWERING = 0
+FAN_OUT = 1
 
 Body = str | Spans | Outbound
 """What to say: Markdown, one line with user text in it, or a message in parts."""
@@ -101,11 +107,13 @@ def _values(
     **links: Any,
 ) -> dict[str, Any]:
     """The column values of one new pending row."""
+    fan_out = kind in DAY_KINDS and links.get("refers_to") is None
     return {
         "person_id": person_id,
         "delivery_key": key,
         "kind": kind,
         "status": DeliveryStatus.PENDING,
+        "priority": FAN_OUT if fan_out else ANSWERING,
         "attempts": 0,
         "due_at": due_at or now,
         "created_at": now,
@@ -241,7 +249,8 @@ async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, no
         for row in planned
     ]
     if rows:
-        await session.exec(insert(Delivery), params=rows)
+        # A Core insert: one executemany, without the ORM's per-row bookkeeping.
+        await session.exec(insert(_OUTBOX), params=rows)
         _count(session, len(rows))
     return len(rows)
 

@@ -1,7 +1,7 @@
 """calibration counts for the struggle z-score; team policies lose the last-8-answers settings
 
-Revision ID: 0008_struggle
-Revises: 0007_commitments
+Revision ID: 0009_struggle
+Revises: 0008_scale
 Create Date: 2026-12-04 11:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision: str = '0008_struggle'
-down_revision: Union[str, None] = '0007_commitments'
+revision: str = '0009_struggle'
+down_revision: Union[str, None] = '0008_scale'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

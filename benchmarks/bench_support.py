@@ -1,0 +1,114 @@
+"""Shared set-up for the benchmarks: a migrated scratch database, bulk rows, RSS."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+
+from bot.app import Database
+from content import read_pack, shipped_pack_path
+from content.store import load_pack
+from storage import migrate
+from storage.db import create_engine, session_factory
+
+CHUNK = 5_000
+CREATED = datetime(2026, 1, 5, 8, tzinfo=UTC)
+
+
+def rss_mb() -> float:
+    """The process's peak resident set size so far, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str | None = None) -> AsyncIterator[Database]:
+    """A fresh migrated database: a temporary SQLite file, or a new database on `server_url`."""
+    if server_url is None:
+        with tempfile.TemporaryDirectory() as folder:
+            engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}")
+            await migrate.upgrade(engine)
+            try:
+                yield Database(engine, session_factory(engine))
+            finally:
+                await engine.dispose()
+        return
+    name = "servicecoach_bench"
+    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(make_url(server_url).set(database=name).render_as_string(False))
+    await migrate.upgrade(engine)
+    try:
+        yield Database(engine, session_factory(engine))
+    finally:
+        await engine.dispose()
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def bulk_insert(database: Database, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert plain rows in chunks of executemany, never an ORM object per row."""
+    chunk: list[dict[str, Any]] = []
+    async with database.engine.begin() as connection:
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= CHUNK:
+                await connection.execute(insert(table), chunk)
+                chunk = []
+        if chunk:
+            await connection.execute(insert(table), chunk)
+        if connection.dialect.name == "postgresql" and "id" in table.c:
+            # Rows came with their ids: the sequence must continue after them.
+            name = table.name
+            await connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT coalesce(max(id), 1) FROM {name}))"
+                )
+            )
+
+
+def person_rows(count: int, *, start: int = 1, team_id: int | None = None) -> Iterable[dict]:
+    """`count` console learners with ids from `start`."""
+    for number in range(start, start + count):
+        yield {
+            "id": number,
+            "name": f"learner {number}",
+            "role": "learner",
+            "platform": "console",
+            "platform_id": f"p{number}",
+            "timezone": "Europe/London",
+            "send_time": "09:00",
+            "language": "en",
+            "status": "active",
+            "team_id": team_id,
+            "created_at": CREATED,
+        }
+
+
+def enrolment_rows(person_ids: Sequence[int], pack_id: str) -> Iterable[dict]:
+    """An active enrolment in `pack_id` for each person."""
+    for person_id in person_ids:
+        yield {"person_id": person_id, "pack_id": pack_id, "active": True, "started_at": CREATED}
+
+
+STARTER_PACK = "service-everyone"
+
+
+async def load_starter_pack(database: Database) -> str:
+    """Load the shipped starter pack; its id."""
+    pack, _ = read_pack(shipped_pack_path(STARTER_PACK))
+    async with database.sessions() as session:
+        await load_pack(session, pack, now=CREATED)
+        await session.commit()
+    return pack.meta.id

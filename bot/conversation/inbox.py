@@ -1,0 +1,90 @@
+"""The inbox: an inbound event is stored, in its own short transaction, before it is handled.
+
+Handling it (grading, feedback, scores) happens in a second transaction that
+deletes the stored event as it commits, so an event is handled exactly once.
+When that fails (a locked or restarted database, a bug), the event stays
+stored and `replay` hands it to the router again later: an answer a learner
+sent is never lost, it only waits. After `MAX_ATTEMPTS` failures an event is
+kept with its last error and no longer retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from pydantic import TypeAdapter
+from sqlalchemy import delete, insert, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.messages import Answer, CoachAction, Command, Inbound, Join, PollAnswer, Text
+from storage.db import SessionFactory
+from storage.models import InboxEntry
+
+MAX_ATTEMPTS = 5
+REPLAY_AFTER = timedelta(seconds=30)  # younger events may still be in their first handling
+_KINDS: dict[str, TypeAdapter[Inbound]] = {
+    kind.__name__: TypeAdapter(kind)
+    for kind in (Answer, PollAnswer, Text, Command, CoachAction, Join)
+}
+_TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_STORE = insert(_TABLE).returning(_TABLE.c.id)
+
+
+def _stored(inbound: Inbound) -> dict[str, object]:
+    """The event as plain JSON values, with its kind."""
+    kind = type(inbound).__name__
+    return {"kind": kind, "event": _KINDS[kind].dump_python(inbound, mode="json")}
+
+
+def event_of(entry: InboxEntry) -> Inbound:
+    """The event a stored entry holds."""
+    return _KINDS[entry.kind].validate_python(entry.event)
+
+
+async def store(session: AsyncSession, inbound: Inbound, *, now: datetime) -> int:
+    """Add the event to the inbox (in the caller's transaction); its entry id."""
+    params = {**_stored(inbound), "received_at": now, "attempts": 0}
+    return (await session.exec(_STORE, params=params)).scalar_one()
+
+
+async def take(session: AsyncSession, entry_id: int) -> bool:
+    """Remove the entry in the handling transaction; False if it was handled already."""
+    statement = delete(InboxEntry).where(col(InboxEntry.id) == entry_id)
+    return bool((await session.exec(statement)).rowcount)
+
+
+async def failed(sessions: SessionFactory, entry_id: int, error: str) -> None:
+    """Count a failed handling of the entry, keeping the error."""
+    statement = (
+        update(InboxEntry)
+        .where(col(InboxEntry.id) == entry_id)
+        .values(attempts=InboxEntry.attempts + 1, last_error=error[:500])
+    )
+    async with sessions.begin() as session:
+        await session.exec(statement)
+
+
+async def replay(
+    *,
+    sessions: SessionFactory,
+    now: datetime,
+    handle: Callable[[int, Inbound], Awaitable[None]],
+    limit: int = 500,
+) -> int:
+    """Hand stored events whose handling failed (or was cut off) to `handle` again; how many."""
+    statement = (
+        select(InboxEntry)
+        .where(
+            col(InboxEntry.received_at) <= now - REPLAY_AFTER,
+            col(InboxEntry.attempts) < MAX_ATTEMPTS,
+        )
+        .order_by(col(InboxEntry.id))
+        .limit(limit)
+    )
+    async with sessions() as session:
+        entries = list((await session.exec(statement)).all())
+    for entry in entries:
+        await handle(entry.id, event_of(entry))
+    return len(entries)
