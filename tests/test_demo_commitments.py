@@ -19,6 +19,7 @@ COMMITMENT = (
     "follow_up: Did you greet someone before finishing your task? What happened?\n"
     "```\n"
 )
+LEARNERS = 12
 
 
 async def test_follow_ups_come_two_working_days_after_the_lesson_and_get_answers(
@@ -29,7 +30,8 @@ async def test_follow_ups_come_two_working_days_after_the_lesson_and_get_answers
     end = text.index("```\n", text.index("```quiz")) + len("```\n")
     (pack / L1).write_text(text[:end] + COMMITMENT + text[end:], encoding="utf-8")
     settings = Settings(database_url=database.engine.url.render_as_string(hide_password=False))
-    config = DemoConfig(learners=6, days=5, pack=pack)
+    # Twelve learners: enough that some answer the follow-up whatever the personas' dice say.
+    config = DemoConfig(learners=LEARNERS, days=5, pack=pack)
 
     run = await simulate(config, database=database, settings=settings)
     summary = await summarise(database, run)
@@ -52,10 +54,10 @@ async def test_follow_ups_come_two_working_days_after_the_lesson_and_get_answers
                 )
             )
         ).all()
-    assert len(follow_ups) == 6  # every learner had lesson 1 on Monday
+    assert len(follow_ups) == LEARNERS  # every learner had lesson 1 on Monday
     assert all((row.local_date - lessons[row.person_id]).days == 2 for row in follow_ups)
     assert answers and all(answer.lesson_id == follow_ups[0].lesson_id for answer in answers)
-    assert summary["follow_ups_sent"] == 6
+    assert summary["follow_ups_sent"] == LEARNERS
     assert summary["follow_ups_answered"] == len(answers)
     assert summary["missed_deliveries"] == summary["duplicate_deliveries"] == 0
     asked = [
@@ -63,7 +65,7 @@ async def test_follow_ups_come_two_working_days_after_the_lesson_and_get_answers
         for name, lines in run.transcripts.items()
         if any("Follow-up: The first ten seconds" in line.text for line in lines)
     ]
-    assert len(asked) == 6  # Wednesday is among the days the transcript shows in full
+    assert len(asked) == LEARNERS  # Wednesday is among the days the transcript shows in full
     told = [
         name
         for name in asked
@@ -73,4 +75,4 @@ async def test_follow_ups_come_two_working_days_after_the_lesson_and_get_answers
     log = " ".join(rendered(lambda console: console.print(transcript(run, told[0]))).split())
     assert "Wed 25 Mar" in log and "Follow-up: The first ten seconds" in log
     headline = " ".join(rendered(lambda console: console.print(report(summary))).split())
-    assert f"({len(answers)} of 6 follow-ups on what they tried)" in headline
+    assert f"({len(answers)} of {LEARNERS} follow-ups on what they tried)" in headline
