@@ -20,17 +20,26 @@ from content.files import PackFile, inside, read_text
 from content.limits import MAX_LESSON_FILES
 from content.problems import PackPathError, Problem
 from content.safe_yaml import YamlDoc, parse_yaml
-from content.schema import ITEM_TYPES, Choice, LessonMeta, PackMeta
+from content.schema import ITEM_TYPES, Choice, Commitment, LessonMeta, PackMeta
 
 M = TypeVar("M", bound=BaseModel)
 
 PACK_FILE = "pack.yaml"
 LESSONS_DIR = "lessons"
 _FENCE = re.compile(r"(`{3,}|~{3,})[ \t]*([\w-]*)[ \t]*")
-_MODELS: tuple[type[BaseModel], ...] = (PackMeta, LessonMeta, Choice, *ITEM_TYPES.values())
-_KNOWN_KEYS = sorted(
-    {"lessons", "body", "quiz", "reflection"}.union(*(model.model_fields for model in _MODELS))
+_MODELS: tuple[type[BaseModel], ...] = (
+    PackMeta,
+    LessonMeta,
+    Choice,
+    Commitment,
+    *ITEM_TYPES.values(),
 )
+_KNOWN_KEYS = sorted(
+    {"lessons", "body", "quiz", "reflection", "commitment"}.union(
+        *({field.alias or name for name, field in model.model_fields.items()} for model in _MODELS)
+    )
+)
+_BLOCKS = ("quiz", "reflection", "commitment")  # the fenced blocks a lesson may end with
 _EXPECTED = {
     "string_type": "text",
     "int_type": "a whole number",
@@ -56,6 +65,8 @@ class ParsedLesson:
     items: list[tuple[int, Any]] = field(default_factory=list)  # (index in the quiz, model)
     reflection: str | None = None
     reflection_line: int | None = None
+    commitment: Commitment | None = None
+    commitment_doc: YamlDoc | None = None
 
 
 @dataclass
@@ -155,7 +166,7 @@ def _closing(lines: list[str], start: int, fence: str) -> int | None:
 
 
 def _split(lesson: ParsedLesson, lines: list[str], problems: list[Problem]) -> dict[str, _Block]:
-    """Split a lesson file into front matter, body and its quiz/reflection blocks."""
+    """Split a lesson file into front matter, body and its quiz/reflection/commitment blocks."""
     blocks: dict[str, _Block] = {}
     if not lines or lines[0].rstrip() != "---":
         problems.append(
@@ -181,10 +192,10 @@ def _split(lesson: ParsedLesson, lines: list[str], problems: list[Problem]) -> d
             break
         name = opened.group(2) if opened else ""
         last = close if close is not None else k
-        if name in ("quiz", "reflection") and name in blocks:
+        if name in _BLOCKS and name in blocks:
             message = f"a second ```{name} block; a lesson has one"
             problems.append(Problem(lesson.file, k + 1, message))
-        elif name in ("quiz", "reflection"):
+        elif name in _BLOCKS:
             blocks[name] = _Block(k + 1, "\n".join(lines[k + 1 : last]))
         elif in_body:
             body.extend((n + 1, lines[n]) for n in range(k, last + 1))
@@ -229,6 +240,28 @@ def _parse_quiz(lesson: ParsedLesson, block: _Block | None, problems: list[Probl
         problems.append(Problem(lesson.file, block.line, "the quiz block is empty"))
 
 
+def _read_commitment(lesson: ParsedLesson, doc: YamlDoc, problems: list[Problem]) -> None:
+    """Validate a commitment mapping (`try` and `follow_up`)."""
+    lesson.commitment_doc = doc
+    if not isinstance(doc.value, dict):
+        kind = _kind(doc.value)
+        message = f"the commitment must be keys and values ('try:', 'follow_up:'), found {kind}"
+        problems.append(Problem(lesson.file, doc.line(), message))
+        return
+    lesson.commitment, found = model_from(Commitment, doc)
+    problems.extend(found)
+
+
+def _parse_commitment(lesson: ParsedLesson, block: _Block, problems: list[Problem]) -> None:
+    """Read a ```commitment block."""
+    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
+    problems.extend(found)
+    if doc is not None:
+        _read_commitment(lesson, doc, problems)
+    elif not found:
+        problems.append(Problem(lesson.file, block.line, "the commitment block is empty"))
+
+
 def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Problem]]:
     """Read one lesson file."""
     lesson = ParsedLesson(file=file.shown)
@@ -256,6 +289,8 @@ def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Prob
         lesson.reflection_line = block.line + 1
         if not lesson.reflection:
             problems.append(Problem(file.shown, block.line, "the reflection block is empty"))
+    if "commitment" in blocks:
+        _parse_commitment(lesson, blocks["commitment"], problems)
     return lesson, problems
 
 
@@ -357,7 +392,8 @@ def _lesson_mapping(doc: YamlDoc, problems: list[Problem]) -> ParsedLesson:
         problems.append(Problem(doc.path, doc.line(), message))
         return lesson
     lesson.front = doc
-    lesson.meta, found = model_from(LessonMeta, _without(doc, "body", "quiz", "reflection"))
+    parts = ("body", "quiz", "reflection", "commitment")
+    lesson.meta, found = model_from(LessonMeta, _without(doc, *parts))
     problems.extend(found)
     for key in ("body", "quiz"):
         if key not in doc.value:
@@ -373,6 +409,8 @@ def _lesson_mapping(doc: YamlDoc, problems: list[Problem]) -> ParsedLesson:
         lesson.reflection_line = _text_line(doc, "reflection")
         if lesson.reflection == "":
             problems.append(Problem(doc.path, doc.line("reflection"), "the reflection is empty"))
+    if "commitment" in doc.value:
+        _read_commitment(lesson, doc.sub("commitment"), problems)
     return lesson
 
 

@@ -136,8 +136,19 @@ ITEM_TYPES: dict[str, type[_ItemBase]] = {
 }
 
 
+class Commitment(_Strict):
+    """What a lesson asks the learner to try, and the question asked a few working days later."""
+
+    try_: str = Field(alias="try")
+    follow_up: str
+
+    def data(self) -> dict[str, str]:
+        """The `Lesson.commitment` column for this commitment."""
+        return {"try": self.try_, "follow_up": self.follow_up}
+
+
 class LessonModel(_Strict):
-    """A whole lesson: front matter, body, quiz items and an optional reflection prompt."""
+    """A whole lesson: front matter, body, quiz items, optional reflection and commitment."""
 
     id: str
     title: str
@@ -146,6 +157,7 @@ class LessonModel(_Strict):
     body: str
     items: list[ItemModel]
     reflection: str | None = None
+    commitment: Commitment | None = None
     source: str = Field(default="", exclude=True)  # where it was read from, for messages
 
 

@@ -79,7 +79,16 @@ def lesson_fields(lesson: LessonModel) -> dict[str, Any]:
         "order": lesson.order,
         "body": lesson.body,
         "reflection": lesson.reflection,
+        "commitment": lesson.commitment.data() if lesson.commitment is not None else None,
     }
+
+
+def _lesson_hash(lesson: LessonModel) -> str:
+    """The content hash of a lesson; a lesson without a commitment hashes as before commitments."""
+    fields = lesson_fields(lesson)
+    if fields["commitment"] is None:
+        del fields["commitment"]
+    return _hash(fields)
 
 
 def _item_rows(lesson: LessonModel) -> list[dict[str, Any]]:
@@ -153,7 +162,7 @@ async def _plan(session: AsyncSession, pack: PackModel) -> _Plan:
         row.key: row
         for row in await session.exec(select(models.Item).where(models.Item.pack_id == pack_id))
     }
-    lesson_hashes = {lesson.id: _hash(lesson_fields(lesson)) for lesson in pack.lessons}
+    lesson_hashes = {lesson.id: _lesson_hash(lesson) for lesson in pack.lessons}
     item_rows = {row["key"]: row for lesson in pack.lessons for row in _item_rows(lesson)}
     item_hashes = {key: _hash(row) for key, row in item_rows.items()}
     details_changed = pack_row is not None and any(

@@ -144,10 +144,16 @@ def _check_choices(
         report(doc.line("choices"), f"'{item.id}' needs at least one correct choice, found none")
 
 
-def _check_short(item: ShortItem, doc: YamlDoc, report: Report) -> None:
-    """Accepted answers exist and each holds a letter or digit."""
+def _check_short(item: ShortItem, doc: YamlDoc, report: Report, warn: Report) -> None:
+    """Accepted answers exist and each holds a letter or digit; a lone one-word key is a warning."""
     if not item.accepted:
         report(doc.line("accepted"), f"'{item.id}' needs at least one accepted answer")
+    elif len(item.accepted) == 1 and len(item.accepted[0].split()) == 1:
+        message = (
+            f"'{item.id}' accepts only the one word '{item.accepted[0]}'; "
+            "list the other answers a learner may fairly type"
+        )
+        warn(doc.line("accepted"), message)
     for index, answer in enumerate(item.accepted):
         line = doc.line("accepted", index)
         if not _LETTER_OR_DIGIT.search(answer):
@@ -189,9 +195,35 @@ def _check_item(item: Any, doc: YamlDoc, report: Report, warn: Report) -> None:
             value = getattr(item, key)
             _check_text(value, key, doc.line(key), report, limit=limits.FEEDBACK_CHARS)
     elif isinstance(item, ShortItem):
-        _check_short(item, doc, report)
+        _check_short(item, doc, report, warn)
     elif isinstance(item, NumericItem):
         _check_numeric(item, doc, report)
+
+
+def _check_commitment(lesson: ParsedLesson, report: Report) -> None:
+    """A commitment's action and follow-up question are present and fit their limits."""
+    commitment, doc = lesson.commitment, lesson.commitment_doc
+    if commitment is None or doc is None:
+        return
+    try_line, follow_line = doc.line("try"), doc.line("follow_up")
+    _check_text(
+        commitment.try_,
+        "the commitment's 'try'",
+        try_line,
+        report,
+        limit=limits.COMMITMENT_TRY_CHARS,
+    )
+    _check_text(
+        commitment.follow_up,
+        "the commitment's 'follow_up'",
+        follow_line,
+        report,
+        limit=limits.COMMITMENT_FOLLOW_UP_CHARS,
+    )
+    for text, line in ((commitment.try_, try_line), (commitment.follow_up, follow_line)):
+        bad = _control_character(text)
+        if bad is not None:
+            report(line, f"the commitment holds control character U+{ord(bad):04X}")
 
 
 def _check_unique(parsed: ParsedPack, problems: list[Problem]) -> None:
@@ -239,6 +271,7 @@ def check_pack(parsed: ParsedPack) -> list[Problem]:
                 report,
                 limit=limits.REFLECTION_CHARS,
             )
+        _check_commitment(lesson, report)
         if lesson.quiz is not None:
             if isinstance(lesson.quiz.value, list) and not lesson.quiz.value:
                 report(lesson.quiz.line(), "the quiz has no items")
@@ -258,6 +291,7 @@ def _build(parsed: ParsedPack) -> PackModel | None:
             body=lesson.body,
             items=[item for _, item in lesson.items],
             reflection=lesson.reflection,
+            commitment=lesson.commitment,
             source=lesson.file,
         )
         for lesson in parsed.lessons

@@ -86,6 +86,7 @@ class DeliveryKind(StrEnum):
     QUIZ = "quiz"
     REVIEW = "review"
     REFLECTION = "reflection"
+    FOLLOW_UP = "follow_up"  # a lesson's commitment, asked about a few working days later
     FEEDBACK = "feedback"
     NUDGE = "nudge"
     ESCALATION = "escalation"
@@ -98,7 +99,9 @@ PROMPT_KINDS = (DeliveryKind.QUIZ, DeliveryKind.REVIEW)
 """Questions the learner answers (with buttons or typed text)."""
 GRADED_DAY_KINDS = (DeliveryKind.LESSON, *PROMPT_KINDS)
 """A day's lesson and its graded questions: a learner with none of these answered is silent."""
-LESSON_DAY_KINDS = (*GRADED_DAY_KINDS, DeliveryKind.REFLECTION)
+REFLECTION_KINDS = (DeliveryKind.REFLECTION, DeliveryKind.FOLLOW_UP)
+"""Prompts answered in the learner's own words, kept as a `Reflection` on their lesson."""
+LESSON_DAY_KINDS = (*GRADED_DAY_KINDS, *REFLECTION_KINDS)
 """What a learner's day brings from the pack: `today` resends these."""
 DAY_KINDS = (*LESSON_DAY_KINDS, DeliveryKind.NUDGE)
 """Rows that belong to one local day: a pause cancels them, a past day expires them."""
@@ -190,6 +193,9 @@ class Lesson(SQLModel, table=True):
     order: int
     body: str
     reflection: str | None = None
+    commitment: dict[str, str] | None = Field(  # {"try": …, "follow_up": …}
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     content_hash: str = ""
     retired: bool = False
 

@@ -10,9 +10,8 @@ from bot.coaching.grading import (
     grade_choices,
     grade_text,
     guess_floor,
-    normalise_text,
-    parse_number,
 )
+from bot.coaching.typed_answers import normalise_text, parse_number
 from storage.models import Item
 from tests.factories import ITEM_DATA
 

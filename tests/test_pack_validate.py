@@ -343,3 +343,22 @@ def test_wrong_choice_without_feedback_is_only_a_warning(tmp_path: Path, cli):
 
 def test_word_count_ignores_markdown_punctuation():
     assert word_count("- *Greet* them — then **ask**.\n\n1. Listen\n2. Call 101") == 7
+
+
+def test_short_item_with_a_lone_one_word_key_is_a_warning(tmp_path: Path, cli):
+    pack = copy_sample(tmp_path)
+    edit(pack, L2, "    - read it aloud\n    - read aloud\n", "    - aloud\n")
+    result = cli("packs", "validate", "pack")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"pack/{L2}:27: warning: 'read-aloud' accepts only the one word 'aloud'; "
+        "list the other answers a learner may fairly type",
+        "ok: 3 lessons, 6 items",
+    ]
+
+
+def test_short_item_with_variants_or_a_longer_key_is_not_warned(tmp_path: Path, cli):
+    pack = copy_sample(tmp_path)
+    edit(pack, L2, "    - read it aloud\n    - read aloud\n", "    - read it aloud\n")
+    result = cli("packs", "validate", "pack")
+    assert result.stdout == "ok: 3 lessons, 6 items\n"

@@ -83,6 +83,14 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         (await session.exec(select(Item.id, Item.key).where(col(Item.id).in_(item_ids)))).all()
     )
     lesson_ids = {r.lesson_id for r in reflections}
+    prompt_ids = {r.delivery_id for r in reflections}
+    prompts = dict(
+        (
+            await session.exec(
+                select(Delivery.id, Delivery.kind).where(col(Delivery.id).in_(prompt_ids))
+            )
+        ).all()
+    )
     lessons = dict(
         (
             await session.exec(select(Lesson.id, Lesson.key).where(col(Lesson.id).in_(lesson_ids)))
@@ -116,7 +124,11 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
             for r in answers
         ],
         "reflections": [
-            {"lesson": lessons.get(r.lesson_id), **_row(r, ("text", "asks_for_help", "created_at"))}
+            {
+                "lesson": lessons.get(r.lesson_id),
+                "answering": prompts.get(r.delivery_id),  # "reflection" or "follow_up"
+                **_row(r, ("text", "asks_for_help", "created_at")),
+            }
             for r in reflections
         ],
         "review_states": [

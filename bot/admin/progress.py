@@ -18,6 +18,7 @@ from storage.models import (
     Lesson,
     Pack,
     Person,
+    Reflection,
     Response,
 )
 
@@ -45,6 +46,22 @@ async def lessons_done(
     if person_id is not None:
         statement = statement.where(Delivery.person_id == person_id)
     return {(person, pack): count for person, pack, count in (await session.exec(statement)).all()}
+
+
+async def follow_ups_answered(session: AsyncSession, *, person_id: int) -> tuple[int, int]:
+    """How many commitment follow-ups the learner answered, of how many they were asked."""
+    statement = (
+        select(func.count(col(Delivery.id)), func.count(col(Reflection.id)))
+        .outerjoin(Reflection, col(Reflection.delivery_id) == Delivery.id)
+        .where(
+            Delivery.person_id == person_id,
+            Delivery.kind == DeliveryKind.FOLLOW_UP,
+            Delivery.status == DeliveryStatus.SENT,
+            col(Delivery.refers_to).is_(None),
+        )
+    )
+    asked, answered = (await session.exec(statement)).one()
+    return answered, asked
 
 
 async def topic_names(session: AsyncSession, topics: Iterable[str]) -> dict[str, str]:

@@ -8,23 +8,16 @@ items are typed.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.coaching.typed_answers import NotAnAnswer, match_short, read_number
 from bot.messages import Outbound, OutboundKind
 from storage.models import Item
 
 TYPED_TYPES = ("short", "numeric")
 DONE = "done"
-
-_NUMBER = re.compile(r"[-+−]?\d(?:[\d.,'\u00a0\u202f ]*\d)?")
-_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
-
-
-class NotAnAnswer(ValueError):
-    """The input cannot answer this item (unknown button, no number in the text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +28,7 @@ class Grade:
     answer: str
     feedback: tuple[str, ...]
     right_answer: str
+    close: bool = False  # a wrong typed answer near an accepted one: "Close: …"
 
 
 def choice_index(choice_id: str, choices: Sequence[Any]) -> int:
@@ -77,33 +71,6 @@ def grade_choices(item: Item, choice_ids: Sequence[str]) -> Grade:
     )
 
 
-def normalise_text(text: str) -> str:
-    """Fold case, punctuation and spacing so `Next Steps!` matches `next steps`."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    kept = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in folded)
-    return " ".join(kept.split())
-
-
-def parse_number(text: str) -> float:
-    """The first number in `text`, tolerating units, spaces and decimal commas.
-
-    `1,5` is one and a half, `1,500` and `1 500` are fifteen hundred, `1.234,5`
-    and `1,234.5` both mean 1234.5. NotAnAnswer when there is no number.
-    """
-    match = _NUMBER.search(text.replace("−", "-"))
-    if match is None:
-        raise NotAnAnswer("no number in the answer")
-    raw = re.sub(r"[\s'\u00a0\u202f]", "", match.group())
-    if "," in raw and "." in raw:
-        decimal = "," if raw.rfind(",") > raw.rfind(".") else "."
-        raw = raw.replace("." if decimal == "," else ",", "").replace(",", ".")
-    elif "," in raw:
-        raw = raw.replace(",", "") if _THOUSANDS.match(raw.lstrip("+-")) else raw.replace(",", ".")
-    if raw.count(".") > 1:
-        raise NotAnAnswer(f"cannot read {match.group()!r} as a number")
-    return float(raw)
-
-
 def _numeric_target(data: dict[str, Any]) -> str:
     """The right numeric answer as people read it."""
     unit = f" {data['unit']}" if data.get("unit") else ""
@@ -119,12 +86,12 @@ def grade_text(item: Item, text: str) -> Grade:
     answer = text.strip()
     if item.type == "short":
         accepted = item.data["accepted"]
-        wanted = {normalise_text(option) for option in accepted}
-        return Grade(normalise_text(answer) in wanted, answer, (), accepted[0])
+        match = match_short(accepted, answer, prompt=item.prompt)
+        return Grade(match.correct, answer, (), accepted[0], close=match.close)
     if item.type != "numeric":
         raise NotAnAnswer(f"a {item.type} item is answered with the buttons")
     data = item.data
-    value = parse_number(answer)
+    value = read_number(answer, unit=data.get("unit"))
     if data.get("range"):
         low, high = data["range"]
         correct = low <= value <= high
@@ -149,8 +116,13 @@ def guess_floor(item: Item) -> float:
 
 
 def verdict(grade: Grade) -> str:
-    """Right, or not quite with the right answer: one line."""
-    return "✅ *Right*" if grade.correct else f"❌ *Not quite.* The answer: *{grade.right_answer}*"
+    """Right, close (naming the key), or not quite with the right answer: one line."""
+    if grade.correct:
+        return "✅ *Right*"
+    if grade.close:
+        what = "word" if len(grade.right_answer.split()) == 1 else "answer"
+        return f"🤏 *Close:* the {what} we were after is *{grade.right_answer}*"
+    return f"❌ *Not quite.* The answer: *{grade.right_answer}*"
 
 
 def feedback_message(item: Item, grade: Grade, *, late: bool = False) -> Outbound:

@@ -63,6 +63,9 @@ class TeamPolicy(BaseModel):
     help_phrases: tuple[str, ...] = Field(DEFAULT_HELP_PHRASES, description="Help-asking phrases.")
     coach_digest: bool = Field(True, description="Send coaches a daily digest of open cases.")
     retention_days: int = Field(730, ge=30, description="Days answers and reflections are kept.")
+    follow_up_working_days: int = Field(
+        2, ge=2, le=3, description="Working days from a lesson to its commitment's follow-up."
+    )
 
     @field_validator("working_hours_end")
     @classmethod

@@ -20,12 +20,11 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from bot.admin.privacy import export_person, forget_person
-from bot.admin.progress import streak_days, topic_names
+from bot.admin.progress import follow_ups_answered, streak_days, topic_names
 from bot.coaching.calendar import working_days_after
 from bot.coaching.escalation import open_case
 from bot.coaching.pauses import OPEN_ENDED, cancel_pending, is_paused, pause_person, resume_person
 from bot.coaching.people import local_now, local_today, team_of
-from bot.conversation.reflections import awaiting_reflection
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind, Spans, UserText, pages
 from bot.outbox.queue import resend
@@ -38,6 +37,7 @@ from storage.models import (
     Item,
     Lesson,
     PersonStatus,
+    Reflection,
     Response,
 )
 
@@ -183,6 +183,8 @@ async def _today(turn: Turn, _: tuple[str, ...]) -> None:
             )
         ).all()
     )
+    reflected = select(Reflection.delivery_id).where(col(Reflection.delivery_id).in_(ids))
+    answered.update(row for row in (await session.exec(reflected)).all() if row is not None)
     on_the_way = set(
         (
             await session.exec(
@@ -193,15 +195,12 @@ async def _today(turn: Turn, _: tuple[str, ...]) -> None:
             )
         ).all()
     )
-    waiting = await awaiting_reflection(session, person_id=person.id)
     resent = 0
     for row in rows:
         if row.status in _ON_THE_WAY or row.id in on_the_way:
             resent += 1
             continue
         if row.status == DeliveryStatus.CANCELLED or row.id in answered:
-            continue
-        if row.kind == DeliveryKind.REFLECTION and (waiting is None or waiting.id != row.id):
             continue
         await resend(session, row, now=turn.now)
         resent += 1
@@ -265,6 +264,9 @@ async def _progress(turn: Turn, _: tuple[str, ...]) -> None:
         ]
     else:
         lines.append("No answers yet.")
+    answered, asked = await follow_ups_answered(turn.session, person_id=turn.person.id)
+    if asked:
+        lines.append(f"🎯 Commitments: you told me how {answered} of {asked} went")
     lines.append(await _next_lesson_text(turn))
     turn.reply("\n".join(lines))
 

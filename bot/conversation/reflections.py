@@ -1,4 +1,7 @@
-"""Reflections: stored with the lesson they answer; a request for help opens a case."""
+"""Reflections: stored with the lesson they answer; a request for help opens a case.
+
+The day's reflection prompt and a commitment's follow-up are both answered this way.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.coaching.escalation import open_case
 from bot.conversation.answers import latest_day
 from bot.conversation.turn import Turn
-from storage.models import Delivery, DeliveryKind, DeliveryStatus, Reflection
+from storage.models import REFLECTION_KINDS, Delivery, DeliveryStatus, Reflection
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 
@@ -25,19 +28,22 @@ def asks_for_help(text: str, phrases: tuple[str, ...]) -> bool:
 
 
 async def awaiting_reflection(session: AsyncSession, *, person_id: int) -> Delivery | None:
-    """The newest day's sent reflection prompt, if the learner has not answered it yet."""
+    """The newest day's first sent reflection or follow-up prompt the learner has not answered.
+
+    Oldest first: with both on one day, answers come in the order they were asked.
+    """
     statement = (
         select(Delivery)
         .outerjoin(Reflection, col(Reflection.delivery_id) == Delivery.id)
         .where(
             Delivery.person_id == person_id,
-            Delivery.kind == DeliveryKind.REFLECTION,
+            col(Delivery.kind).in_(REFLECTION_KINDS),
             Delivery.status == DeliveryStatus.SENT,
             col(Reflection.id).is_(None),
             col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
             Delivery.local_date == latest_day(person_id),
         )
-        .order_by(col(Delivery.sent_at).desc(), col(Delivery.id).desc())
+        .order_by(col(Delivery.sent_at), col(Delivery.id))
         .limit(1)
     )
     return (await session.exec(statement)).first()

@@ -56,6 +56,7 @@ from storage.db import SessionFactory
 from storage.models import (
     PACK_KINDS,
     PROMPT_KINDS,
+    REFLECTION_KINDS,
     Delivery,
     DeliveryKind,
     Escalation,
@@ -289,7 +290,7 @@ async def _to_target(turn: Turn, target: Delivery, text: str, case: Escalation |
     if target.kind in PROMPT_KINDS:
         await answer_typed(turn, target, text)
         return True
-    if target.kind == DeliveryKind.REFLECTION and not await has_reflection(turn.session, target.id):
+    if target.kind in REFLECTION_KINDS and not await has_reflection(turn.session, target.id):
         await _reflect(turn, target, text)
         return True
     if case is not None and target.escalation_id == case.id:

@@ -1,4 +1,7 @@
-"""What one learner gets on one day: the next lesson, its quiz, a reflection, due reviews."""
+"""What one learner gets on one day: the next lesson, its quiz, a reflection, due reviews.
+
+Last come the follow-ups of earlier lessons' commitments due that day.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy
+from bot.outbox.follow_ups import lessons_to_follow_up
 from bot.outbox.queue import Planned, queue_planned
 from storage.models import (
     DAY_KINDS,
@@ -191,4 +195,8 @@ async def plan_day(
     ]
     if lesson is not None and lesson.reflection:
         rows.append(planned(f"reflection:{day}", kind=DeliveryKind.REFLECTION, lesson_id=lesson.id))
+    rows += [
+        planned(f"follow_up:{day}:{earlier.key}", kind=DeliveryKind.FOLLOW_UP, lesson_id=earlier.id)
+        for earlier in await lessons_to_follow_up(session, person=person, policy=policy, day=day)
+    ]
     return await queue_planned(session, rows, now=now)

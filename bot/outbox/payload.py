@@ -19,6 +19,7 @@ OUTBOUND_KIND = {
     DeliveryKind.QUIZ: OutboundKind.QUIZ,
     DeliveryKind.REVIEW: OutboundKind.QUIZ,
     DeliveryKind.REFLECTION: OutboundKind.REFLECTION,
+    DeliveryKind.FOLLOW_UP: OutboundKind.REFLECTION,
     DeliveryKind.FEEDBACK: OutboundKind.FEEDBACK,
     DeliveryKind.NUDGE: OutboundKind.NUDGE,
     DeliveryKind.ESCALATION: OutboundKind.ESCALATION,

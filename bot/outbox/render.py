@@ -48,8 +48,22 @@ def quiz_message(item: Item, *, review: bool, delivery_id: int | None = None) ->
     )
 
 
+def follow_up_message(lesson: Lesson, *, delivery_id: int | None) -> Outbound:
+    """The question asked a few working days after a lesson, about what the learner tried."""
+    commitment = lesson.commitment or {}
+    return Outbound(
+        kind=OutboundKind.REFLECTION,
+        sections=(
+            (f"🎯 *Follow-up: {lesson.title}*\nYou planned to try: _{commitment.get('try', '')}_",),
+            (commitment.get("follow_up", ""),),
+        ),
+        context=("_Reply in a sentence or two._",),
+        delivery_id=delivery_id,
+    )
+
+
 def lesson_message(lesson: Lesson, *, reflection: bool, delivery_id: int | None) -> Outbound:
-    """A lesson (its title as the header) or its reflection prompt."""
+    """A lesson (its title as the header, its commitment last) or its reflection prompt."""
     if reflection:
         return Outbound(
             kind=OutboundKind.REFLECTION,
@@ -57,11 +71,12 @@ def lesson_message(lesson: Lesson, *, reflection: bool, delivery_id: int | None)
             context=("_Reply in a sentence or two._",),
             delivery_id=delivery_id,
         )
+    commitment = ((f"🎯 *Try this:* {lesson.commitment['try']}",),) if lesson.commitment else ()
     return Outbound(
         kind=OutboundKind.LESSON,
         icon="📘",
         title=(lesson.title,),
-        sections=((lesson.body,),),
+        sections=((lesson.body,), *commitment),
         delivery_id=delivery_id,
     )
 
@@ -91,6 +106,8 @@ async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
     lesson = await session.get(Lesson, delivery.lesson_id) if delivery.lesson_id else None
     if lesson is None:
         raise RenderError(f"delivery {delivery.id}: its lesson no longer exists")
+    if kind == DeliveryKind.FOLLOW_UP:
+        return follow_up_message(lesson, delivery_id=delivery.id)
     message = lesson_message(
         lesson, reflection=kind == DeliveryKind.REFLECTION, delivery_id=delivery.id
     )
