@@ -232,12 +232,20 @@ def _parse_quiz(lesson: ParsedLesson, block: _Block | None, problems: list[Probl
             Problem(lesson.file, 1, "no ```quiz block; every lesson ends with its quiz")
         )
         return
-    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
-    problems.extend(found)
+    doc = _block_doc(lesson, block, "quiz", problems)
     if doc is not None:
         _read_items(lesson, doc, problems)
-    elif not found:
-        problems.append(Problem(lesson.file, block.line, "the quiz block is empty"))
+
+
+def _block_doc(
+    lesson: ParsedLesson, block: _Block, name: str, problems: list[Problem]
+) -> YamlDoc | None:
+    """The YAML of a fenced block, or None with a problem when it is invalid or empty."""
+    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
+    problems.extend(found)
+    if doc is None and not found:
+        problems.append(Problem(lesson.file, block.line, f"the {name} block is empty"))
+    return doc
 
 
 def _read_commitment(lesson: ParsedLesson, doc: YamlDoc, problems: list[Problem]) -> None:
@@ -250,16 +258,6 @@ def _read_commitment(lesson: ParsedLesson, doc: YamlDoc, problems: list[Problem]
         return
     lesson.commitment, found = model_from(Commitment, doc)
     problems.extend(found)
-
-
-def _parse_commitment(lesson: ParsedLesson, block: _Block, problems: list[Problem]) -> None:
-    """Read a ```commitment block."""
-    doc, found = parse_yaml(block.text, path=lesson.file, offset=block.line)
-    problems.extend(found)
-    if doc is not None:
-        _read_commitment(lesson, doc, problems)
-    elif not found:
-        problems.append(Problem(lesson.file, block.line, "the commitment block is empty"))
 
 
 def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Problem]]:
@@ -290,7 +288,9 @@ def parse_lesson(file: PackFile, *, root: Path) -> tuple[ParsedLesson, list[Prob
         if not lesson.reflection:
             problems.append(Problem(file.shown, block.line, "the reflection block is empty"))
     if "commitment" in blocks:
-        _parse_commitment(lesson, blocks["commitment"], problems)
+        doc = _block_doc(lesson, blocks["commitment"], "commitment", problems)
+        if doc is not None:
+            _read_commitment(lesson, doc, problems)
     return lesson, problems
 
 

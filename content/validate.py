@@ -224,6 +224,13 @@ def _check_commitment(lesson: ParsedLesson, report: Report) -> None:
         bad = _control_character(text)
         if bad is not None:
             report(line, f"the commitment holds control character U+{ord(bad):04X}")
+    together = len(lesson.body) + len(commitment.try_)
+    if len(commitment.try_) <= limits.COMMITMENT_TRY_CHARS and together > limits.LESSON_BODY_CHARS:
+        message = (
+            f"the body and the commitment's 'try' are {together:,} characters together; "
+            f"the lesson message holds {limits.LESSON_BODY_CHARS:,}"
+        )
+        report(try_line, message)
 
 
 def _check_unique(parsed: ParsedPack, problems: list[Problem]) -> None:

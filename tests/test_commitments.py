@@ -123,12 +123,17 @@ async def test_the_lesson_ends_with_the_commitment_and_the_follow_up_names_it(da
     assert list(keys).index("follow_up:2026-11-30:L1") > list(keys).index("lesson:2026-11-30")
 
 
-async def test_the_answer_is_kept_as_a_reflection_on_the_lesson(database):
+async def asked_on_monday(database) -> tuple[Person, InboundRouter]:
+    """A learner who had lesson 1 on Thursday and got Monday's rows; the router they write to."""
     ada = await learner_who_had_lesson_1(database, sent_on=THURSDAY)
     clock = SimulatedClock(at(MONDAY))
     await plan_on(database, MONDAY)
     await dispatcher(database, clock).tick()
-    router = InboundRouter(sessions=database.sessions, clock=clock)
+    return ada, InboundRouter(sessions=database.sessions, clock=clock)
+
+
+async def test_the_answer_is_kept_as_a_reflection_on_the_lesson(database):
+    ada, router = await asked_on_monday(database)
 
     await router.handle(Text("console:ada", "e1", "Reflection on lesson 2."))
     await router.handle(Text("console:ada", "e2", "I did, and two callers thanked me."))
@@ -196,11 +201,7 @@ async def test_no_follow_up_for_a_lesson_that_never_arrived(database):
 
 
 async def test_progress_and_export_show_the_follow_ups(database):
-    ada = await learner_who_had_lesson_1(database, sent_on=THURSDAY)
-    clock = SimulatedClock(at(MONDAY))
-    await plan_on(database, MONDAY)
-    await dispatcher(database, clock).tick()
-    router = InboundRouter(sessions=database.sessions, clock=clock)
+    ada, router = await asked_on_monday(database)
     await router.handle(Text("console:ada", "e0", "progress"))
     await router.handle(Text("console:ada", "e1", "Lesson 2 made me think."))
     await router.handle(Text("console:ada", "e2", "I tried it twice, it went well."))

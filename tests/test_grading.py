@@ -11,7 +11,7 @@ from bot.coaching.grading import (
     grade_text,
     guess_floor,
 )
-from bot.coaching.typed_answers import normalise_text, parse_number
+from bot.coaching.typed_answers import normalise_text, read_number
 from storage.models import Item
 from tests.factories import ITEM_DATA
 
@@ -43,7 +43,7 @@ def item(kind, data=None):
     ],
 )
 def test_numbers_are_read_with_units_and_commas(text, value):
-    assert parse_number(text) == value
+    assert read_number(text) == value
 
 
 def test_text_without_a_number_is_not_an_answer():
@@ -101,5 +101,5 @@ def test_guessing_floors():
 @given(st.integers(min_value=-(10**6), max_value=10**6), st.integers(min_value=0, max_value=99))
 def test_decimal_point_and_comma_read_the_same(whole, cents):
     text = f"{whole}.{cents:02d}"
-    assert parse_number(text) == parse_number(text.replace(".", ",")) == float(text)
-    assert parse_number(f"about {text} euros") == float(text)
+    assert read_number(text) == read_number(text.replace(".", ",")) == float(text)
+    assert read_number(f"about {text} euros") == float(text)

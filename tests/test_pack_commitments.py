@@ -151,3 +151,23 @@ def test_a_single_file_commitment_with_an_unknown_key_is_an_error(
 
     assert model is None
     assert [str(problem) for problem in problems] == ["one.yaml:34: unknown key 'when'"]
+
+
+def test_a_commitment_that_makes_the_lesson_message_too_long_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    pack = copy_sample(tmp_path)
+    edit(pack, L3, END, END + BLOCK)
+    body = (pack / L3).read_text(encoding="utf-8").split("---\n")[2].split("\n\n```")[0]
+    edit(pack, L3, body, "x" * 2850)  # one line: the commitment stays on lines 33-34
+
+    model, problems = read_pack(Path("pack"))
+
+    assert model is None
+    together = 2850 + len("Next shift, give one caller an honest time and keep it.")
+    expected = (
+        f"pack/{L3}:26: the body and the commitment's 'try' are {together:,} characters "
+        "together; the lesson message holds 2,900"
+    )
+    assert expected in [str(problem) for problem in problems]

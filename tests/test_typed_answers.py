@@ -52,43 +52,66 @@ def _shipped() -> list[PackModel]:
 
 def _row(item: ShortItem | NumericItem) -> Item:
     """The stored row of a pack item."""
-    row = Item(pack_id="p", lesson_id=1, key=item.id, type=item.type, prompt=item.prompt)
-    row.explanation, row.data = item.explanation, item.data()
-    return row
+    return Item(
+        pack_id="p",
+        lesson_id=1,
+        key=item.id,
+        type=item.type,
+        prompt=item.prompt,
+        explanation=item.explanation,
+        data=item.data(),
+    )
 
 
 SHIPPED = _shipped()
-SHORT = [i for p in SHIPPED for lesson in p.lessons for i in lesson.items if i.type == "short"]
-NUMERIC = [i for p in SHIPPED for lesson in p.lessons for i in lesson.items if i.type == "numeric"]
+TYPED = [
+    (pack.meta.id, item)
+    for pack in SHIPPED
+    for lesson in pack.lessons
+    for item in lesson.items
+    if isinstance(item, ShortItem | NumericItem)
+]
+SHORT = [(pack, item) for pack, item in TYPED if isinstance(item, ShortItem)]
+NUMERIC = [(pack, item) for pack, item in TYPED if isinstance(item, NumericItem)]
+
+
+def _ids(pairs: list[tuple[str, ShortItem]] | list[tuple[str, NumericItem]]) -> list[str]:
+    """Test ids: pack/item."""
+    return [f"{pack}/{item.id}" for pack, item in pairs]
 
 
 def test_the_shipped_packs_hold_typed_items_to_check():
     assert shipped_pack_names() and SHORT and NUMERIC
 
 
-@pytest.mark.parametrize("item", SHORT, ids=[item.id for item in SHORT])
-def test_every_listed_variant_of_every_shipped_pack_grades_right(item: ShortItem):
+@pytest.mark.parametrize(("pack", "item"), SHORT, ids=_ids(SHORT))
+def test_every_listed_variant_of_every_shipped_pack_grades_right(pack: str, item: ShortItem):
     row = _row(item)
     for variant in item.accepted:
         for typed in (variant, variant.upper() + ".", f"  {variant}!  ", f"The {variant}"):
-            assert grade_text(row, typed).correct, (item.id, typed)
+            assert grade_text(row, typed).correct, (pack, item.id, typed)
 
 
-@pytest.mark.parametrize("item", SHORT, ids=[item.id for item in SHORT])
-def test_a_sample_of_wrong_answers_grades_wrong_on_every_shipped_short_item(item: ShortItem):
+@pytest.mark.parametrize(("pack", "item"), SHORT, ids=_ids(SHORT))
+def test_a_sample_of_wrong_answers_grades_wrong_on_every_shipped_short_item(
+    pack: str, item: ShortItem
+):
     row = _row(item)
     mine = {" ".join(core_words(option)) for option in item.accepted}
-    others = {
+    others = {  # the keys of the pack's other short items, where they differ from this one's
         other.accepted[0]
-        for other in SHORT
-        if not mine & {" ".join(core_words(option)) for option in other.accepted}
+        for other_pack, other in SHORT
+        if other_pack == pack
+        and not mine & {" ".join(core_words(option)) for option in other.accepted}
     }
     for typed in chain(("999", "no idea", "nothing"), sorted(others)):
-        assert not grade_text(row, typed).correct, (item.id, typed)
+        assert not grade_text(row, typed).correct, (pack, item.id, typed)
 
 
-@pytest.mark.parametrize("item", NUMERIC, ids=[item.id for item in NUMERIC])
-def test_every_shipped_numeric_item_takes_its_range_and_refuses_outside_it(item: NumericItem):
+@pytest.mark.parametrize(("pack", "item"), NUMERIC, ids=_ids(NUMERIC))
+def test_every_shipped_numeric_item_takes_its_range_and_refuses_outside_it(
+    pack: str, item: NumericItem
+):
     row = _row(item)
     if item.range is not None:
         low, high = item.range
@@ -99,10 +122,10 @@ def test_every_shipped_numeric_item_takes_its_range_and_refuses_outside_it(item:
         outside = [item.answer - item.tolerance - 1, item.answer + item.tolerance + 1]
     unit = f" {item.unit}" if item.unit else ""
     for value in inside:
-        assert grade_text(row, f"{value:g}{unit}").correct, (item.id, value)
-        assert grade_text(row, f"{value:g}").correct, (item.id, value)
+        assert grade_text(row, f"{value:g}{unit}").correct, (pack, item.id, value)
+        assert grade_text(row, f"{value:g}").correct, (pack, item.id, value)
     for value in outside:
-        assert not grade_text(row, f"{value:g}{unit}").correct, (item.id, value)
+        assert not grade_text(row, f"{value:g}{unit}").correct, (pack, item.id, value)
 
 
 ISSUE_EXAMPLES = {

@@ -107,17 +107,12 @@ def match_short(accepted: Sequence[str], text: str, *, prompt: str = "") -> Shor
     return ShortMatch(correct=False, close=best is not None and best[1] >= NEAR_MISS_SCORE)
 
 
-def parse_number(text: str) -> float:
-    """The first number in `text`, tolerating units, spaces and decimal commas.
+def _first_number(text: str) -> tuple[float, str]:
+    """The first number in `text` and the text after it; NotAnAnswer when there is none.
 
     `1,5` is one and a half, `1,500` and `1 500` are fifteen hundred, `1.234,5`
-    and `1,234.5` both mean 1234.5. NotAnAnswer when there is no number.
+    and `1,234.5` both mean 1234.5.
     """
-    return _first_number(text)[0]
-
-
-def _first_number(text: str) -> tuple[float, str]:
-    """The first number in `text` and the text after it."""
     match = _NUMBER.search(text.replace("−", "-"))
     if match is None:
         raise NotAnAnswer("no number in the answer")
@@ -157,7 +152,10 @@ def _time_unit(words: list[str]) -> float | None:
 
 
 def read_number(text: str, *, unit: str | None = None) -> float:
-    """A typed number in the item's unit: `two`, `2 rings`, `24 hours` for one working day."""
+    """A typed number in the item's unit: `two`, `2 rings`, `24 hours` for one working day.
+
+    Spaces and decimal commas are read as people write them (see `_first_number`).
+    """
     digits = alpha2digit(text, "en", threshold=0)
     value, rest = _first_number(digits)
     said = _time_unit(normalise_text(rest).split())

@@ -228,7 +228,7 @@ async def _count(session: AsyncSession, statement: Any) -> int:
 
 
 async def learning(session: AsyncSession) -> dict[str, Any]:
-    """Answers, accuracy, reviews, reflections, messages and nudges, cohort-wide."""
+    """Answers, accuracy, reviews, reflections, follow-ups, messages and nudges, cohort-wide."""
     right, answers = (
         await session.exec(
             select(
@@ -256,6 +256,13 @@ async def learning(session: AsyncSession) -> dict[str, Any]:
         "nudges_sent": sent_of.get(DeliveryKind.NUDGE, 0),
         "messages_sent": sum(sent_of.values()),
         "reflections": await _count(session, select(func.count(col(Reflection.id)))),
+        "follow_ups_sent": sent_of.get(DeliveryKind.FOLLOW_UP, 0),
+        "follow_ups_answered": await _count(
+            session,
+            select(func.count(col(Reflection.id)))
+            .join(Delivery, col(Delivery.id) == Reflection.delivery_id)
+            .where(Delivery.kind == DeliveryKind.FOLLOW_UP),
+        ),
     }
 
 

@@ -42,6 +42,7 @@ from bot.demo.personas import (
 from bot.errors import UserError
 from bot.messages import Answer, CoachAction, Inbound, OutboundKind, Text
 from bot.outbox.planner import PlanResult
+from bot.outbox.render import FOLLOW_UP_HEADING
 from bot.transports.console import ConsoleMessage, ConsoleTransport
 from content import read_pack, shipped_pack_path
 from content.problems import errors
@@ -68,6 +69,11 @@ _STEADY = (
 _HELP = (
     "Honestly I'm stuck with the difficult calls; I need help.",
     "I'm confused about when to offer extra services. Can a coach help?",
+)
+_TRIED = (
+    "I tried it twice this week; one caller thanked me for it.",
+    "I tried it once. It felt odd at first, then natural.",
+    "Not yet: the desk was too busy. I'll try it tomorrow.",
 )
 _THANKS = "Thanks, that helps. I'll try it tomorrow."
 
@@ -321,7 +327,10 @@ class Cohort:
             hours = rng.uniform(*(persona.slow_hours if slow else persona.prompt_hours))
             self._answer(learner, items[outbound.delivery_id], outbound, now + _h(hours), rng)
         elif outbound.kind == OutboundKind.REFLECTION and rng.random() < persona.reflect_rate:
-            text = rng.choice(_HELP if rng.random() < persona.help_rate else _STEADY)
+            if outbound.text.startswith(FOLLOW_UP_HEADING):
+                text = rng.choice(_TRIED)
+            else:
+                text = rng.choice(_HELP if rng.random() < persona.help_rate else _STEADY)
             at = now + _h(rng.uniform(*persona.prompt_hours) + 0.1)
             event = Text(learner.address, self._event_id(), text, outbound.delivery_id)
             self._agenda.add(at, event, f"writes: “{text}”")

@@ -320,7 +320,13 @@ def report(summary: dict[str, Any]) -> Group:
     headline = Text(
         f"{summary['learners']} learners in {', '.join(summary['timezones'])}, "
         f"{summary['days']} simulated days of “{summary['pack']}”: {summary['answers']} answers, "
-        f"{accuracy} right, {summary['reflections']} reflections",
+        f"{accuracy} right, {summary['reflections']} reflections"
+        + (
+            f" ({summary['follow_ups_answered']} of {summary['follow_ups_sent']} follow-ups "
+            "on what they tried)"
+            if summary["follow_ups_sent"]
+            else ""
+        ),
         style="bold",
     )
     shows = Panel(Text("\n".join(findings(summary))), title="What this shows")

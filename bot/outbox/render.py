@@ -17,6 +17,9 @@ TYPED_HINTS = {
 }
 
 
+FOLLOW_UP_HEADING = "🎯 *Follow-up:"
+
+
 class RenderError(Exception):
     """The row cannot be turned into a message (its lesson or item is gone)."""
 
@@ -51,10 +54,11 @@ def quiz_message(item: Item, *, review: bool, delivery_id: int | None = None) ->
 def follow_up_message(lesson: Lesson, *, delivery_id: int | None) -> Outbound:
     """The question asked a few working days after a lesson, about what the learner tried."""
     commitment = lesson.commitment or {}
+    planned = f"You planned to try: _{commitment.get('try', '')}_"
     return Outbound(
         kind=OutboundKind.REFLECTION,
         sections=(
-            (f"🎯 *Follow-up: {lesson.title}*\nYou planned to try: _{commitment.get('try', '')}_",),
+            (f"{FOLLOW_UP_HEADING} {lesson.title}*\n{planned}",),
             (commitment.get("follow_up", ""),),
         ),
         context=("_Reply in a sentence or two._",),
