@@ -11,7 +11,9 @@ SHIPPED = shipped_pack_names()
 
 
 def test_the_starter_pack_is_one_of_several_shipped():
-    assert {"service-everyone", "service-retail-hospitality"} <= set(SHIPPED)
+    assert {"service-everyone", "service-retail-hospitality", "service-contact-centre"} <= set(
+        SHIPPED
+    )
 
 
 @pytest.mark.parametrize("name", SHIPPED)
