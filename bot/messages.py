@@ -409,6 +409,13 @@ class Join:
 
 
 Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join
+ROW_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a database integer
+
+
+def row_id(text: object) -> int | None:
+    """The outbox row or case id a button, modal or reply carries as text; None if it holds none."""
+    return int(text) if isinstance(text, str) and ROW_ID.fullmatch(text) else None
+
 E = TypeVar("E", bound=Answer | PollAnswer | Text | Command | CoachAction | Join | InteractionRef)
 
 

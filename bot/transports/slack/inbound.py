@@ -12,14 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.messages import Answer, CoachAction, Command, Inbound, InteractionRef, Text
+from bot.messages import Answer, CoachAction, Command, Inbound, InteractionRef, Text, row_id
 from bot.transports.slack import blocks as ids
 from bot.transports.slack.views import TIME_BLOCK, ZONE_BLOCK, submitted
 
 PLATFORM = "slack"
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _URL = re.compile(r"https?://\S+")
-_ROW_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a database integer
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -95,12 +94,6 @@ def _event_id(body: dict[str, Any]) -> str:
         return f"trigger:{body['trigger_id']}"
     user = user_id(mapping(body.get("user")).get("id"))
     return f"action:{user}:{first_action(body).get('action_ts', '')}"
-
-
-def row_id(value: Any) -> int | None:
-    """The outbox row or case id a button or modal carries, if it holds one."""
-    text = value if isinstance(value, str) else ""
-    return int(text) if _ROW_ID.fullmatch(text) else None
 
 
 def _picks(body: dict[str, Any]) -> tuple[str, ...]:
