@@ -416,6 +416,7 @@ def row_id(text: object) -> int | None:
     """The outbox row or case id a button, modal or reply carries as text; None if it holds none."""
     return int(text) if isinstance(text, str) and ROW_ID.fullmatch(text) else None
 
+
 E = TypeVar("E", bound=Answer | PollAnswer | Text | Command | CoachAction | Join | InteractionRef)
 
 
