@@ -9,11 +9,13 @@ import json
 from typing import Any
 
 import aiohttp
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
+from bot.transports.telegram.inbound import UPDATE_SHAPES
 from bot.transports.telegram.transport import SECRET_HEADER
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fuzz_support import JSON, LoopBridge, explore, fuzz_settings, mutated, shown, tracebacks
@@ -24,6 +26,7 @@ from tests.telegram_support import (
     telegram_person,
     telegram_world,
 )
+from tests.test_telegram_fake import spec_file
 
 ADA, STRANGER = 4242, 777
 FRESH = "fresh-update-id"  # replaced by a new update id when posted
@@ -142,3 +145,36 @@ async def test_any_update_on_the_webhook_is_handled_without_a_crash_and_a_repeat
         sent = len(world.fake.to(ADA))
         await world.fake.say(ADA, "/help")
         await world.fake.until(lambda: len(world.fake.to(ADA)) == sent + 1)
+
+
+SPEC_TYPES = {"Integer": int, "String": str, "Boolean": bool}
+SPEC_NAMES = {"message": "Message", "callback_query": "CallbackQuery", "poll_answer": "PollAnswer"}
+
+
+def _agrees(types: dict[str, Any], name: str, shape: Any, spec_type: str) -> None:
+    """`shape` is what the spec's `spec_type` says, down through objects and arrays."""
+    if isinstance(shape, list):
+        assert spec_type.startswith("Array of "), (name, spec_type)
+        _agrees(types, name, shape[0], spec_type.removeprefix("Array of "))
+    elif isinstance(shape, dict):
+        spec_type = "Message" if spec_type == "MaybeInaccessibleMessage" else spec_type
+        _fields_agree(types, spec_type, shape, required=True)
+    else:
+        assert SPEC_TYPES[spec_type] is shape, (name, spec_type)
+
+
+def _fields_agree(types: dict[str, Any], type_name: str, shape: Any, *, required: bool) -> None:
+    """Each key of `shape` is a field of `type_name`, required as said, of the same type."""
+    fields = {field["name"]: field for field in types[type_name]["fields"]}
+    for key, inner in shape.items():
+        assert fields[key]["required"] == required, (type_name, key)
+        _agrees(types, f"{type_name}.{key}", inner, fields[key]["types"][0])
+
+
+@pytest.mark.skipif(spec_file() is None, reason="the shared Bot API spec is not beside the repo")
+def test_the_update_shapes_the_webhook_checks_agree_with_the_bot_api_spec():
+    types = json.loads(spec_file().read_text())["types"]
+    assert set(UPDATE_SHAPES) == set(SPEC_NAMES)
+    for kind, (required, optional) in UPDATE_SHAPES.items():
+        _fields_agree(types, SPEC_NAMES[kind], required, required=True)
+        _fields_agree(types, SPEC_NAMES[kind], optional, required=False)

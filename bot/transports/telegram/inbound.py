@@ -38,7 +38,7 @@ _CALLBACK: Shape = {"id": str, "from": _USER, "chat_instance": str}
 _CALLBACK_OPTIONAL: Shape = {"data": str, "message": _MESSAGE}
 _POLL_ANSWER: Shape = {"poll_id": str, "option_ids": [int]}
 _POLL_ANSWER_OPTIONAL: Shape = {"user": _USER, "voter_chat": _CHAT}
-_KINDS: dict[str, tuple[Shape, Shape]] = {
+UPDATE_SHAPES: dict[str, tuple[Shape, Shape]] = {  # kind: (required, optional)
     "message": (_MESSAGE, {**_MESSAGE_OPTIONAL, "reply_to_message": _MESSAGE}),
     "callback_query": (_CALLBACK, _CALLBACK_OPTIONAL),
     "poll_answer": (_POLL_ANSWER, _POLL_ANSWER_OPTIONAL),
@@ -75,7 +75,7 @@ def update_problem(data: Any) -> str | None:
     """Why `data` is not an update the bot can handle (one line), or None if it is one."""
     if not isinstance(data, dict) or not _fits(data.get("update_id"), int):
         return "not a Telegram update (no update_id)"
-    for kind, (required, optional) in _KINDS.items():
+    for kind, (required, optional) in UPDATE_SHAPES.items():
         if kind in data and not (
             _fits(data[kind], required) and _optional_fit(data[kind], optional)
         ):
