@@ -434,11 +434,9 @@ def _without_nul(value: Any) -> Any:
 def without_nul(event: E) -> E:
     """The event with NUL characters taken out of its texts: PostgreSQL refuses them in text,
     and no person means one."""
-    changed = {
-        each.name: _without_nul(getattr(event, each.name))
-        for each in fields(event)
-        if _without_nul(getattr(event, each.name)) != getattr(event, each.name)
-    }
+    values = {each.name: getattr(event, each.name) for each in fields(event)}
+    changed = {name: _without_nul(value) for name, value in values.items()}
+    changed = {name: value for name, value in changed.items() if value != values[name]}
     return replace(event, **changed) if changed else event
 
 

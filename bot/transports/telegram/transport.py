@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from telegram import (
@@ -295,13 +296,13 @@ class TelegramTransport:
         await self._app.process_update(update)
         return web.Response(text="ok")
 
-    def _update(self, data: object) -> tuple[Update | None, str]:
+    def _update(self, data: Any) -> tuple[Update | None, str]:
         """The update `data` holds, or None and why it is not one the bot can handle."""
         problem = inbound.update_problem(data)
         if problem is not None:
             return None, problem
         try:
-            return Update.de_json(data, self._app.bot), ""  # type: ignore[arg-type]
+            return Update.de_json(data, self._app.bot), ""
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             return None, f"not a Telegram update: {exc}"
 
