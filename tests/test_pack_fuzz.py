@@ -159,7 +159,7 @@ def _validated_then_loaded(cli, database_url: str, given: str, shown: str) -> No
         assert row_counts(database_url) == before
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(edits=st.dictionaries(st.sampled_from(FILES), st.lists(EDIT, max_size=3), max_size=2))
 @example(edits={L1: [(1, "replace", 'id: "\\0"')]})
 @example(edits={L1: [(2, "replace", 'title: "\\ud800"')]})
@@ -181,7 +181,7 @@ def test_any_edited_pack_folder_is_loaded_or_refused_in_clear_lines_changing_not
 SINGLE_LINES = SINGLE.read_text(encoding="utf-8").split("\n")
 
 
-@fuzz_settings(30)
+@fuzz_settings(25)
 @given(edits=st.lists(EDIT, max_size=4))
 @example(edits=[(9, "replace", '    title: "\\0"')])
 def test_any_edited_single_file_pack_is_loaded_or_refused_in_clear_lines_changing_nothing(

@@ -117,7 +117,7 @@ async def test_any_update_on_the_webhook_is_handled_without_a_crash_and_a_repeat
                 return answer.status
 
         def check(on_loop: LoopBridge) -> None:
-            @fuzz_settings(80)
+            @fuzz_settings(60)
             @given(body=BODIES)
             def one(body: str) -> None:
                 """One update, then the same again: no 5xx, no traceback, no second effect."""
