@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -409,5 +409,35 @@ class Join:
 
 
 Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join
+ROW_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a database integer
+
+
+def row_id(text: object) -> int | None:
+    """The outbox row or case id a button, modal or reply carries as text; None if it holds none."""
+    return int(text) if isinstance(text, str) and ROW_ID.fullmatch(text) else None
+
+
+E = TypeVar("E", bound=Answer | PollAnswer | Text | Command | CoachAction | Join | InteractionRef)
+
+
+def _without_nul(value: Any) -> Any:
+    """A field's value with NUL characters taken out of every text in it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, tuple):
+        return tuple(_without_nul(inner) for inner in value)
+    if isinstance(value, InteractionRef):
+        return without_nul(value)
+    return value
+
+
+def without_nul(event: E) -> E:
+    """The event with NUL characters taken out of its texts: PostgreSQL refuses them in text,
+    and no person means one."""
+    values = {each.name: getattr(event, each.name) for each in fields(event)}
+    changed = {name: _without_nul(value) for name, value in values.items()}
+    changed = {name: value for name, value in changed.items() if value != values[name]}
+    return replace(event, **changed) if changed else event
+
 
 _SENT_REF = TypeAdapter(SentRef)

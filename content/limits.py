@@ -51,6 +51,7 @@ PACK_TITLE = SLACK_HEADER_TEXT
 PACK_TEXT_CHARS = 1000  # version, language, audience and description
 VERSION_CHARS = 40
 TOPIC_NAME_CHARS = 60  # one line of "accuracy by topic"
+ORDER_MAX = 1_000_000  # a lesson's sending order; any database integer holds it
 
 # File safety: checked before anything is parsed.
 MAX_FILE_BYTES = 1_000_000

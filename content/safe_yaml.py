@@ -7,6 +7,7 @@ instead of silently overwritten.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -130,6 +131,28 @@ def _key_problems(doc: YamlDoc) -> list[Problem]:
     return problems
 
 
+def _not_text(value: str) -> str | None:
+    """The first character of a YAML string no message may hold: a control character other
+    than a line break or tab (written as an escape such as "\\0"), or half a surrogate pair."""
+    return next(
+        (c for c in value if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cs")), None
+    )
+
+
+def _character_problems(doc: YamlDoc) -> list[Problem]:
+    """A problem for every key or value holding a character no message may hold."""
+    problems = []
+    for node in _walk(doc.node):
+        bad = _not_text(node.value) if isinstance(node, ScalarNode) else None
+        if bad is not None:
+            line = doc.offset + node.start_mark.line + 1
+            surrogate = unicodedata.category(bad) == "Cs"
+            kind = "half a surrogate pair" if surrogate else "a control character"
+            message = f"the text holds U+{ord(bad):04X} ({kind}); remove it"
+            problems.append(Problem(doc.path, line, message))
+    return problems
+
+
 def _error_line(error: yaml.YAMLError, text: str, offset: int) -> int:
     """The file line a PyYAML error points at."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -168,4 +191,4 @@ def parse_yaml(text: str, *, path: str, offset: int) -> tuple[YamlDoc | None, li
     finally:
         loader.dispose()
     doc = YamlDoc(value=value, node=node, path=path, offset=offset)
-    return doc, _key_problems(doc)
+    return doc, _key_problems(doc) + _character_problems(doc)

@@ -114,8 +114,9 @@ def _check_lesson_meta(lesson: ParsedLesson, report: Report) -> None:
     _check_id(meta.id, "lesson id", doc.line("id"), report)
     _check_id(meta.topic, "topic", doc.line("topic"), report)
     _check_text(meta.title, "title", doc.line("title"), report, limit=limits.LESSON_TITLE)
-    if meta.order < 1:
-        report(doc.line("order"), f"order must be 1 or more, found {meta.order}")
+    if not 1 <= meta.order <= limits.ORDER_MAX:
+        rule = f"a whole number from 1 to {limits.ORDER_MAX:,}"
+        report(doc.line("order"), f"order must be {rule}, found {meta.order}")
 
 
 def _check_choices(

@@ -9,13 +9,15 @@ import io
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.admin.roster import COLUMNS
 from storage.db import create_engine
 from storage.models import Delivery, Enrolment, Person, Team
+from tests.fuzz_support import fuzz_settings
+from tests.roster_support import write_csv
 
 CELLS = {
     "name": st.sampled_from(["Ada Lovelace", "Bea", "", " ", "Ünïcode Näme"])
@@ -65,11 +67,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("roster-fuzz")
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@fuzz_settings(40)
 @given(
     header=st.permutations(list(COLUMNS)) | st.lists(st.sampled_from([*COLUMNS, "nick"])),
     rows=st.lists(ROW, max_size=5),
@@ -80,6 +78,12 @@ def test_any_roster_is_imported_or_refused_in_clear_lines_and_a_refusal_changes_
 ):
     roster = folder / "staff.csv"
     roster.write_text(as_csv(header, rows, [e for e in extra if e]), encoding="utf-8")
+    _imported_or_refused_cleanly(cli, database_url, roster)
+
+
+def _imported_or_refused_cleanly(cli, database_url: str, roster: Path) -> None:
+    """`roster import`: a summary, or lines naming the file (and a line in it); a refusal
+    changes nothing."""
     before = asyncio.run(_counts(database_url))
 
     result = cli("roster", "import", str(roster))  # an exception would fail the test here
@@ -92,4 +96,53 @@ def test_any_roster_is_imported_or_refused_in_clear_lines_and_a_refusal_changes_
     assert lines and all(line.startswith(("error: ", str(roster))) for line in lines)
     assert all(str(roster) in line for line in lines)
     assert "Traceback" not in result.stderr
+    physical = roster.read_bytes().count(b"\n") + 1
+    for line in lines:
+        number = line.split(f"{roster}:", 1)[1].split(":", 1)[0] if f"{roster}:" in line else ""
+        assert not number.isdigit() or 1 <= int(number) <= physical, line
     assert asyncio.run(_counts(database_url)) == before
+
+
+KNOWN = (  # people already imported, so rows can match, move or clash with them
+    "Ada Lovelace,ada@example.com,slack,U0ADA0001,front,learner,,,",
+    "Bea Smith,bea@example.com,telegram,42,front,coach,,,",
+    "Cy Pending,cy@example.com,,,back,,,,",
+)
+CELL_TEXT = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["a\nb", 'say "hi"', "x,y", "\r", " ", "U0ADA0001", "42", "ada@example.com", "front"]
+)
+QUOTED = st.lists(st.lists(CELL_TEXT, min_size=9, max_size=10), max_size=4).map(
+    lambda rows: "".join(
+        ",".join('"' + cell.replace('"', '""') + '"' for cell in row) + "\r\n" for row in rows
+    )
+)
+ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1", "cp1252"])
+
+
+@fuzz_settings(30)
+@given(
+    data=st.binary(max_size=200)
+    | st.builds(
+        lambda body, encoding: body.encode(encoding, errors="replace"),
+        st.builds(lambda rows: ",".join(COLUMNS) + "\n" + rows, QUOTED),
+        ENCODINGS,
+    )
+    | st.builds(
+        lambda cut, tail: (",".join(COLUMNS) + "\n" + "\n".join(KNOWN)).encode()[:cut] + tail,
+        st.integers(0, 400),
+        st.binary(max_size=20),
+    )
+)
+@example(data=f'{",".join(COLUMNS)}\n"Ada\nLovelace",,slack,U0ADA0001,front,,,,\n'.encode())
+@example(data=f"{','.join(COLUMNS)}\nAda,,slack,U0ADA0001,front,,,,\n".encode("utf-16"))
+@example(data=f'{",".join(COLUMNS)}\n"unclosed,,,,\n'.encode())
+@example(data=f"{','.join(COLUMNS)}\nBea,bea@example.com,slack,U0BEA0002,front,,,,\n".encode())
+def test_any_bytes_as_a_roster_are_imported_or_refused_in_clear_lines_and_a_refusal_changes_nothing(
+    cli, database_url: str, folder: Path, data: bytes
+):
+    if asyncio.run(_counts(database_url))[0] == 0:
+        known = write_csv(folder / "known.csv", *KNOWN)
+        assert cli("roster", "import", str(known)).exit_code == 0
+    roster = folder / "bytes.csv"
+    roster.write_bytes(data)
+    _imported_or_refused_cleanly(cli, database_url, roster)

@@ -50,6 +50,7 @@ from bot.messages import (
     OutboundKind,
     PollAnswer,
     Text,
+    without_nul,
 )
 from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
@@ -129,6 +130,7 @@ class InboundRouter:
         concurrent write (two answers to one prompt at the same moment) rolls
         back and is retried once, so the loser sees the winner.
         """
+        inbound = without_nul(inbound)
         try:
             async with self._working:
                 entry_id = await self._store(inbound)

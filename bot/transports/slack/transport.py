@@ -25,7 +25,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.messages import Inbound, InteractionRef, Join, Outbound, SentRef
+from bot.messages import Command, Inbound, InteractionRef, Join, Outbound, SentRef
 from bot.ports import (
     InboundSink,
     PermanentError,
@@ -34,6 +34,7 @@ from bot.ports import (
     SendPace,
     TransientError,
     TransportDown,
+    TransportError,
 )
 from bot.transports.slack import blocks as ids
 from bot.transports.slack import inbound, views
@@ -244,7 +245,13 @@ class SlackTransport:
         """Hand one HTTP request from Slack to bolt (which verifies it) and return its answer."""
         if self._sink is None:
             return web.Response(status=503, text="not receiving")
-        bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            # bolt parses the body before it checks it: no Slack payload (not JSON, not an object)
+            return web.Response(status=400, text="not a Slack request")
+        if not inbound.well_formed(bolt_request.body):
+            return web.Response(status=400, text="not a Slack request")
         return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
 
     def _later(self, work: Awaitable[None]) -> None:
@@ -298,7 +305,7 @@ class SlackTransport:
     async def _open_modal(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """Answer, Write a reflection, Message learner, Resolve: open the modal at once."""
         await ack()
-        action = body["actions"][0]
+        action = inbound.first_action(body)
         view = views.text_modal(str(action["action_id"]), str(action.get("value", "")))
         self._later(self._open(body, view))
 
@@ -307,16 +314,22 @@ class SlackTransport:
     ) -> None:
         """The App Home's settings button: a modal with the send time and the timezone."""
         await ack()
-        send_time, _, zone = str(body["actions"][0].get("value", "")).partition(" ")
+        send_time, _, zone = str(inbound.first_action(body).get("value", "")).partition(" ")
         self._later(self._open(body, views.settings_modal(send_time=send_time, timezone=zone)))
 
     async def _open(self, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """`views.open` on the interaction's trigger (valid for 3 seconds)."""
-        await calling(self.client.views_open(trigger_id=body["trigger_id"], view=view))
+        """`views.open` on the interaction's trigger (valid for 3 seconds); a refusal is logged."""
+        trigger = body.get("trigger_id")
+        if not isinstance(trigger, str) or not trigger:
+            return
+        try:
+            await calling(self.client.views_open(trigger_id=trigger, view=view))
+        except TransportError as exc:
+            log.warning("slack: could not open a modal: %s", exc)
 
     async def _on_view(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """A submitted modal: an empty required text keeps it open with an error."""
-        view = body["view"]
+        view = inbound.mapping(body.get("view"))
         if view.get("callback_id") in (ids.TYPED, ids.REFLECT, ids.MESSAGE) and not views.submitted(
             view
         ):
@@ -331,7 +344,8 @@ class SlackTransport:
         """Pause, Resume or Talk to a coach from the App Home; the Home is refreshed after."""
         await ack()
         command = inbound.command_button(body)
-        self._later(self._command_then_home(command, str(body["user"]["id"])))
+        if command is not None:
+            self._later(self._command_then_home(command, command.address.partition(":")[2]))
 
     async def _command_then_home(self, command: Inbound, user: str) -> None:
         """Run a Home button's command, then show the Home as it is now."""
@@ -350,42 +364,54 @@ class SlackTransport:
     ) -> None:
         """The App Home tab opened: publish the person's Home."""
         await ack()
-        event = body.get("event", {})
-        if event.get("tab") == "home":
-            self._later(self._publish_home(str(event["user"])))
+        event = inbound.mapping(body.get("event"))
+        user = inbound.user_id(event.get("user"))
+        if event.get("tab") == "home" and user is not None:
+            self._later(self._publish_home(user))
 
     async def _publish_home(self, user: str) -> None:
         """`views.publish` the person's Home (a stranger's tells them how to join)."""
         card = await self.home(inbound.address(user)) if self.home is not None else None
-        await calling(self.client.views_publish(user_id=user, view=home_view(card)))
+        try:
+            await calling(self.client.views_publish(user_id=user, view=home_view(card)))
+        except TransportError as exc:
+            log.warning("slack: could not publish the Home of %s: %s", user, exc)
 
     async def _on_slash(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command."""
         name, args = inbound.slash_words(body)
+        command = inbound.slash_command(body, name, args)
+        if command is None:  # no Slack user sent it
+            await ack()
+            return
         # Answers come as messages in the app's DM: typed elsewhere, the command says so.
         elsewhere = "" if body.get("channel_name") == "directmessage" else ANSWERED_IN_DM
         if name == "join":
             await ack(text=elsewhere)
-            self._later(self._join(body, args))
+            self._later(self._join(command))
         elif name in self._commands:
             await ack(text=elsewhere)
-            self._later(self._deliver(inbound.slash_command(body, name, args)))
+            self._later(self._deliver(command))
         else:
             await ack(text=ephemeral_text(self._help))
 
-    async def _join(self, body: dict[str, Any], args: tuple[str, ...]) -> None:
-        """`/coach join [CODE]`: sign up into the default team (timezone from `users.info`)."""
-        command = inbound.slash_command(body, "join", args)
-        user = str(body["user_id"])
-        found = await calling(self.client.users_info(user=user))
-        person = found["user"]
+    async def _join(self, command: Command) -> None:
+        """`/coach join [CODE]`: sign up into the default team (name and timezone from
+        `users.info`; without them when Slack cannot say)."""
+        user = command.address.partition(":")[2]
+        try:
+            person = inbound.mapping((await calling(self.client.users_info(user=user)))["user"])
+        except (TransportError, KeyError) as exc:
+            log.warning("slack: users.info for %s failed, joining without name: %s", user, exc)
+            person = {}
         zone = str(person.get("tz") or "")
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             zone = ""
-        name = str(person.get("real_name") or person.get("profile", {}).get("real_name") or "")
-        code = args[0] if args else ""
+        profile = inbound.mapping(person.get("profile"))
+        name = str(person.get("real_name") or profile.get("real_name") or "")
+        code = command.args[0] if command.args else ""
         team = "" if code else self._default_team
         join = Join(command.address, command.event_id, code, name, command.interaction, team, zone)
         await self._deliver(join)

@@ -88,5 +88,7 @@ def settings_modal(*, send_time: str, timezone: str) -> dict[str, Any]:
 
 def submitted(view: dict[str, Any], block_id: str = INPUT) -> str:
     """The text typed into one input of a submitted view ("" when left empty)."""
-    value = view.get("state", {}).get("values", {}).get(block_id, {}).get(INPUT, {})
-    return str(value.get("value") or "").strip()
+    value: Any = view
+    for key in ("state", "values", block_id, INPUT, "value"):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value.strip() if isinstance(value, str) else ""

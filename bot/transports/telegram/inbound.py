@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from typing import Any
 
 from telegram import CallbackQuery, Message, PollAnswer, Update
 
@@ -21,8 +22,65 @@ from bot.transports.telegram.render import parse_callback_data
 PLATFORM = "telegram"
 REMEMBERED = 10_000  # sent message ids kept per process for matching replies
 RESOLVE_PROMPT = "📝 Case #{case_id}: reply to this message with your resolution note."
-_RESOLVE_PROMPT = re.compile(r"📝 Case #(\d+): reply to this message")
-RESOLVE_BUTTON = re.compile(r"resolve:(\d+)")
+_RESOLVE_PROMPT = re.compile(r"📝 Case #([0-9]{1,18}): reply to this message")
+RESOLVE_BUTTON = re.compile(r"resolve:([0-9]{1,18})")
+
+
+# The fields Telegram always sends in the updates the bot asks for, and the optional ones it
+# reads, with their JSON types (Bot API: Update, Message, CallbackQuery, PollAnswer).
+Shape = dict[str, Any]
+_USER: Shape = {"id": int, "is_bot": bool, "first_name": str}
+_CHAT: Shape = {"id": int, "type": str}
+_ENTITY: Shape = {"type": str, "offset": int, "length": int}
+_MESSAGE: Shape = {"message_id": int, "date": int, "chat": _CHAT}
+_MESSAGE_OPTIONAL: Shape = {"from": _USER, "text": str, "entities": [_ENTITY]}
+_CALLBACK: Shape = {"id": str, "from": _USER, "chat_instance": str}
+_CALLBACK_OPTIONAL: Shape = {"data": str, "message": _MESSAGE}
+_POLL_ANSWER: Shape = {"poll_id": str, "option_ids": [int]}
+_POLL_ANSWER_OPTIONAL: Shape = {"user": _USER, "voter_chat": _CHAT}
+UPDATE_SHAPES: dict[str, tuple[Shape, Shape]] = {  # kind: (required, optional)
+    "message": (_MESSAGE, {**_MESSAGE_OPTIONAL, "reply_to_message": _MESSAGE}),
+    "callback_query": (_CALLBACK, _CALLBACK_OPTIONAL),
+    "poll_answer": (_POLL_ANSWER, _POLL_ANSWER_OPTIONAL),
+}
+
+
+def _fits(value: Any, shape: Any) -> bool:
+    """True if a JSON value has the type `shape` names (an object's required keys, a list)."""
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(
+            key in value and _fits(value[key], inner) for key, inner in shape.items()
+        )
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_fits(entry, shape[0]) for entry in value)
+    if shape is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, shape)
+
+
+def _optional_fit(value: dict[str, Any], optional: Shape) -> bool:
+    """True if each optional key present has its type (a message's `from` may be another
+    message's shape: `reply_to_message` is checked as a message, its own optional keys too)."""
+    for key, shape in optional.items():
+        if key not in value:
+            continue
+        if not _fits(value[key], shape):
+            return False
+        if shape is _MESSAGE and not _optional_fit(value[key], _MESSAGE_OPTIONAL):
+            return False
+    return True
+
+
+def update_problem(data: Any) -> str | None:
+    """Why `data` is not an update the bot can handle (one line), or None if it is one."""
+    if not isinstance(data, dict) or not _fits(data.get("update_id"), int):
+        return "not a Telegram update (no update_id)"
+    for kind, (required, optional) in UPDATE_SHAPES.items():
+        if kind in data and not (
+            _fits(data[kind], required) and _optional_fit(data[kind], optional)
+        ):
+            return f"update {data['update_id']}: {kind} is not shaped as the Bot API sends it"
+    return None
 
 
 def address(chat_id: int) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, InputPollOption
 
-from bot.messages import Outbound, OutboundKind, spans_markdown
+from bot.messages import Outbound, OutboundKind, row_id, spans_markdown
 from bot.ports import PermanentError
 from bot.transports.console import plain_text
 from bot.transports.escaping import telegram_message
@@ -61,7 +61,8 @@ def callback_data(delivery_id: int, choice_id: str) -> str:
 def parse_callback_data(data: str) -> tuple[int, str] | None:
     """`12:c0` → (12, `c0`); None for data this bot did not make."""
     delivery, _, choice = data.partition(":")
-    return (int(delivery), choice) if delivery.isdigit() and choice else None
+    row = row_id(delivery)
+    return (row, choice) if row is not None and choice else None
 
 
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:

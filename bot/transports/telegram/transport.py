@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from telegram import (
@@ -285,11 +286,25 @@ class TelegramTransport:
         if self._sink is None:
             return web.Response(status=503, text="not started")
         try:
-            update = Update.de_json(await request.json(), self._app.bot)
-        except (ValueError, TypeError, KeyError):  # not JSON, or not an update
-            return web.Response(status=400, text="not a Telegram update")
+            data = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        update, problem = self._update(data)
+        if update is None:
+            log.warning("telegram: webhook update refused: %s", problem)
+            return web.Response(status=400, text=problem)
         await self._app.process_update(update)
         return web.Response(text="ok")
+
+    def _update(self, data: Any) -> tuple[Update | None, str]:
+        """The update `data` holds, or None and why it is not one the bot can handle."""
+        problem = inbound.update_problem(data)
+        if problem is not None:
+            return None, problem
+        try:
+            return Update.de_json(data, self._app.bot), ""
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            return None, f"not a Telegram update: {exc}"
 
     def _poll_error(self, error: TelegramError) -> None:
         """Log a failed long poll in one line (the updater tries again by itself)."""
