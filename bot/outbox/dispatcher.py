@@ -543,18 +543,24 @@ class Dispatcher:
     async def _send_chat(self, pump: _Pump, person_id: int) -> None:
         """Send one chat's claimed rows in order, until they are gone or the dispatcher stops."""
         queued = pump.chats[person_id]
+        behind: tuple[datetime, str] | None = None  # a row of this chat put back just now
         try:
             while queued and not self._stopping.is_set():
                 row = queued.popleft()
                 step = DispatchResult()
+                held = self._held.get(person_id)
                 try:
-                    await self._dispatch(pump.session, row, pump.people[person_id], step)
+                    await self._dispatch(
+                        pump.session, row, pump.people[person_id], step, behind=behind
+                    )
                 except _Stopped:
                     return
                 finally:
                     pump.outstanding -= 1
                     pump.progress.set()
                     pump.result.add(step)
+                if self._held.get(person_id) is not held:
+                    behind = self._held[person_id]
                 if pump.on_row is not None:
                     pump.on_row(step)
         finally:
@@ -589,10 +595,23 @@ class Dispatcher:
         return released
 
     async def _dispatch(
-        self, session: AsyncSession, row: Delivery, person: Person, result: DispatchResult
+        self,
+        session: AsyncSession,
+        row: Delivery,
+        person: Person,
+        result: DispatchResult,
+        *,
+        behind: tuple[datetime, str] | None = None,
     ) -> None:
-        """Send one claimed row and record its outcome."""
+        """Send one claimed row and record its outcome; put it back when `behind` a retry.
+
+        `behind` is the retry of an earlier row of the chat put back in this pump:
+        this row waits for it whatever the time, so the chat keeps its order even
+        when recording that row took longer than its wait.
+        """
         try:
+            if behind is not None:
+                raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
             outbound, transport = await self._prepare(session, row, person)
             ref = await self._send(session, transport, person, outbound, row=row)
         except _TakenOver:
