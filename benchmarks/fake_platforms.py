@@ -4,9 +4,10 @@ Run by `benchmarks/fanout.py` and `benchmarks/ratelimited.py` (never by hand):
 `python -m benchmarks.fake_platforms --delay 0.05 [--limit 30] [--slack-users N]`.
 It prints one JSON line with both base URLs, then answers commands on stdin,
 one per line, each with one JSON line: `sends` (every successful send: platform,
-method, params, when), `stats` (HTTP statuses answered per platform), `reset`
-(forget every call and message) and `quit`. In its own process the fakes'
-work does not take the event loop or the CPU core of the sender measured.
+method, params, when), `stats` (HTTP statuses answered per platform, and which
+limit each 429 kept), `reset` (forget every call and message) and `quit`. In
+its own process the fakes' work does not take the event loop or the CPU core
+of the sender measured.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ async def serve(delay: float, limit: int | None, slack_users: int) -> None:
             answer = {
                 "telegram": Counter(c.status for c in telegram.calls),
                 "slack": Counter(c.status for c in slack.calls),
+                "limit": trouble.limit.tripped if trouble.limit else {},
             }
         elif command == "reset":
             _reset(telegram, slack)

@@ -44,6 +44,7 @@ from benchmarks.bench_support import (
     scratch_database,
 )
 from benchmarks.fake_platforms import slack_user
+from bot.app import Database
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import plan_tick
@@ -70,6 +71,13 @@ def learners(platform: str, count: int) -> Iterator[dict[str, Any]]:
     """`count` learners on `platform`, due at 09:00 London."""
     for row in person_rows(count):
         yield {**row, "platform": platform, "platform_id": address(platform, row["id"])}
+
+
+async def add_due_learners(database: Database, platform: str, count: int) -> None:
+    """`count` learners on `platform`, enrolled in the starter pack, due at 09:00 London."""
+    pack_id = await load_starter_pack(database)
+    await bulk_insert(database, Person.__table__, learners(platform, count))
+    await bulk_insert(database, Enrolment.__table__, enrolment_rows(range(1, count + 1), pack_id))
 
 
 def transport_for(platform: str, urls: dict[str, str]) -> Transport:
@@ -99,11 +107,7 @@ async def engine(
 ) -> Figures:
     """Plan, claim, render, send and record `count` learners' day; the figures."""
     async with scratch_database(url) as database:
-        pack_id = await load_starter_pack(database)
-        await bulk_insert(database, Person.__table__, learners(platform, count))
-        await bulk_insert(
-            database, Enrolment.__table__, enrolment_rows(range(1, count + 1), pack_id)
-        )
+        await add_due_learners(database, platform, count)
         clock = ShiftedClock(MONDAY_NINE)
         transport = transport_for(platform, urls)
         await transport.start(None)

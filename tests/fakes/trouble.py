@@ -62,18 +62,18 @@ class RateLimit:
     per_second: int = 30
     per_chat_per_second: int = 1
     now: Callable[[], float] = time.monotonic
+    tripped: Counter[str] = field(default_factory=Counter)  # 429s answered: "global", "chat"
     _sent: deque[float] = field(default_factory=deque)
     _by_chat: defaultdict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def retry_after(self, chat: str) -> int | None:
         """None and the send counts when it is within both limits, else whole seconds to wait."""
         now = self.now()
-        wait = max(
-            _wait(self._sent, self.per_second, now),
-            _wait(self._by_chat[chat], self.per_chat_per_second, now),
-        )
-        if wait > 0:
-            return max(1, math.ceil(wait))
+        overall = _wait(self._sent, self.per_second, now)
+        own = _wait(self._by_chat[chat], self.per_chat_per_second, now)
+        if overall > 0 or own > 0:
+            self.tripped["global" if overall > 0 else "chat"] += 1
+            return max(1, math.ceil(max(overall, own)))
         self._sent.append(now)
         self._by_chat[chat].append(now)
         return None
