@@ -777,7 +777,6 @@ class Dispatcher:
         )
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
-        await self._pacers[person.platform].going(clock=self._clock)
         try:
             async with self._in_flight[person.platform]:
                 started = time.perf_counter()

@@ -14,7 +14,6 @@ separate turns. Waits are on the injected clock.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -22,7 +21,6 @@ from bot.ports import Transport
 
 # Chats whose next turn has passed are forgotten once this many are remembered.
 FORGET_AFTER = 10_000
-_SECOND = timedelta(seconds=1)
 
 
 class Pacer:
@@ -33,7 +31,6 @@ class Pacer:
         self._interval = timedelta(seconds=interval)
         self._per_chat_interval = timedelta(seconds=per_chat_interval)
         self._slots: list[datetime] = []  # booked global turns, in order
-        self._went: deque[datetime] = deque()  # when sends went, over the last second
         self._next_in_chat: dict[str, datetime] = {}
 
     @classmethod
@@ -87,23 +84,3 @@ class Pacer:
         wait = (self.book(chat) - self._clock.now()).total_seconds()
         if wait > 0:
             await (clock or self._clock).sleep(wait)
-
-    async def going(self, *, clock: Clock | None = None) -> None:
-        """Wait, just before a send, until it keeps the global rate over the last second.
-
-        Booked turns keep the rate, but senders held up after their turn (waiting
-        for the database on a busy machine) would go out together, over the
-        platform's limit: the sends really made in the last second are counted.
-        """
-        while self._interval and (late := self._over_the_rate()) > 0:
-            await (clock or self._clock).sleep(late)
-
-    def _over_the_rate(self) -> float:
-        """Seconds until one more send keeps the rate, else 0 (and the send is counted now)."""
-        now = self._clock.now()
-        while self._went and self._went[0] <= now - _SECOND:
-            self._went.popleft()
-        if len(self._went) >= _SECOND / self._interval:
-            return (self._went[0] + _SECOND - now).total_seconds()
-        self._went.append(now)
-        return 0.0
