@@ -1,12 +1,16 @@
-"""Shared set-up for the benchmarks: a migrated scratch database, bulk rows, RSS."""
+"""Shared set-up for the benchmarks: a scratch database, bulk rows, RSS, clocks, fake platforms."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import resource
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +116,56 @@ async def load_starter_pack(database: Database) -> str:
         await load_pack(session, pack, now=CREATED)
         await session.commit()
     return pack.meta.id
+
+
+class ShiftedClock:
+    """The wall clock's pace from a chosen start: benchmarks plan a Monday 09:00 and send in it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._started = time.perf_counter()
+
+    def now(self) -> datetime:
+        """`start` plus the real time since this clock was made."""
+        return self._start + timedelta(seconds=time.perf_counter() - self._started)
+
+    async def sleep(self, seconds: float) -> None:
+        """Really wait."""
+        await asyncio.sleep(seconds)
+
+
+class FakePlatforms:
+    """`benchmarks.fake_platforms` in a child process: its base URLs and its commands."""
+
+    def __init__(self, process: asyncio.subprocess.Process, urls: dict[str, str]) -> None:
+        self._process = process
+        self.urls = urls
+
+    async def ask(self, command: str) -> Any:
+        """Send one command; its JSON answer."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(f"{command}\n".encode())
+        await self._process.stdin.drain()
+        return json.loads(await self._process.stdout.readline())
+
+
+@asynccontextmanager
+async def fake_platforms(*options: str) -> AsyncIterator[FakePlatforms]:
+    """The fake platform APIs serving in their own process until the block ends."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.fake_platforms",
+        *options,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=2**30,  # `sends` answers in one long line
+    )
+    assert process.stdout is not None
+    try:
+        yield FakePlatforms(process, json.loads(await process.stdout.readline()))
+    finally:
+        if process.stdin is not None:
+            process.stdin.write(b"quit\n")
+            await process.stdin.drain()
+        await process.wait()

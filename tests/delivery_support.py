@@ -113,3 +113,18 @@ class InterruptedClock(SimulatedClock):
         callback, self.during_next_sleep = self.during_next_sleep, None
         if callback is not None:
             await callback()
+
+
+async def send_until_done(
+    send: Dispatcher, clock: SimulatedClock, database: Database, *, limit: timedelta
+) -> None:
+    """Drain, then let a second of the simulated clock pass, until nothing waits (within `limit`).
+
+    Rows put back after a 5xx or a 429 come due again on the clock, so this ends
+    when every row has ended one way or another.
+    """
+    end = clock.now() + limit
+    while await rows(database, status="pending") or await rows(database, status="claimed"):
+        assert clock.now() < end, "rows still wait after the time allowed"
+        await send.drain()
+        clock.advance(timedelta(seconds=1))

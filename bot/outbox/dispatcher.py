@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func
+from sqlalchemy import Row, UpdateBase, and_, bindparam, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +47,7 @@ from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
 from bot.outbox.render import RenderError, render
+from bot.outbox.together import Together
 from bot.ports import (
     PermanentError,
     RateLimited,
@@ -116,11 +117,15 @@ _OURS = and_(
     _OUTBOX.c.claimed_by == bindparam("worker"),
 )
 _PEOPLE = Person.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-# The recipient as they are now, read with the claim check before each send.
+# The recipients as they are now, read with the claim check before a group of sends.
 _STILL_OURS = (
-    select(_PEOPLE.c.status, _PEOPLE.c.paused_until)
+    select(_OUTBOX.c.id, _PEOPLE.c.status, _PEOPLE.c.paused_until)
     .select_from(_OUTBOX.join(_PEOPLE, _PEOPLE.c.id == _OUTBOX.c.person_id))
-    .where(_OURS)
+    .where(
+        _OUTBOX.c.id.in_(bindparam("row_ids", expanding=True)),
+        _OUTBOX.c.status == DeliveryStatus.CLAIMED,
+        _OUTBOX.c.claimed_by == bindparam("worker"),
+    )
 )
 _RENEW = _OUTBOX.update().where(_OURS).values(claimed_at=bindparam("at"))
 _MARK_SENT = (
@@ -224,6 +229,25 @@ async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
         people={person.id: person for person, _, _ in found},
         content=[loaded for _, item, lesson in found for loaded in (item, lesson)],
     )
+
+
+_GROUPED = "servicecoach.dispatcher.grouped"  # where a session keeps its `_Grouped`
+_Write = tuple[UpdateBase, dict[str, object]]  # a statement and its parameters
+
+
+@dataclass(frozen=True, slots=True)
+class _Grouped:
+    """A pump session's claim checks and outcome records, each served in groups."""
+
+    checks: Together[Delivery, Row[Any] | None]
+    records: Together[_Write, int]
+
+
+async def _write(session: AsyncSession, writes: list[_Write]) -> list[int]:
+    """Run each statement, then commit once; the rows each one changed."""
+    changed = [(await session.exec(sql, params=params)).rowcount for sql, params in writes]
+    await session.commit()
+    return changed
 
 
 class _TakenOver(Exception):
@@ -543,18 +567,24 @@ class Dispatcher:
     async def _send_chat(self, pump: _Pump, person_id: int) -> None:
         """Send one chat's claimed rows in order, until they are gone or the dispatcher stops."""
         queued = pump.chats[person_id]
+        behind: tuple[datetime, str] | None = None  # a row of this chat put back just now
         try:
             while queued and not self._stopping.is_set():
                 row = queued.popleft()
                 step = DispatchResult()
+                held = self._held.get(person_id)
                 try:
-                    await self._dispatch(pump.session, row, pump.people[person_id], step)
+                    await self._dispatch(
+                        pump.session, row, pump.people[person_id], step, behind=behind
+                    )
                 except _Stopped:
                     return
                 finally:
                     pump.outstanding -= 1
                     pump.progress.set()
                     pump.result.add(step)
+                if self._held.get(person_id) is not held:
+                    behind = self._held[person_id]
                 if pump.on_row is not None:
                     pump.on_row(step)
         finally:
@@ -589,10 +619,23 @@ class Dispatcher:
         return released
 
     async def _dispatch(
-        self, session: AsyncSession, row: Delivery, person: Person, result: DispatchResult
+        self,
+        session: AsyncSession,
+        row: Delivery,
+        person: Person,
+        result: DispatchResult,
+        *,
+        behind: tuple[datetime, str] | None = None,
     ) -> None:
-        """Send one claimed row and record its outcome."""
+        """Send one claimed row and record its outcome; put it back when `behind` a retry.
+
+        `behind` is the retry of an earlier row of the chat put back in this pump:
+        this row waits for it whatever the time, so the chat keeps its order even
+        when recording that row took longer than its wait.
+        """
         try:
+            if behind is not None:
+                raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
             outbound, transport = await self._prepare(session, row, person)
             ref = await self._send(session, transport, person, outbound, row=row)
         except _TakenOver:
@@ -668,23 +711,46 @@ class Dispatcher:
         Returns the recipient's status and pause as they are now. A row cancelled
         since it was claimed or taken over by another worker is not sent. A long
         batch can outlast `stale_after`, so a claim half-way to stale is renewed
-        and cannot be taken over; a younger one is only read. A stopping dispatcher
-        hands nothing more to a transport (raises `_Stopped`).
+        and cannot be taken over; a younger one is only read. The checks waiting
+        for the connection are made together. A stopping dispatcher hands nothing
+        more to a transport (raises `_Stopped`).
         """
+        recipient = await self._grouped(session).checks(row)
+        if recipient is not None and self._stopping.is_set():
+            raise _Stopped
+        return recipient
+
+    def _grouped(self, session: AsyncSession) -> _Grouped:
+        """The session's claim checks and outcome records, each served in groups."""
+        grouped = session.info.get(_GROUPED)
+        if not isinstance(grouped, _Grouped):
+            grouped = _Grouped(
+                checks=Together(self._database, partial(self._check_claims, session)),
+                records=Together(self._database, partial(_write, session)),
+            )
+            session.info[_GROUPED] = grouped
+        return grouped
+
+    async def _check_claims(
+        self, session: AsyncSession, rows: list[Delivery]
+    ) -> list[Row[Any] | None]:
+        """For each row, its recipient as they are now while this worker holds it, else None."""
         now = self._clock.now()
-        ours = {"row_id": row.id, "worker": self.worker}
-        async with self._database:
-            recipient = (await session.exec(_STILL_OURS, params=ours)).first()
+        params = {"row_ids": [row.id for row in rows], "worker": self.worker}
+        found = {held[0]: held for held in (await session.exec(_STILL_OURS, params=params)).all()}
+        recipients: list[Row[Any] | None] = []
+        for row in rows:
+            recipient = found.get(row.id)
             stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
             if recipient is not None and stale_soon:
-                if (await session.exec(_RENEW, params={**ours, "at": now})).rowcount:
+                renew = {"row_id": row.id, "worker": self.worker, "at": now}
+                if (await session.exec(_RENEW, params=renew)).rowcount:
                     row.claimed_at = now
                 else:
                     recipient = None
-            await session.commit()  # no transaction stays open across the send
-        if recipient is not None and self._stopping.is_set():
-            raise _Stopped
-        return recipient  # type: ignore[return-value]  # SQLModel types rows as tuples
+            recipients.append(recipient)  # type: ignore[arg-type]  # SQLModel types rows as tuples
+        await session.commit()  # no transaction stays open across the sends
+        return recipients
 
     async def _send(
         self,
@@ -789,9 +855,7 @@ class Dispatcher:
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
-        async with self._database:
-            updated = (await session.exec(statement, params=params)).rowcount
-            await session.commit()
+        updated = await self._grouped(session).records((statement, params))
         if not updated:
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 

@@ -6,7 +6,9 @@ string, answers `{"ok": true, …}` or `{"ok": false, "error": …}`. Required
 arguments and Block Kit limits come from the tables below (our own, written from
 Slack's method reference and `platform-limits.md`; `test_slack_fake.py` checks
 them against those files when they are present). Every call is recorded; errors,
-429s with `Retry-After` and 5xx can be queued per method. `response_url` posts
+429s with `Retry-After` and 5xx can be queued per method, and `trouble`
+(`tests.fakes.trouble`) adds seeded faults, a response delay or a rate limit to
+the calls that open or post to a DM. `response_url` posts
 land on `/response/<key>`; Socket Mode runs over the websocket that
 `apps.connections.open` names.
 """
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.trouble import Fault, Trouble
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
@@ -64,6 +68,8 @@ LIMITS: dict[str, int] = {
     "callback_id": 255,  # S18
     "message_text": 4000,  # S19: plan on no more than 4,000
 }
+
+TROUBLED = {"chat.postMessage", "chat.update", "conversations.open"}  # calls `trouble` touches
 
 BLOCK_TYPES = {"section", "header", "context", "actions", "divider", "input"}
 ELEMENT_TYPES = {"button", "checkboxes", "plain_text_input", "number_input"}
@@ -202,6 +208,7 @@ class Call:
 
     method: str
     args: dict[str, Any]
+    status: int = 200  # the HTTP status answered
 
 
 @dataclass
@@ -221,6 +228,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     revoked: str | None = None  # every bot-token call then fails with this error
+    trouble: Trouble = field(default_factory=Trouble)
     port: int = 0
     _failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     _messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -302,12 +310,38 @@ class FakeSlack:
         return None
 
     async def _api(self, request: web.Request) -> web.Response:
-        """Check, record and answer one Web API call."""
+        """Check, record and answer one Web API call (held back as `trouble` says)."""
         method = request.match_info["method"]
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         token = token or str(args.pop("token", ""))
-        self.calls.append(Call(method, args))
+        call = Call(method, args)
+        self.calls.append(call)
+        hold = 0.0
+        answer = None
+        if method in TROUBLED:
+            answer, hold = self._troubled(method, args)
+        answer = answer or self._checked(method, args, token)
+        call.status = answer.status
+        await asyncio.sleep(hold)
+        return answer
+
+    def _troubled(self, method: str, args: dict[str, Any]) -> tuple[web.Response | None, float]:
+        """The seeded fault's answer or a 429 beyond the rate limit (None: go on), and the hold."""
+        channel = args.get("channel")
+        fault, hold = self.trouble.draw(method, channel or args.get("users"))
+        if fault is Fault.SERVER_ERROR:
+            return web.Response(status=503, text="upstream connect error"), hold
+        faults = self.trouble.faults
+        wait = faults.retry_after if fault is Fault.RATE_LIMITED and faults else None
+        wait = wait or self.trouble.retry_after(channel)
+        if wait is not None:
+            headers = {"Retry-After": str(wait)}
+            return _error("ratelimited", status=429, headers=headers), hold
+        return None, hold
+
+    def _checked(self, method: str, args: dict[str, Any], token: str) -> web.Response:
+        """The answer to one call: an error, or the method's result."""
         if method not in REQUIRED_ARGS:
             return _error("unknown_method", status=404)
         if self._failures[method]:

@@ -6,7 +6,9 @@ reference; `tests/test_telegram_fake.py` cross-checks it against the spec when
 present), checks HTML text the way Telegram parses it, records every call, and
 long-polls `getUpdates` for real (offset and timeout). Tests inject updates
 (`say`, `press`, `vote`), failures (`fail`: 429 with `retry_after`, 5xx, 400,
-401), blocked users (`block`: 403) and chats that do not exist.
+401), blocked users (`block`: 403) and chats that do not exist; `trouble`
+(`tests.fakes.trouble`) adds seeded faults, a response delay or a rate limit to
+the calls that send to a chat.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.trouble import Fault, Trouble
 
 BOT_ID = 7000001
 BOT_USERNAME = "servicecoach_test_bot"
@@ -210,6 +214,7 @@ class FakeTelegram:
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback query answers
     webhook_target: str | None = None  # where webhook updates really go (the bot's server)
     now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
+    trouble: Trouble = field(default_factory=Trouble)
     long_polling: asyncio.Event = field(default_factory=asyncio.Event)  # a getUpdates waits
     port: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
@@ -248,10 +253,13 @@ class FakeTelegram:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params: dict[str, Any] = {}
+        hold = 0.0
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             params = await self._params(request, method)
+            if method in _TROUBLED:
+                hold = self._troubled(method, params)
             result = await self._call(method, params)
         except ApiError as error:
             self.calls.append(Call(method, params, error.status, self.now()))
@@ -262,11 +270,26 @@ class FakeTelegram:
             }
             if error.retry_after is not None:
                 body["parameters"] = {"retry_after": error.retry_after}
+            await asyncio.sleep(hold)
             return web.json_response(body, status=error.status)
         self.calls.append(Call(method, params, 200, self.now()))
         async with self._answered_call:
             self._answered_call.notify_all()
+        await asyncio.sleep(hold)
         return web.json_response({"ok": True, "result": result})
+
+    def _troubled(self, method: str, params: dict[str, Any]) -> float:
+        """Seconds to hold the answer back; raises the fault drawn, or 429 beyond the rate limit."""
+        chat = _chat_of(params)
+        fault, hold = self.trouble.draw(method, chat)
+        if fault is Fault.SERVER_ERROR:
+            raise ApiError(502, "Bad Gateway")
+        faults = self.trouble.faults
+        wait = faults.retry_after if fault is Fault.RATE_LIMITED and faults else None
+        wait = wait or self.trouble.retry_after(chat)
+        if wait is not None:
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", wait)
+        return hold
 
     async def _params(self, request: web.Request, method: str) -> dict[str, Any]:
         """The call's parameters from a JSON, form or multipart body, checked against METHODS."""
@@ -625,6 +648,7 @@ class FakeTelegram:
 
 
 _TO_CHAT = {"sendMessage", "sendPoll", "editMessageText", "editMessageReplyMarkup", "stopPoll"}
+_TROUBLED = _TO_CHAT | {"answerCallbackQuery"}  # the calls `trouble` touches
 
 
 def _chat_of(params: dict[str, Any]) -> int | None:

@@ -1,6 +1,7 @@
 """The Slack transport: slack_sdk's `AsyncWebClient` sends, slack-bolt's `AsyncApp` receives.
 
-One client (the bot token, `SLACK_API_BASE_URL`, no retry handlers: the outbox
+One client (the bot token, `SLACK_API_BASE_URL`, one aiohttp session kept from `start` to
+`stop` so calls reuse connections, no retry handlers: the outbox
 paces and retries) serves bolt and the sender. Events, interactivity and slash
 commands arrive on `POST /slack/events` of the product's web server (bolt checks
 each signature and its age: 401 otherwise) or, with an app-level token, over
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -117,6 +119,8 @@ class SlackTransport:
     async def start(self, sink: InboundSink | None) -> None:
         """Check the token with `auth.test` (`TransportDown` in one line if refused); with a sink,
         receive events: over Socket Mode when there is an app-level token, else over HTTP."""
+        if self.client.session is None:  # else slack_sdk opens a connection per call
+            self.client.session = aiohttp.ClientSession()
         try:
             who = await calling(self.client.auth_test())
         except TransportDown as exc:
@@ -159,6 +163,9 @@ class SlackTransport:
             await self._socket.close_async()
             self._socket = None
         await self.settled()
+        if self.client.session is not None:
+            await self.client.session.close()
+            self.client.session = None
         self._down = "stopped"
 
     async def send(self, address: str, outbound: Outbound) -> SentRef:
