@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import Outbound, OutboundKind
 from bot.ports import (
@@ -19,6 +21,7 @@ from bot.ports import (
     TransportDown,
 )
 from bot.transports.telegram import TelegramTransport
+from bot.transports.telegram.errors import retry_seconds
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Response
 from tests.delivery_support import run_for
 from tests.telegram_support import (
@@ -149,6 +152,22 @@ async def test_bot_api_failures_become_the_transport_errors_of_the_port(
     if raised is TransportDown:
         assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
         assert world.fake.token not in str(caught.value)
+
+
+@pytest.mark.filterwarnings("error::telegram.warnings.PTBDeprecationWarning")
+async def test_a_429_is_read_without_deprecation_warnings(database):
+    async with telegram_world(database) as world:
+        world.fake.fail(429, retry_after=4)
+        with pytest.raises(RateLimited) as caught:
+            await world.transport.send("telegram:42", Outbound(OutboundKind.NOTICE, "hi"))
+    assert caught.value.retry_after == 4
+
+
+def test_retry_after_is_read_as_a_timedelta_or_as_seconds(monkeypatch: pytest.MonkeyPatch):
+    assert retry_seconds(RetryAfter(timedelta(seconds=2.5))) == 2.5
+    monkeypatch.setenv("PTB_TIMEDELTA", "false")  # a deployment that keeps PTB's old type
+    with pytest.warns(PTBDeprecationWarning):
+        assert retry_seconds(RetryAfter(3)) == 3.0
 
 
 async def ignore(_: object) -> None:
