@@ -17,7 +17,9 @@ import asyncio
 import copy
 import itertools
 import json
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,10 +200,11 @@ class FakeUser:
 
 @dataclass
 class Call:
-    """One recorded API call: the method and its arguments (blocks and views parsed)."""
+    """One recorded API call: the method, its arguments (blocks and views parsed), and when."""
 
     method: str
     args: dict[str, Any]
+    at: float = field(default=0.0, compare=False)
 
 
 @dataclass
@@ -221,6 +224,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     revoked: str | None = None  # every bot-token call then fails with this error
+    now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
     port: int = 0
     _failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     _messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -307,7 +311,7 @@ class FakeSlack:
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         token = token or str(args.pop("token", ""))
-        self.calls.append(Call(method, args))
+        self.calls.append(Call(method, args, self.now()))
         if method not in REQUIRED_ARGS:
             return _error("unknown_method", status=404)
         if self._failures[method]:

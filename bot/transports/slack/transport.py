@@ -25,6 +25,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.clock import Clock, SystemClock
 from bot.messages import Inbound, InteractionRef, Join, Outbound, SentRef
 from bot.ports import (
     InboundSink,
@@ -40,6 +41,7 @@ from bot.transports.slack import inbound, views
 from bot.transports.slack.blocks import ephemeral_text, fallback_text, message_blocks
 from bot.transports.slack.errors import calling
 from bot.transports.slack.home import HomeSource, home_view
+from bot.transports.slack.tiers import TIER_3, TierLimit
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,7 @@ class SlackTransport:
         commands: tuple[str, ...] = (),
         help_text: str = "",
         home: HomeSource | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.client = AsyncWebClient(token=token, base_url=api_base_url, retry_handlers=[])
         self._api_base_url = api_base_url
@@ -98,6 +101,8 @@ class SlackTransport:
         self._help = help_text
         self.home = home
         self._signing_secret = signing_secret
+        self._clock = clock or SystemClock()
+        self._lookups = TierLimit(self._clock, per_minute=TIER_3)  # users.lookupByEmail
         self._app = AsyncApp(
             logger=bolt_log,
             client=self.client,
@@ -196,15 +201,17 @@ class SlackTransport:
     async def user_by_email(self, email: str) -> str | None:
         """The Slack user id of a workspace member (`users.lookupByEmail`); None if nobody.
 
-        A roster import looks many people up: a 429 waits Slack's Retry-After and asks again.
+        A roster import looks many people up: each lookup waits its turn in the method's
+        tier, and a 429 waits Slack's Retry-After and asks again (both on the clock).
         """
         for _ in range(LOOKUP_ATTEMPTS):
+            await self._lookups.wait_turn()
             try:
                 found = await self._call(self.client.users_lookupByEmail(email=email))
             except RecipientGone:
                 return None
             except RateLimited as exc:
-                await asyncio.sleep(exc.retry_after)
+                await self._clock.sleep(exc.retry_after)
                 continue
             return str(found["user"]["id"])
         raise TransientError(f"Slack kept asking to slow down after {LOOKUP_ATTEMPTS} lookups")
