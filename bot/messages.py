@@ -320,10 +320,13 @@ class InteractionRef:
 
     Slack: the `response_url` of a button press or slash command (an ephemeral
     reply); Telegram: the callback query id (`answerCallbackQuery`); console: the event id.
+    With `replies`, whole replies (up to a message long) go back this way too, not
+    only short answers about the interaction: a Slack slash command's.
     """
 
     address: str
     token: str
+    replies: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,12 @@ def address(user_id: str) -> str:
     return f"{PLATFORM}:{user_id}"
 
 
-def _interaction(body: dict[str, Any], user: str) -> InteractionRef | None:
-    """The interaction's `response_url`, to answer it in place."""
+def _interaction(
+    body: dict[str, Any], user: str, *, replies: bool = False
+) -> InteractionRef | None:
+    """The interaction's `response_url`, to answer it in place (with `replies`, reply too)."""
     url = body.get("response_url")
-    return InteractionRef(address(user), str(url)) if url else None
+    return InteractionRef(address(user), str(url), replies) if url else None
 
 
 def _event_id(body: dict[str, Any]) -> str:
@@ -115,7 +117,7 @@ def slash_words(body: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def slash_command(body: dict[str, Any], name: str, args: tuple[str, ...]) -> Command:
-    """A `/coach` subcommand as a `Command` answered in place where it can be."""
+    """A `/coach` subcommand as a `Command` whose replies go back in place (ephemeral)."""
     user = str(body["user_id"])
     event_id = f"command:{body.get('trigger_id') or body.get('command_ts', '')}"
-    return Command(address(user), event_id, name, args, _interaction(body, user))
+    return Command(address(user), event_id, name, args, _interaction(body, user, replies=True))

@@ -65,6 +65,7 @@ SLASH = "/coach"
 ROUTE = "/slack/events"
 LOOKUP_ATTEMPTS = 5
 ANSWERED_IN_DM = "👋 I'll answer in our direct messages (the app's Messages tab)."
+TO_THE_DM = ("join", "today")  # subcommands whose answer is a message in the DM
 _COMMAND_IN_HELP = re.compile(r"`(?=[a-z])")
 
 
@@ -367,10 +368,15 @@ class SlackTransport:
         await calling(self.client.views_publish(user_id=user, view=home_view(card)))
 
     async def _on_slash(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
-        """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command."""
+        """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command.
+
+        The answers are ephemeral, through the command's `response_url`; what joining
+        and `today` send (the welcome, the lesson) comes as messages in the app's DM,
+        so typed elsewhere, those two say so.
+        """
         name, args = inbound.slash_words(body)
-        # Answers come as messages in the app's DM: typed elsewhere, the command says so.
-        elsewhere = "" if body.get("channel_name") == "directmessage" else ANSWERED_IN_DM
+        in_dm = body.get("channel_name") == "directmessage"
+        elsewhere = "" if in_dm or name not in TO_THE_DM else ANSWERED_IN_DM
         if name == "join":
             await ack(text=elsewhere)
             self._later(self._join(body, args))
