@@ -411,6 +411,18 @@ class Join:
     timezone: str = ""
 
 
-Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The person blocked the bot (Telegram `my_chat_member`): stop sending to them now.
+
+    Writing to the bot again (Start, after unblocking it) makes them reachable.
+    """
+
+    address: str
+    event_id: str
+    interaction: InteractionRef | None = None
+
+
+Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join | Blocked
 
 _SENT_REF = TypeAdapter(SentRef)

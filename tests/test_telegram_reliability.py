@@ -75,6 +75,24 @@ async def test_a_blocked_user_is_marked_unreachable_and_a_later_start_brings_the
     assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
 
 
+async def test_blocking_the_bot_marks_the_person_unreachable_at_once_and_once_only(database):
+    team = await team_with_pack(database, types=("true_false",))
+    ada = await telegram_person(database, ADA, "Ada", team=team)
+    async with telegram_world(database, webhook=True) as world:
+        fake = world.fake
+        blocked = await fake.block_bot(ADA)  # answered by the webhook once handled
+        assert (await person_named(database, "Ada")).status == PersonStatus.UNREACHABLE
+        await world.plan_today(ada)
+        assert [call for call in fake.calls if str(call.params.get("chat_id")) == str(ADA)] == []
+
+        fake.unblock(ADA)
+        await fake.say(ADA, "/start")
+        await fake.until(lambda: len(fake.to(ADA)) == 1)
+        assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
+        assert await fake.post_webhook(blocked, secret=SECRET) == 200  # delivered again
+        assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
+
+
 async def test_a_storm_of_429s_delays_but_delivers_every_message_once(database):
     team = await team_with_pack(database, tiny=1)
     people = [await telegram_person(database, 100 + n, f"p{n}", team=team) for n in range(5)]

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import re
 
-from telegram import CallbackQuery, Message, PollAnswer, Update
+from telegram import CallbackQuery, ChatMember, ChatMemberUpdated, Message, PollAnswer, Update
+from telegram.constants import ChatType
 
-from bot.messages import Answer, CoachAction, Command, Inbound, InteractionRef, Join, Text
+from bot.messages import (
+    Answer,
+    Blocked,
+    CoachAction,
+    Command,
+    Inbound,
+    InteractionRef,
+    Join,
+    Text,
+)
 from bot.messages import PollAnswer as PollVote
 from bot.outbox.sent import SentMessage
 from bot.transports.telegram.render import parse_callback_data
@@ -87,6 +97,14 @@ def button(update: Update, query: CallbackQuery) -> Answer | None:
     delivery_id, choice_id = parsed
     interaction = InteractionRef(where, query.id)
     return Answer(where, str(update.update_id), delivery_id, (choice_id,), interaction)
+
+
+def membership(update: Update, change: ChatMemberUpdated) -> Blocked | None:
+    """The bot's own membership in a private chat changed: blocked by the person, or None
+    (an unblock needs nothing: the person's next message, Start, makes them reachable)."""
+    if change.chat.type != ChatType.PRIVATE or change.new_chat_member.status != ChatMember.BANNED:
+        return None
+    return Blocked(address(change.chat.id), str(update.update_id))
 
 
 def vote(update: Update, answer: PollAnswer) -> PollVote | None:

@@ -38,6 +38,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     MessageHandler,
     PollAnswerHandler,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = timedelta(seconds=25)  # a long poll's wait for updates
-UPDATES = ["message", "callback_query", "poll_answer"]
+UPDATES = ["message", "callback_query", "poll_answer", "my_chat_member"]
 NO_PREVIEWS = LinkPreviewOptions(is_disabled=True)
 
 LEARNER_COMMANDS = (
@@ -155,6 +156,7 @@ class TelegramTransport:
                 MessageHandler(private & filters.TEXT, self._on_text),
                 CallbackQueryHandler(self._on_button),
                 PollAnswerHandler(self._on_vote),
+                ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
             ]
         )
         await self._app.start()
@@ -381,6 +383,11 @@ class TelegramTransport:
     async def _on_vote(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if update.poll_answer is not None:
             await self._deliver(inbound.vote(update, update.poll_answer))
+
+    async def _on_membership(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """The person blocked (or unblocked) the bot."""
+        if update.my_chat_member is not None:
+            await self._deliver(inbound.membership(update, update.my_chat_member))
 
 
 def _case_of(outbound: Outbound) -> int | None:
