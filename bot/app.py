@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
+from bot.coaching.people import handles_cases
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
 from bot.conversation import coach_commands, learner_commands
@@ -32,6 +33,7 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.nudges import nudge_tick
 from bot.outbox.pacing import Pacer
 from bot.outbox.planner import PlanResult, plan_tick
+from bot.outbox.sent import sent_message
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import InboundSink, Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
@@ -266,6 +268,9 @@ def build_runtime(
     for transport in transports.values():
         if isinstance(transport, SlackTransport):
             transport.home = partial(home_card, sessions=database.sessions, clock=clock)
+        if isinstance(transport, TelegramTransport):
+            transport.sent_messages = partial(sent_message, sessions=database.sessions)
+            transport.coaches = partial(handles_cases, sessions=database.sessions)
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses, metrics)
 
 

@@ -6,6 +6,7 @@ one line naming it and saying what is accepted; messages never repeat a secret.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.admin.roster import address_problem, team_name_problem
 from bot.timeofday import parse_time_of_day
 from storage.db import url_problem
+
+# python-telegram-bot's time periods (`RetryAfter.retry_after`) become timedeltas in its next major
+# version, and each RetryAfter warns as it is built until a process opts in: opt in now. A
+# deployment that sets PTB_TIMEDELTA itself keeps its choice.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

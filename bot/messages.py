@@ -320,10 +320,13 @@ class InteractionRef:
 
     Slack: the `response_url` of a button press or slash command (an ephemeral
     reply); Telegram: the callback query id (`answerCallbackQuery`); console: the event id.
+    With `replies`, whole replies (up to a message long) go back this way too, not
+    only short answers about the interaction: a Slack slash command's.
     """
 
     address: str
     token: str
+    replies: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +411,19 @@ class Join:
     timezone: str = ""
 
 
-Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The person blocked the bot (Telegram `my_chat_member`): stop sending to them now.
+
+    Writing to the bot again (Start, after unblocking it) makes them reachable.
+    """
+
+    address: str
+    event_id: str
+    interaction: InteractionRef | None = None
+
+
+Inbound = Answer | PollAnswer | Text | Command | CoachAction | Join | Blocked
 ROW_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a database integer
 
 
@@ -417,7 +432,9 @@ def row_id(text: object) -> int | None:
     return int(text) if isinstance(text, str) and ROW_ID.fullmatch(text) else None
 
 
-E = TypeVar("E", bound=Answer | PollAnswer | Text | Command | CoachAction | Join | InteractionRef)
+E = TypeVar(
+    "E", bound=Answer | PollAnswer | Text | Command | CoachAction | Join | Blocked | InteractionRef
+)
 
 
 def _without_nul(value: Any) -> Any:

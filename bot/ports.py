@@ -88,7 +88,8 @@ class Transport(Protocol):
         Telegram answers the callback query (`answerCallbackQuery`, a pop-up when
         `alert`), so a Telegram transport leaves the query unanswered until the
         router has handled the event, and answers it empty when nothing was said.
-        `text` fits `content.limits.RESPOND_CHARS`. Raises `TransportError` subclasses.
+        `text` fits `content.limits.RESPOND_CHARS`, or one message (`MESSAGE_CHARS`) when the
+        interaction takes `replies`. Raises `TransportError` subclasses.
         """
         ...
 

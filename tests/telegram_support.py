@@ -58,10 +58,14 @@ async def telegram_world(
     webhook: bool = False,
     clock: SimulatedClock | None = None,
     admins: str = "",
+    fake: FakeTelegram | None = None,
 ) -> AsyncIterator[TelegramWorld]:
-    """A started transport on a fresh fake, the router receiving, the dispatcher running."""
-    fake = FakeTelegram()
-    await fake.start()
+    """A started transport on a fresh fake (or on `fake`, which outlives it: a restart of the
+    bot), the router receiving, the dispatcher running."""
+    own_fake = fake is None
+    if fake is None:
+        fake = FakeTelegram()
+        await fake.start()
     transport = TelegramTransport(
         token=fake.token,
         base_url=fake.base_url,
@@ -88,7 +92,8 @@ async def telegram_world(
         await sending
         await transport.stop()
         await server.stop()
-        await fake.stop()
+        if own_fake:
+            await fake.stop()
 
 
 async def team_with_pack(

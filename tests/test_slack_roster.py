@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from bot.admin.roster import parse_roster
+from bot.admin.roster_import import PersonDefaults, import_roster
+from bot.clock import SimulatedClock
+from bot.transports.slack import SlackTransport
 from storage.models import Person, PersonStatus
-from tests.fakes.slack_api import BOT_TOKEN, Failure
+from tests.factories import MONDAY_9AM
+from tests.fakes.slack_api import BOT_TOKEN, Failure, FakeSlack
 from tests.roster_support import on_db, write_csv
 from tests.slack_support import ADA, BEA, fake_slack_in_a_thread
 
@@ -48,3 +53,42 @@ def test_rows_with_an_email_are_found_in_slack_and_the_unknown_are_reported_not_
         "Nobody Known": (None, PersonStatus.PENDING),
         "Bea Smith": (BEA, PersonStatus.ACTIVE),
     }
+
+
+async def test_lookups_keep_to_their_slack_tier_and_a_429_waits_then_resolves_everyone(
+    database, tmp_path
+):
+    emails = [f"p{n}@example.org" for n in range(60)]
+    roster = write_csv(
+        tmp_path / "staff.csv", *(f"P{n},{email},,,front,,,," for n, email in enumerate(emails))
+    )
+    clock = SimulatedClock(MONDAY_9AM)
+    fake = FakeSlack(now=lambda: clock.now().timestamp())
+    await fake.start()
+    for n, email in enumerate(emails):
+        fake.add_user(f"U0P{n:06d}", f"P{n}", email=email)
+    fake.fail("users.lookupByEmail", Failure(status=429, error="ratelimited", retry_after=5))
+    transport = SlackTransport(token=BOT_TOKEN, api_base_url=fake.base_url, clock=clock)
+    try:
+        async with database.sessions.begin() as session:
+            summary = await import_roster(
+                session,
+                parse_roster(roster),
+                source=str(roster),
+                defaults=PersonDefaults("Europe/London", "09:00"),
+                sync=False,
+                now=clock.now(),
+                lookup=transport.user_by_email,
+            )
+    finally:
+        await fake.stop()
+
+    assert (summary.created, summary.not_in_slack) == (60, [])
+    async with database.sessions() as session:
+        people = await _people(session)
+    assert people == {f"P{n}": (f"U0P{n:06d}", PersonStatus.ACTIVE) for n in range(60)}
+    asked = [call.at for call in fake.calls if call.method == "users.lookupByEmail"]
+    assert len(asked) == 61  # the first was refused once and asked again
+    assert asked[1] - asked[0] >= 5  # Slack's Retry-After
+    busiest = max(sum(1 for at in asked if start <= at < start + 60) for start in asked)
+    assert busiest == 50  # Tier 3: 50 lookups a minute, no more

@@ -6,6 +6,8 @@ from sqlmodel import select
 
 from bot.coaching.pauses import OPEN_ENDED
 from bot.conversation.onboarding import ASK_TIMEZONE
+from bot.conversation.router import HINT
+from bot.conversation.turn import SENT_AS_MESSAGE
 from bot.transports.slack.transport import ANSWERED_IN_DM
 from storage.models import Delivery, Person, Role, Team
 from tests.fakes import slack_events
@@ -60,7 +62,7 @@ async def test_unknown_or_empty_subcommands_get_the_help_in_place(database):
         assert world.fake.called("chat.postMessage") == []
 
 
-async def test_learner_commands_run_from_the_slash_command(database):
+async def test_learner_commands_run_from_the_slash_command_and_answer_only_their_sender(database):
     await slack_learner(database, ADA, "Ada Lovelace")
     async with slack_world(database) as world:
         await world.post(
@@ -70,15 +72,51 @@ async def test_learner_commands_run_from_the_slash_command(database):
         async with database.sessions() as session:
             person = (await session.exec(select(Person))).one()
         assert person.paused_until == OPEN_ENDED
-        assert "Paused" in world.posted(ADA)[-1]["text"]
+        assert _answers(world, "pause") == ["⏸ Paused. Send `resume` when you want lessons again."]
 
         status, body = await world.post(
             slack_events.slash(
                 ADA, "resume", response_url=world.fake.response_url("r"), channel="C0GENERAL"
             )
         )
-        assert (status, body) == (200, ANSWERED_IN_DM)  # only the sender sees it
-        assert "Welcome back" in world.posted(ADA)[-1]["text"]
+        assert (status, body) == (200, "")
+        assert _answers(world, "r")[0].startswith("▶️ Welcome back!")
+        assert world.posted(ADA) == []  # nothing in the DM: only Ada saw the answers
+
+
+async def test_today_answers_in_place_and_sends_the_lesson_to_the_dm(database):
+    await slack_learner(database, ADA, "Ada Lovelace")
+    async with slack_world(database) as world:
+        await world.plan_day()
+        lesson = world.posted(ADA)
+
+        status, body = await world.post(
+            slack_events.slash(
+                ADA, "today", response_url=world.fake.response_url("today"), channel="C0GENERAL"
+            )
+        )
+
+        assert (status, body) == (200, ANSWERED_IN_DM)
+        assert _answers(world, "today") == ["Here is today's lesson again."]
+        again = world.posted(ADA)[len(lesson) :]
+        # The lesson again, as messages in the DM that can still be answered there.
+        assert [shown(message) for message in again] == [shown(m) for m in lesson[: len(again)]]
+        assert again and any(labels(message) for message in again)
+
+
+async def test_an_export_too_long_to_show_in_place_goes_to_the_dm(database):
+    await slack_learner(database, ADA, "Ada Lovelace")
+    async with slack_world(database) as world:
+        await world.plan_day()
+        before = len(world.posted(ADA))
+
+        await world.post(
+            slack_events.slash(ADA, "export", response_url=world.fake.response_url("export"))
+        )
+
+        assert _answers(world, "export") == [SENT_AS_MESSAGE]
+        exported = world.posted(ADA)[before:]
+        assert exported and '"name": "Ada Lovelace"' in exported[0]["text"]
 
 
 async def test_home_buttons_pause_and_change_the_send_time_and_timezone(database):
@@ -126,7 +164,15 @@ async def test_status_is_for_admins_and_unknown_to_learners(database):
                 slack_events.slash(user, "status", response_url=world.fake.response_url(user))
             )
 
-        assert "I don't know `status`" in world.posted(ADA)[-1]["text"]
-        status = world.posted(CY)[-1]["text"]
+        assert _answers(world, ADA) == ["I don't know `status`. " + HINT]
+        [status] = _answers(world, CY)
         assert "Learners: 1 active" in status
-        assert "Messages due in the last 24 hours: 6 sent" in status  # Ada's day and reply
+        assert "Messages due in the last 24 hours: 5 sent" in status  # Ada's day
+        assert world.posted(CY) == []
+
+
+def _answers(world, key: str) -> list[str]:
+    """The ephemeral answers posted to one interaction's `response_url`."""
+    answers = [r for r in world.fake.responses if r["key"] == key]
+    assert all(r["response_type"] == "ephemeral" for r in answers)
+    return [r["text"] for r in answers]

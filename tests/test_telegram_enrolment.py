@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.conversation import joining, onboarding
-from storage.models import Invite, Person
+from storage.models import Invite, Person, Role
 from tests.factories import add_pack, add_team
 from tests.telegram_support import person_named, telegram_person, telegram_world
 
@@ -101,3 +101,29 @@ async def test_a_roster_invitee_becomes_reachable_when_they_press_start(database
         assert fake.to(SAM)[0].text.startswith("Welcome, Bob!")
     bob = await person_named(database, "Bob")
     assert (bob.address, bob.status, bob.invite_code) == ("telegram:6001", "active", None)
+
+
+async def test_a_coach_gets_the_coach_commands_as_soon_as_they_join(database):
+    team = await team_with_invite(database)
+    async with database.sessions() as session:
+        session.add(Invite(code="coach-code", team_id=team.id, role=Role.COACH))
+        await session.commit()
+    async with telegram_world(database) as world:
+        fake = world.fake
+        await fake.say(KIM, "/start front-code", name="Kim")
+        await fake.say(SAM, "/start coach-code", name="Sam")
+        await fake.until(lambda: _chat_commands(fake, SAM) and fake.to(SAM))
+        assert fake.to(SAM)[0].text.startswith("Welcome, Sam! You're a coach")
+        await fake.until(lambda: len(fake.to(KIM)) == 2)
+        assert not _chat_commands(fake, KIM)  # a learner keeps the learner commands
+    assert {"cases", "claim", "msg", "resolve", "help"} <= set(_chat_commands(fake, SAM))
+
+
+def _chat_commands(fake, chat: int) -> list[str]:
+    """The commands last set for one chat's own scope."""
+    scoped = [
+        call.params["commands"]
+        for call in fake.sent("setMyCommands")
+        if call.params.get("scope") == {"type": "chat", "chat_id": chat}
+    ]
+    return [command["command"] for command in scoped[-1]] if scoped else []

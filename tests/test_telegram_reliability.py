@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import select
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import Outbound, OutboundKind
 from bot.ports import (
@@ -19,6 +21,7 @@ from bot.ports import (
     TransportDown,
 )
 from bot.transports.telegram import TelegramTransport
+from bot.transports.telegram.errors import retry_seconds
 from storage.models import Delivery, Enrolment, Person, PersonStatus, Response
 from tests.delivery_support import run_for
 from tests.telegram_support import (
@@ -70,6 +73,24 @@ async def test_a_blocked_user_is_marked_unreachable_and_a_later_start_brings_the
         await fake.until(lambda: len(fake.to(ADA)) == 1)
         assert fake.last(ADA).text.startswith("Here is what you can send me")
     assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
+
+
+async def test_blocking_the_bot_marks_the_person_unreachable_at_once_and_once_only(database):
+    team = await team_with_pack(database, types=("true_false",))
+    ada = await telegram_person(database, ADA, "Ada", team=team)
+    async with telegram_world(database, webhook=True) as world:
+        fake = world.fake
+        blocked = await fake.block_bot(ADA)  # answered by the webhook once handled
+        assert (await person_named(database, "Ada")).status == PersonStatus.UNREACHABLE
+        await world.plan_today(ada)
+        assert [call for call in fake.calls if str(call.params.get("chat_id")) == str(ADA)] == []
+
+        fake.unblock(ADA)
+        await fake.say(ADA, "/start")
+        await fake.until(lambda: len(fake.to(ADA)) == 1)
+        assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
+        assert await fake.post_webhook(blocked, secret=SECRET) == 200  # delivered again
+        assert (await person_named(database, "Ada")).status == PersonStatus.ACTIVE
 
 
 async def test_a_storm_of_429s_delays_but_delivers_every_message_once(database):
@@ -149,6 +170,22 @@ async def test_bot_api_failures_become_the_transport_errors_of_the_port(
     if raised is TransportDown:
         assert "TELEGRAM_BOT_TOKEN" in str(caught.value)
         assert world.fake.token not in str(caught.value)
+
+
+@pytest.mark.filterwarnings("error::telegram.warnings.PTBDeprecationWarning")
+async def test_a_429_is_read_without_deprecation_warnings(database):
+    async with telegram_world(database) as world:
+        world.fake.fail(429, retry_after=4)
+        with pytest.raises(RateLimited) as caught:
+            await world.transport.send("telegram:42", Outbound(OutboundKind.NOTICE, "hi"))
+    assert caught.value.retry_after == 4
+
+
+def test_retry_after_is_read_as_a_timedelta_or_as_seconds(monkeypatch: pytest.MonkeyPatch):
+    assert retry_seconds(RetryAfter(timedelta(seconds=2.5))) == 2.5
+    monkeypatch.setenv("PTB_TIMEDELTA", "false")  # a deployment that keeps PTB's old type
+    with pytest.warns(PTBDeprecationWarning):
+        assert retry_seconds(RetryAfter(3)) == 3.0
 
 
 async def ignore(_: object) -> None:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.people import local_today
 from bot.coaching.review import shift_reviews
-from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus, Person
+from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus, Person, PersonStatus
 
 OPEN_ENDED = date(9999, 12, 31)
 
@@ -61,6 +61,21 @@ async def cancel_pending(
         statement = statement.where(col(Delivery.kind).in_(kinds))
     result = await session.exec(statement)
     return result.rowcount
+
+
+async def mark_unreachable(
+    session: AsyncSession, person: Person, *, except_ids: Collection[int] = ()
+) -> None:
+    """The person cannot be reached: mark them so and cancel everything queued for them."""
+    person.status = PersonStatus.UNREACHABLE
+    session.add(person)
+    await cancel_pending(
+        session,
+        person_id=person.id,
+        kinds=None,
+        reason="recipient unreachable",
+        except_ids=except_ids,
+    )
 
 
 async def pause_person(

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import SessionFactory
 from storage.models import Person, PersonStatus, Role, Team
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,13 @@ async def person_at(session: AsyncSession, address: str) -> Person | None:
     platform, platform_id = split_address(address)
     statement = select(Person).where(Person.platform == platform, Person.platform_id == platform_id)
     return (await session.exec(statement)).first()
+
+
+async def handles_cases(address: str, *, sessions: SessionFactory) -> bool:
+    """True when the person at `address` is a coach or an admin (they act on cases)."""
+    async with sessions() as session:
+        person = await person_at(session, address)
+    return person is not None and person.role in (Role.COACH, Role.ADMIN)
 
 
 _PERSON_AND_TEAM = (  # built once: every inbound event starts with it

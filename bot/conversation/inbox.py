@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Answer, CoachAction, Command, Inbound, Join, PollAnswer, Text
+from bot.messages import Answer, Blocked, CoachAction, Command, Inbound, Join, PollAnswer, Text
 from storage.db import SessionFactory
 from storage.models import InboxEntry
 
@@ -26,7 +26,7 @@ MAX_ATTEMPTS = 5
 REPLAY_AFTER = timedelta(seconds=30)  # younger events may still be in their first handling
 _KINDS: dict[str, TypeAdapter[Inbound]] = {
     kind.__name__: TypeAdapter(kind)
-    for kind in (Answer, PollAnswer, Text, Command, CoachAction, Join)
+    for kind in (Answer, PollAnswer, Text, Command, CoachAction, Join, Blocked)
 }
 _TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 _STORE = insert(_TABLE).returning(_TABLE.c.id)

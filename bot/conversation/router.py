@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock
 from bot.coaching.escalation import message_coach, open_case_of
+from bot.coaching.pauses import mark_unreachable
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
 from bot.conversation import coach_commands, inbox, joining, learner_commands, onboarding
@@ -42,6 +43,7 @@ from bot.conversation.reflections import (
 from bot.conversation.turn import Turn
 from bot.messages import (
     Answer,
+    Blocked,
     CoachAction,
     Command,
     Inbound,
@@ -199,6 +201,10 @@ class InboundRouter:
             if not await inbox.take(session, entry_id):
                 raise _Duplicate
             person, team = await person_and_team_at(session, inbound.address)
+            if isinstance(inbound, Blocked):
+                if person is not None and person.status == PersonStatus.ACTIVE:
+                    await mark_unreachable(session, person)
+                return _Outcome()
             known = person is not None and person.status != PersonStatus.FORGOTTEN
             join = joining.join_request(inbound, known=known)
             if person is None or not known:

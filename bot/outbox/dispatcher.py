@@ -39,7 +39,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.coaching.pauses import Pausable, cancel_pending, is_paused
+from bot.coaching.pauses import Pausable, is_paused, mark_unreachable
 from bot.coaching.people import admins, local_today
 from bot.messages import Outbound, SentRef
 from bot.metrics import Metrics
@@ -864,14 +864,7 @@ class Dispatcher:
         log.warning("%s (%s) cannot be reached: %s", person.name, person.address, why)
         async with self._sessions() as session, session.begin():
             stored = await session.get_one(Person, person.id)
-            stored.status = PersonStatus.UNREACHABLE
-            await cancel_pending(
-                session,
-                person_id=person.id,
-                kinds=None,
-                reason="recipient unreachable",
-                except_ids=(row_id,),
-            )
+            await mark_unreachable(session, stored, except_ids=(row_id,))
 
     async def _platform_down(self, platform: str, why: str) -> None:
         """Stop sending on `platform` for a while and alert admins on the other platforms."""

@@ -19,7 +19,9 @@ import asyncio
 import copy
 import itertools
 import json
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,11 +206,12 @@ class FakeUser:
 
 @dataclass
 class Call:
-    """One recorded API call: the method and its arguments (blocks and views parsed)."""
+    """One recorded API call: the method, its arguments (blocks and views parsed), and when."""
 
     method: str
     args: dict[str, Any]
     status: int = 200  # the HTTP status answered
+    at: float = field(default=0.0, compare=False)
 
 
 @dataclass
@@ -229,6 +232,7 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)
     revoked: str | None = None  # every bot-token call then fails with this error
     trouble: Trouble = field(default_factory=Trouble)
+    now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
     port: int = 0
     _failures: dict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     _messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -315,7 +319,7 @@ class FakeSlack:
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         token = token or str(args.pop("token", ""))
-        call = Call(method, args)
+        call = Call(method, args, at=self.now())
         self.calls.append(call)
         hold = 0.0
         answer = None

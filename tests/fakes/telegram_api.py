@@ -5,10 +5,11 @@ each call's parameters against `METHODS` (our table, written from the Bot API
 reference; `tests/test_telegram_fake.py` cross-checks it against the spec when
 present), checks HTML text the way Telegram parses it, records every call, and
 long-polls `getUpdates` for real (offset and timeout). Tests inject updates
-(`say`, `press`, `vote`), failures (`fail`: 429 with `retry_after`, 5xx, 400,
-401), blocked users (`block`: 403) and chats that do not exist; `trouble`
+(`say`, `press`, `vote`, `block_bot`), failures (`fail`: 429 with `retry_after`, 5xx,
+400, 401), blocked users (`block`: 403) and chats that do not exist; `trouble`
 (`tests.fakes.trouble`) adds seeded faults, a response delay or a rate limit to
-the calls that send to a chat.
+the calls that send to a chat. Like Telegram, it delivers only the update types the
+bot asked for (`allowed_updates`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from tests.fakes.trouble import Fault, Trouble
 BOT_ID = 7000001
 BOT_USERNAME = "servicecoach_test_bot"
 TOKEN = f"{BOT_ID}:AAtest-token"
+# Update types Telegram sends only when asked for by name (the Bot API's `allowed_updates`).
+ONLY_WHEN_ASKED = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 # Parameter types: how a form field's string is read.
 INT, BOOL, STR, JSON = "int", "bool", "str", "json"
@@ -213,6 +216,7 @@ class FakeTelegram:
     missing: set[int] = field(default_factory=set)
     answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # callback query answers
     webhook_target: str | None = None  # where webhook updates really go (the bot's server)
+    allowed_updates: list[str] | None = None  # as last given to getUpdates or setWebhook
     now: Callable[[], float] = time.monotonic  # stamps calls; a test may pass its clock's time
     trouble: Trouble = field(default_factory=Trouble)
     long_polling: asyncio.Event = field(default_factory=asyncio.Event)  # a getUpdates waits
@@ -380,6 +384,7 @@ class FakeTelegram:
         if self.webhook.get("url"):
             raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         self._injected("getUpdates", params)
+        self.allowed_updates = params.get("allowed_updates", self.allowed_updates)
         offset = params.get("offset", 0)
         limit = params.get("limit", 100)
         self._updates = [update for update in self._updates if update["update_id"] >= offset]
@@ -393,6 +398,7 @@ class FakeTelegram:
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
         self.webhook = dict(params)
+        self.allowed_updates = params.get("allowed_updates", self.allowed_updates)
         return True
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
@@ -558,6 +564,10 @@ class FakeTelegram:
         POSTed to the webhook when one is set, else queued for `getUpdates` (waking long polls).
         """
         update = {"update_id": next(self._update_ids), **update}
+        kind = next(key for key in update if key != "update_id")
+        asked = self.allowed_updates
+        if (kind not in asked) if asked else (kind in ONLY_WHEN_ASKED):
+            return update  # Telegram does not send what the bot did not ask for
         if self.webhook.get("url"):
             status = await self.post_webhook(update, secret=self.webhook.get("secret_token"))
             assert status == 200, f"the bot's webhook answered {status}"
@@ -613,6 +623,22 @@ class FakeTelegram:
             "data": data,
         }
         return await self.push({"callback_query": query})
+
+    async def block_bot(self, chat_id: int, *, name: str = "Ada") -> dict[str, Any]:
+        """The person blocks the bot: sends to them get 403, and the bot hears of it."""
+        self.block(chat_id)
+        change = {
+            "chat": {"id": chat_id, "type": "private", "first_name": name},
+            "from": self.user(chat_id, name),
+            "date": int(time.time()),
+            "old_chat_member": {"status": "member", "user": self._bot_user()},
+            "new_chat_member": {"status": "kicked", "user": self._bot_user(), "until_date": 0},
+        }
+        return await self.push({"my_chat_member": change})
+
+    def _bot_user(self) -> dict[str, Any]:
+        """The bot as a `User`."""
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Service Coach"}
 
     async def vote(self, chat_id: int, poll: SentMessage, *labels: str) -> dict[str, Any]:
         """A person votes in a poll the bot sent them."""

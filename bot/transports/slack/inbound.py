@@ -80,12 +80,14 @@ def address(user_id: str) -> str:
     return f"{PLATFORM}:{user_id}"
 
 
-def _interaction(body: dict[str, Any], user: str) -> InteractionRef | None:
-    """The interaction's `response_url`, to answer it in place."""
+def _interaction(
+    body: dict[str, Any], user: str, *, replies: bool = False
+) -> InteractionRef | None:
+    """The interaction's `response_url`, to answer it in place (with `replies`, reply too)."""
     url = body.get("response_url")
     if not isinstance(url, str) or not _URL.fullmatch(url):
         return None
-    return InteractionRef(address(user), url)
+    return InteractionRef(address(user), url, replies)
 
 
 def _event_id(body: dict[str, Any]) -> str:
@@ -173,9 +175,9 @@ def slash_words(body: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def slash_command(body: dict[str, Any], name: str, args: tuple[str, ...]) -> Command | None:
-    """A `/coach` subcommand as a `Command` answered in place where it can be."""
+    """A `/coach` subcommand as a `Command` whose replies go back in place (ephemeral)."""
     user = user_id(body.get("user_id"))
     if user is None:
         return None
     event_id = f"command:{body.get('trigger_id') or body.get('command_ts', '')}"
-    return Command(address(user), event_id, name, args, _interaction(body, user))
+    return Command(address(user), event_id, name, args, _interaction(body, user, replies=True))

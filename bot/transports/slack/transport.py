@@ -27,6 +27,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.clock import Clock, SystemClock
 from bot.messages import Command, Inbound, InteractionRef, Join, Outbound, SentRef
 from bot.ports import (
     InboundSink,
@@ -43,6 +44,7 @@ from bot.transports.slack import inbound, views
 from bot.transports.slack.blocks import ephemeral_text, fallback_text, message_blocks
 from bot.transports.slack.errors import calling
 from bot.transports.slack.home import HomeSource, home_view
+from bot.transports.slack.tiers import TIER_3, TierLimit
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ SLASH = "/coach"
 ROUTE = "/slack/events"
 LOOKUP_ATTEMPTS = 5
 ANSWERED_IN_DM = "👋 I'll answer in our direct messages (the app's Messages tab)."
+TO_THE_DM = ("join", "today")  # subcommands whose answer is a message in the DM
 _COMMAND_IN_HELP = re.compile(r"`(?=[a-z])")
 
 
@@ -92,6 +95,7 @@ class SlackTransport:
         commands: tuple[str, ...] = (),
         help_text: str = "",
         home: HomeSource | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.client = AsyncWebClient(token=token, base_url=api_base_url, retry_handlers=[])
         self._api_base_url = api_base_url
@@ -101,6 +105,8 @@ class SlackTransport:
         self._help = help_text
         self.home = home
         self._signing_secret = signing_secret
+        self._clock = clock or SystemClock()
+        self._lookups = TierLimit(self._clock, per_minute=TIER_3)  # users.lookupByEmail
         self._app = AsyncApp(
             logger=bolt_log,
             client=self.client,
@@ -204,15 +210,17 @@ class SlackTransport:
     async def user_by_email(self, email: str) -> str | None:
         """The Slack user id of a workspace member (`users.lookupByEmail`); None if nobody.
 
-        A roster import looks many people up: a 429 waits Slack's Retry-After and asks again.
+        A roster import looks many people up: each lookup waits its turn in the method's
+        tier, and a 429 waits Slack's Retry-After and asks again (both on the clock).
         """
         for _ in range(LOOKUP_ATTEMPTS):
+            await self._lookups.wait_turn()
             try:
                 found = await self._call(self.client.users_lookupByEmail(email=email))
             except RecipientGone:
                 return None
             except RateLimited as exc:
-                await asyncio.sleep(exc.retry_after)
+                await self._clock.sleep(exc.retry_after)
                 continue
             return str(found["user"]["id"])
         raise TransientError(f"Slack kept asking to slow down after {LOOKUP_ATTEMPTS} lookups")
@@ -385,14 +393,19 @@ class SlackTransport:
             log.warning("slack: could not publish the Home of %s: %s", user, exc)
 
     async def _on_slash(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
-        """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command."""
+        """`/coach SUBCOMMAND`: unknown or none → help in place; `join` enrols; else the command.
+
+        The answers are ephemeral, through the command's `response_url`; what joining
+        and `today` send (the welcome, the lesson) comes as messages in the app's DM,
+        so typed elsewhere, those two say so.
+        """
         name, args = inbound.slash_words(body)
         command = inbound.slash_command(body, name, args)
         if command is None:  # no Slack user sent it
             await ack()
             return
-        # Answers come as messages in the app's DM: typed elsewhere, the command says so.
-        elsewhere = "" if body.get("channel_name") == "directmessage" else ANSWERED_IN_DM
+        in_dm = body.get("channel_name") == "directmessage"
+        elsewhere = "" if in_dm or name not in TO_THE_DM else ANSWERED_IN_DM
         if name == "join":
             await ack(text=elsewhere)
             self._later(self._join(command))

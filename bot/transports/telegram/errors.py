@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -15,7 +14,6 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.ports import (
     PermanentError,
@@ -31,10 +29,9 @@ _GONE = ("chat not found", "user not found", "user is deactivated", "peer_id_inv
 
 
 def retry_seconds(error: RetryAfter) -> float:
-    """The wait a `RetryAfter` asks for, in seconds (an int or a timedelta, by PTB's setting)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        wait = error.retry_after
+    """The wait a `RetryAfter` asks for, in seconds: a timedelta (PTB's coming type, which
+    `bot.config` opts in to) or a number of seconds (PTB's old type, when a deployment opts out)."""
+    wait = error.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 

@@ -2,32 +2,42 @@
 
 The event id of everything an update causes is its `update_id`, so a
 redelivered update changes nothing (the router records each id once). A reply
-to one of our messages names the outbox row it answers, from the message ids
-this process sent (`SentMessages`); replies older than that are matched by the
-router's own rules.
+to one of our messages names the outbox row it answers (`SentMessage`, which
+the transport finds in the database by the replied message's id), so replies
+reach their case or prompt whichever process sent the message.
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from typing import Any
 
-from telegram import CallbackQuery, Message, PollAnswer, Update
+from telegram import CallbackQuery, ChatMember, ChatMemberUpdated, Message, PollAnswer, Update
+from telegram.constants import ChatType
 
-from bot.messages import Answer, CoachAction, Command, Inbound, InteractionRef, Join, Text
+from bot.messages import (
+    Answer,
+    Blocked,
+    CoachAction,
+    Command,
+    Inbound,
+    InteractionRef,
+    Join,
+    Text,
+)
 from bot.messages import PollAnswer as PollVote
+from bot.outbox.sent import SentMessage
 from bot.transports.telegram.render import parse_callback_data
 
 PLATFORM = "telegram"
-REMEMBERED = 10_000  # sent message ids kept per process for matching replies
 RESOLVE_PROMPT = "📝 Case #{case_id}: reply to this message with your resolution note."
 _RESOLVE_PROMPT = re.compile(r"📝 Case #([0-9]{1,18}): reply to this message")
 RESOLVE_BUTTON = re.compile(r"resolve:([0-9]{1,18})")
 
 
 # The fields Telegram always sends in the updates the bot asks for, and the optional ones it
-# reads, with their JSON types (Bot API: Update, Message, CallbackQuery, PollAnswer).
+# reads, with their JSON types (Bot API: Update, Message, CallbackQuery, PollAnswer,
+# ChatMemberUpdated).
 Shape = dict[str, Any]
 _USER: Shape = {"id": int, "is_bot": bool, "first_name": str}
 _CHAT: Shape = {"id": int, "type": str}
@@ -38,10 +48,19 @@ _CALLBACK: Shape = {"id": str, "from": _USER, "chat_instance": str}
 _CALLBACK_OPTIONAL: Shape = {"data": str, "message": _MESSAGE}
 _POLL_ANSWER: Shape = {"poll_id": str, "option_ids": [int]}
 _POLL_ANSWER_OPTIONAL: Shape = {"user": _USER, "voter_chat": _CHAT}
+_MEMBER: Shape = {"status": str, "user": _USER}
+_MEMBERSHIP: Shape = {
+    "chat": _CHAT,
+    "from": _USER,
+    "date": int,
+    "old_chat_member": _MEMBER,
+    "new_chat_member": _MEMBER,
+}
 UPDATE_SHAPES: dict[str, tuple[Shape, Shape]] = {  # kind: (required, optional)
     "message": (_MESSAGE, {**_MESSAGE_OPTIONAL, "reply_to_message": _MESSAGE}),
     "callback_query": (_CALLBACK, _CALLBACK_OPTIONAL),
     "poll_answer": (_POLL_ANSWER, _POLL_ANSWER_OPTIONAL),
+    "my_chat_member": (_MEMBERSHIP, {}),
 }
 
 
@@ -93,29 +112,23 @@ def chat_id(address_: str) -> int:
     return int(address_.removeprefix(f"{PLATFORM}:"))
 
 
-class SentMessages:
-    """Which outbox row (and which case) each recently sent message belongs to."""
+def command_name(message: Message) -> str:
+    """The command a message begins with, casefolded, without slash or bot (`/Start@bot`)."""
+    words = (message.text or "").split()
+    return words[0].lstrip("/").split("@", 1)[0].casefold() if words else ""
 
-    def __init__(self, size: int = REMEMBERED) -> None:
-        self._size = size
-        self._rows: OrderedDict[tuple[int, int], tuple[int, int | None]] = OrderedDict()
 
-    def remember(self, chat: int, message_id: int, delivery_id: int, case_id: int | None) -> None:
-        """Note that `message_id` in `chat` shows row `delivery_id` (about case `case_id`)."""
-        self._rows[(chat, message_id)] = (delivery_id, case_id)
-        while len(self._rows) > self._size:
-            self._rows.popitem(last=False)
-
-    def row(self, chat: int, message_id: int) -> tuple[int, int | None] | None:
-        """The (delivery id, case id) a message shows, if this process sent it."""
-        return self._rows.get((chat, message_id))
+def replied_message(message: Message, bot_id: int) -> Message | None:
+    """The bot's message that `message` replies to, if it replies to one."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+        return None
+    return replied
 
 
 def command(update: Update, message: Message) -> Inbound:
     """`/start CODE` as a join; any other `/name args…` as that command."""
-    words = (message.text or "").split()
-    name = words[0].lstrip("/").split("@", 1)[0].casefold()
-    args = tuple(words[1:])
+    name, args = command_name(message), tuple((message.text or "").split()[1:])
     where, event = address(message.chat.id), str(update.update_id)
     if name == "start" and args:
         person = message.from_user.full_name if message.from_user else ""
@@ -125,22 +138,22 @@ def command(update: Update, message: Message) -> Inbound:
     return Command(where, event, name, args)
 
 
-def text(update: Update, message: Message, sent: SentMessages, bot_id: int) -> Inbound:
-    """Typed text, linked to the message it replies to: a prompt, a case, a resolution note."""
+def text(
+    update: Update, message: Message, *, replied: Message | None, shown: SentMessage | None
+) -> Inbound:
+    """Typed text, linked to the bot's message it replies to (`replied`, which shows the outbox
+    row `shown`): a prompt, a case, a resolution note."""
     where, event, typed = address(message.chat.id), str(update.update_id), message.text or ""
-    replied = message.reply_to_message
-    if replied is None or replied.from_user is None or replied.from_user.id != bot_id:
+    if replied is None:
         return Text(where, event, typed)
     prompt = _RESOLVE_PROMPT.match(replied.text or "")
     if prompt is not None:
         return CoachAction(where, event, int(prompt.group(1)), "resolve", typed)
-    row = sent.row(message.chat.id, replied.message_id)
-    if row is None:
+    if shown is None:
         return Text(where, event, typed)
-    delivery_id, case_id = row
-    if case_id is not None:
-        return CoachAction(where, event, case_id, "message", typed)
-    return Text(where, event, typed, reply_to_delivery_id=delivery_id)
+    if shown.case_id is not None:
+        return CoachAction(where, event, shown.case_id, "message", typed)
+    return Text(where, event, typed, reply_to_delivery_id=shown.delivery_id)
 
 
 def button(update: Update, query: CallbackQuery) -> Answer | None:
@@ -152,6 +165,14 @@ def button(update: Update, query: CallbackQuery) -> Answer | None:
     delivery_id, choice_id = parsed
     interaction = InteractionRef(where, query.id)
     return Answer(where, str(update.update_id), delivery_id, (choice_id,), interaction)
+
+
+def membership(update: Update, change: ChatMemberUpdated) -> Blocked | None:
+    """The bot's own membership in a private chat changed: blocked by the person, or None
+    (an unblock needs nothing: the person's next message, Start, makes them reachable)."""
+    if change.chat.type != ChatType.PRIVATE or change.new_chat_member.status != ChatMember.BANNED:
+        return None
+    return Blocked(address(change.chat.id), str(update.update_id))
 
 
 def vote(update: Update, answer: PollAnswer) -> PollVote | None:

@@ -6,12 +6,18 @@ registers the bot's commands and begins receiving: long polling by default
 the loop), or, with a webhook URL, `setWebhook` with the secret token and
 `POST /telegram/webhook` on the product's web server. Sends are paced by the
 outbox (`pace`), so the application has no rate limiter and never retries.
+
+Two reads of the database are wired in by the runtime (`bot.app.build_runtime`):
+`sent_messages` finds the outbox row a replied-to message shows, so replies reach
+their case or prompt after a restart, and `coaches` tells whether a person acts
+on cases, so a coach gets the coach commands as soon as they join.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +39,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     ContextTypes,
     MessageHandler,
     PollAnswerHandler,
@@ -41,6 +48,7 @@ from telegram.ext import (
 
 from bot.conversation.coach_commands import parse_button
 from bot.messages import Inbound, InteractionRef, Outbound, OutboundKind, SentRef
+from bot.outbox.sent import SentMessage
 from bot.ports import InboundSink, SendPace, TransientError, TransportDown, TransportError
 from bot.transports.console import plain_text
 from bot.transports.telegram import inbound
@@ -52,7 +60,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 POLL_TIMEOUT = timedelta(seconds=25)  # a long poll's wait for updates
-UPDATES = ["message", "callback_query", "poll_answer"]
+UPDATES = ["message", "callback_query", "poll_answer", "my_chat_member"]
 NO_PREVIEWS = LinkPreviewOptions(is_disabled=True)
 
 LEARNER_COMMANDS = (
@@ -74,6 +82,12 @@ COACH_COMMANDS = (
     ("msg", "Write to a case's learner: /msg 12 text"),
     ("resolve", "Close a case with a note: /resolve 12 note"),
 )
+
+
+SentMessages = Callable[[str, str], Awaitable[SentMessage | None]]
+"""The outbox row sent to an address as a platform message id (`bot.outbox.sent`)."""
+Coaches = Callable[[str], Awaitable[bool]]
+"""Whether the person at an address is a coach or an admin (`bot.coaching.people`)."""
 
 
 def file_base_url(base_url: str) -> str:
@@ -109,7 +123,8 @@ class TelegramTransport:
         self._sink: InboundSink | None = None
         self._connected = False
         self._problem: str | None = "not started"
-        self._sent = inbound.SentMessages()
+        self.sent_messages: SentMessages | None = None
+        self.coaches: Coaches | None = None
         self._answered: set[str] = set()
         self._coach_chats: set[int] = set()
 
@@ -142,6 +157,7 @@ class TelegramTransport:
                 MessageHandler(private & filters.TEXT, self._on_text),
                 CallbackQueryHandler(self._on_button),
                 PollAnswerHandler(self._on_vote),
+                ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
             ]
         )
         await self._app.start()
@@ -223,8 +239,6 @@ class TelegramTransport:
         except TransportDown as exc:
             self._problem = str(exc)
             raise
-        if outbound.delivery_id is not None:
-            self._sent.remember(chat, message.message_id, outbound.delivery_id, case_id)
         poll_id = message.poll.id if message.poll is not None else None
         return SentRef(address=address, message_id=str(message.message_id), poll_id=poll_id)
 
@@ -265,7 +279,7 @@ class TelegramTransport:
             )
 
     async def _coach_commands(self, chat: int) -> None:
-        """Give a chat that receives case cards the coach commands too (once per process)."""
+        """Give a coach's chat the coach commands too (once per process)."""
         if chat in self._coach_chats:
             return
         self._coach_chats.add(chat)
@@ -318,14 +332,26 @@ class TelegramTransport:
             await self._sink(event)
 
     async def _on_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command; after `/start` (joining, or back after a block) a coach gets theirs."""
         message = update.message
-        if isinstance(message, Message):
-            await self._deliver(inbound.command(update, message))
+        if not isinstance(message, Message):
+            return
+        await self._deliver(inbound.command(update, message))
+        chat, started = message.chat.id, inbound.command_name(message) == "start"
+        if started and self.coaches is not None and await self.coaches(inbound.address(chat)):
+            await self._coach_commands(chat)
 
     async def _on_text(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """Typed text; a reply to one of our messages is matched to what that message shows."""
         message = update.message
-        if isinstance(message, Message):
-            await self._deliver(inbound.text(update, message, self._sent, self._app.bot.id))
+        if not isinstance(message, Message):
+            return
+        replied = inbound.replied_message(message, self._app.bot.id)
+        shown = None
+        if replied is not None and self.sent_messages is not None:
+            where = inbound.address(message.chat.id)
+            shown = await self.sent_messages(where, str(replied.message_id))
+        await self._deliver(inbound.text(update, message, replied=replied, shown=shown))
 
     async def _on_button(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press; the query is answered in place, empty when nothing was said."""
@@ -372,6 +398,11 @@ class TelegramTransport:
     async def _on_vote(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if update.poll_answer is not None:
             await self._deliver(inbound.vote(update, update.poll_answer))
+
+    async def _on_membership(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """The person blocked (or unblocked) the bot."""
+        if update.my_chat_member is not None:
+            await self._deliver(inbound.membership(update, update.my_chat_member))
 
 
 def _case_of(outbound: Outbound) -> int | None:
