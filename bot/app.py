@@ -167,6 +167,7 @@ def build_transports(
             base_url=settings.telegram_api_base_url,
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=settings.telegram_webhook_secret,
+            send_rate=settings.telegram_send_rate,
         )
     return transports
 

@@ -45,6 +45,7 @@ SETTING_NAMES = (
     "LOG_LEVEL",
     "WORKER_ID",
     "SEND_SHARE",
+    "TELEGRAM_SEND_RATE",
 )
 
 

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -591,18 +592,25 @@ class Dispatcher:
     async def _dispatch(
         self, session: AsyncSession, row: Delivery, person: Person, result: DispatchResult
     ) -> None:
-        """Send one claimed row and record its outcome."""
-        try:
-            outbound, transport = await self._prepare(session, row, person)
-            ref = await self._send(session, transport, person, outbound, row=row)
-        except _TakenOver:
-            log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
-            return
-        except _Outcome as outcome:
-            await self._record(session, row, person, outcome, result)
-            self._metrics.handled(row.kind, outcome.status)
-            return
-        await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
+        """Send one claimed row and record its outcome.
+
+        A send holds its platform's in-flight slot until its outcome is recorded, so
+        a crash leaves at most `in_flight` messages sent and not recorded as sent.
+        """
+        async with AsyncExitStack() as in_flight:
+            try:
+                outbound, transport = await self._prepare(session, row, person)
+                ref = await self._send(
+                    session, transport, person, outbound, row=row, in_flight=in_flight
+                )
+            except _TakenOver:
+                log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
+                return
+            except _Outcome as outcome:
+                await self._record(session, row, person, outcome, result)
+                self._metrics.handled(row.kind, outcome.status)
+                return
+            await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
         self._metrics.handled(row.kind, DeliveryStatus.SENT)
 
@@ -694,11 +702,14 @@ class Dispatcher:
         outbound: Outbound,
         *,
         row: Delivery,
+        in_flight: AsyncExitStack,
     ) -> SentRef:
         """Send once, as the recipient is now; raises `_Outcome` when the row is not sent.
 
-        A rate limit or a passing error puts the row back, due again after the
-        platform's Retry-After or the next backoff step, and the batch goes on.
+        The platform's in-flight slot is taken into `in_flight`, for the caller to
+        hand back once the outcome is recorded. A rate limit or a passing error puts
+        the row back, due again after the platform's Retry-After or the next
+        backoff step, and the batch goes on.
         """
         edited = await self._edited_ref(session, row)
         await self._pacers[person.platform].wait_turn(person.address, clock=self._clock)
@@ -711,16 +722,16 @@ class Dispatcher:
         )
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
+        await in_flight.enter_async_context(self._in_flight[person.platform])
         try:
-            async with self._in_flight[person.platform]:
-                started = time.perf_counter()
-                try:
-                    if edited is not None:
-                        await transport.edit(edited, outbound)
-                        return edited
-                    return await transport.send(person.address, outbound)
-                finally:
-                    self._metrics.sent_in(person.platform, time.perf_counter() - started)
+            started = time.perf_counter()
+            try:
+                if edited is not None:
+                    await transport.edit(edited, outbound)
+                    return edited
+                return await transport.send(person.address, outbound)
+            finally:
+                self._metrics.sent_in(person.platform, time.perf_counter() - started)
         except RateLimited as exc:
             self._metrics.rate_limited(person.platform)
             retry_at = now + timedelta(seconds=exc.retry_after)

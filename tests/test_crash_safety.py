@@ -1,0 +1,182 @@
+"""`servicecoach run` killed with SIGKILL again and again while 1,000 learners are due.
+
+The bot talks to the fake Telegram Bot API in this process. Each kill comes at a
+seeded random moment (as the process starts planning, or after a random number
+of messages); the same WORKER_ID is started again at once. At the end the fake's
+records show every learner got today's lesson, and a message went twice only
+when it was in flight at a kill: sent, but not yet recorded as sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import Database
+from tests.fakes.telegram_api import FakeTelegram
+from tests.process_support import SERVICECOACH
+from tests.test_run_process import WAIT, prepared
+
+PACK = str(Path(__file__).parent / "packs" / "one-question.yaml")
+LEARNERS = 1000
+KILLS = 10
+IN_FLIGHT = 16  # the dispatcher's concurrency per platform (`Dispatcher(in_flight=…)`)
+WORKER = "crash-test"
+FIRST_CHAT = 100_000
+
+
+class Bot:
+    """A running `servicecoach run`, its output kept line by line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._line = asyncio.Event()
+        assert process.stdout is not None and process.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._read(process.stdout, self.out)),
+            asyncio.create_task(self._read(process.stderr, self.err)),
+        ]
+
+    async def _read(self, stream: asyncio.StreamReader, into: list[str]) -> None:
+        async for line in stream:
+            into.append(line.decode().rstrip("\n"))
+            self._line.set()
+
+    async def running(self) -> None:
+        """Wait for the line saying the bot runs."""
+        async with asyncio.timeout(WAIT):
+            while not any("servicecoach running" in line for line in self.out):
+                if self.process.returncode is not None:
+                    raise AssertionError(f"run ended: {self.err[-10:]}")
+                self._line.clear()
+                await self._line.wait()
+
+    async def ended(self) -> int:
+        """Wait for the process to end and its output to be read; the exit code."""
+        async with asyncio.timeout(WAIT):
+            code = await self.process.wait()
+            await asyncio.gather(*self._readers)
+        return code
+
+
+async def start_bot(env: dict[str, str], folder: Path) -> Bot:
+    """`servicecoach run` with this environment."""
+    process = await asyncio.create_subprocess_exec(
+        SERVICECOACH,
+        "run",
+        env=env,
+        cwd=folder,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    return Bot(process)
+
+
+async def sent_refs(database: Database) -> set[tuple[int, int]]:
+    """(chat, message id) of every row the database records as sent."""
+    async with database.engine.connect() as connection:
+        found = await connection.execute(
+            text(
+                "SELECT person.platform_id, delivery.platform_ref FROM delivery"
+                " JOIN person ON person.id = delivery.person_id"
+                " WHERE delivery.status = 'sent' AND delivery.platform_ref IS NOT NULL"
+            )
+        )
+        return {(int(chat), int(ref)) for chat, ref in found}
+
+
+async def statuses(database: Database) -> Counter[str]:
+    """How many outbox rows are in each status."""
+    async with database.engine.connect() as connection:
+        found = await connection.execute(text("SELECT status, COUNT(*) FROM delivery GROUP BY 1"))
+        return Counter(dict(found.all()))
+
+
+def unrecorded(fake: FakeTelegram, recorded: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Messages the fake got that no row records as sent: they were in flight at a kill."""
+    return [
+        (m.chat_id, m.message_id)
+        for m in fake.messages
+        if (m.chat_id, m.message_id) not in recorded
+    ]
+
+
+@pytest.fixture
+async def bot_env(tmp_path: Path, database: Database, database_url: str, fake_telegram):
+    """1,000 Telegram learners due today, welcomed before; `run` pointed at the fake."""
+    people = [(f"Learner {n}", str(FIRST_CHAT + n), "front") for n in range(LEARNERS)]
+    env = await asyncio.to_thread(
+        prepared, tmp_path, people, platform="telegram", database_url=database_url, pack=PACK
+    )
+    async with database.engine.begin() as connection:  # they joined on an earlier day
+        await connection.execute(
+            text("UPDATE delivery SET status = 'sent', sent_at = created_at WHERE kind = 'notice'")
+        )
+    return {
+        **env,
+        "TELEGRAM_BOT_TOKEN": fake_telegram.token,
+        "TELEGRAM_API_BASE_URL": fake_telegram.base_url,
+        "TELEGRAM_SEND_RATE": "1000",  # the fake enforces no rate: a paid-broadcast bot's pace
+        "WORKER_ID": WORKER,
+    }
+
+
+async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was_in_flight(
+    tmp_path: Path, database: Database, bot_env: dict[str, str], fake_telegram: FakeTelegram
+):
+    fake, rng = fake_telegram, random.Random(16)
+    left_claimed, in_flight_at_kills = 0, []
+    for _ in range(KILLS):
+        bot = await start_bot(bot_env, tmp_path)
+        before = len(fake.messages)
+        await bot.running()
+        if rng.random() > 0.2:  # else killed as its first ticks plan and claim
+            target = before + rng.randint(1, 200)
+            await fake.until(lambda target=target: len(fake.messages) >= target, timeout=WAIT)
+        bot.process.kill()
+        assert await bot.ended() == -signal.SIGKILL
+        if len(fake.messages) > before and left_claimed:  # it sent, so it took its claims back
+            assert f"took back {left_claimed} message(s)" in "\n".join(bot.err)
+        recorded = await sent_refs(database)
+        in_flight_at_kills.append(len(unrecorded(fake, recorded)) - sum(in_flight_at_kills))
+        left_claimed = (await statuses(database))["claimed"]
+    assert max(in_flight_at_kills) <= IN_FLIGHT, in_flight_at_kills
+
+    # SIGTERM while sending: what is in flight finishes and is recorded, the rest goes back.
+    bot = await start_bot(bot_env, tmp_path)
+    await bot.running()
+    target = len(fake.messages) + rng.randint(1, 200)
+    await fake.until(lambda: len(fake.messages) >= target, timeout=WAIT)
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.ended() == 0, bot.err[-10:]
+    assert re.fullmatch(r"servicecoach stopped \(\d+ unsent message\(s\) .*\)", bot.out[-1])
+    assert (await statuses(database))["claimed"] == 0
+    assert len(unrecorded(fake, await sent_refs(database))) == sum(in_flight_at_kills)
+
+    bot = await start_bot(bot_env, tmp_path)
+    await bot.running()
+    expected = 2 * LEARNERS + sum(in_flight_at_kills)  # a lesson and a question each
+    await fake.until(lambda: len(fake.messages) >= expected, timeout=2 * WAIT)
+    bot.process.send_signal(signal.SIGTERM)
+    assert await bot.ended() == 0, bot.err[-10:]
+    assert [line for line in bot.err if "Traceback" in line] == []
+
+    assert await statuses(database) == Counter(sent=3 * LEARNERS)  # welcomes, lessons, questions
+    recorded = await sent_refs(database)
+    twice = Counter((m.chat_id, m.text) for m in fake.messages)
+    doubled = Counter(
+        (m.chat_id, m.text) for m in fake.messages if (m.chat_id, m.message_id) not in recorded
+    )
+    assert {key: count - 1 for key, count in twice.items() if count > 1} == dict(doubled)
+    lessons = Counter(m.chat_id for m in fake.messages if m.text.startswith("📘"))
+    assert set(lessons) == {FIRST_CHAT + n for n in range(LEARNERS)}
+    assert sum(lessons.values()) - LEARNERS <= sum(in_flight_at_kills)
