@@ -35,7 +35,8 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func
+from sqlalchemy import Row, Update, and_, bindparam, func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,7 +57,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory, in_chunks
+from storage.db import SessionFactory, error_line, in_chunks
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -354,6 +355,8 @@ class Dispatcher:
         self._database = asyncio.Lock()  # a pump's session serves one statement at a time
         self._pumping = asyncio.Lock()  # one pump at a time, so each chat keeps its order
         self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
+        self._cut_off = False  # a pump failed: rows of this worker may be left claimed
+        self._unrecorded: list[tuple[Update, dict[str, Any]]] = []  # outcomes not written
         self.down_until: dict[str, datetime] = {}
 
     def _live_platforms(self, now: datetime) -> list[str]:
@@ -369,6 +372,16 @@ class Dispatcher:
         """
         self._stopping.set()
         await self._idle.wait()
+        if self._cut_off:
+            try:
+                self._put_back += await self._recover()
+            except Exception as exc:
+                log.error(
+                    "could not record %s sent message(s) or put back this worker's claims (%s); "
+                    "a restart takes the claims back",
+                    len(self._unrecorded),
+                    error_line(exc),
+                )
         return self._put_back
 
     async def wake(self) -> None:
@@ -381,7 +394,8 @@ class Dispatcher:
         It sends everything due, then sleeps until the next pending row is due,
         `wake` is called (an answer's feedback, a planned day), or `idle_wait`
         passes (rows queued by other processes, claims left by a crash). A failed
-        pump is logged and the loop goes on.
+        pump is logged (a database error in one line) and the loop goes on; the
+        next pump first records what the failed one sent and puts back its claims.
         """
         await self._take_back_own_claims()
         while not self._stopping.is_set():
@@ -389,6 +403,9 @@ class Dispatcher:
             try:
                 await self.drain()
                 wait = await self._until_next_due()
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("sending stopped by a database error (%s); trying again", error_line(exc))
+                wait = self._idle_wait
             except Exception:
                 log.exception("sending failed; trying again shortly")
                 wait = self._idle_wait
@@ -405,6 +422,48 @@ class Dispatcher:
             taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
         if taken:
             log.warning("took back %s message(s) this worker claimed before a restart", taken)
+
+    async def _recover(self) -> int:
+        """After a failed pump, write the outcomes it could not record, then put back the rows
+        it claimed and did not send; how many went back.
+
+        No pump runs meanwhile, so none of this worker's claims is in flight: the
+        sends whose outcome was lost with the connection are recorded, not sent again.
+        """
+        async with self._sessions.begin() as session:
+            for statement, params in self._unrecorded:
+                await session.exec(statement, params=params)
+            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+        log.warning(
+            "recorded %s outcome(s) a failed send left, and put back %s claimed message(s)",
+            len(self._unrecorded),
+            taken,
+        )
+        self._unrecorded.clear()
+        self._cut_off = False
+        return int(taken)
+
+    async def _write_outcome(
+        self, session: AsyncSession, writes: list[tuple[Update, dict[str, Any]]]
+    ) -> int:
+        """Write a row's outcome (the first statement, then, if it applied, the rest) and
+        commit; the first statement's row count.
+
+        An outcome that cannot be written (the connection was cut) is kept for `_recover`:
+        a message sent is recorded, never sent again by this worker.
+        """
+        try:
+            async with self._database:
+                (first, params), *rest = writes
+                updated = int((await session.exec(first, params=params)).rowcount)
+                if updated:
+                    for statement, more in rest:
+                        await session.exec(statement, params=more)
+                await session.commit()
+        except Exception:
+            self._unrecorded += writes
+            raise
+        return updated
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
@@ -455,7 +514,13 @@ class Dispatcher:
             async with self._pumping:
                 if self._stopping.is_set():
                     return DispatchResult()
-                return await self._pump_on_one_connection(person_ids, claims, on_row)
+                if self._cut_off:
+                    await self._recover()
+                try:
+                    return await self._pump_on_one_connection(person_ids, claims, on_row)
+                except Exception:
+                    self._cut_off = True
+                    raise
         finally:
             self._ticks_running -= 1
             if not self._ticks_running:
@@ -763,13 +828,10 @@ class Dispatcher:
         """Put the row back, due at `until`, with the chat's later rows behind it."""
         ours = {"row_id": row.id, "worker": self.worker}
         params = {**ours, "why": reason, "due": until}
-        async with self._database:
-            if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
-                await session.commit()
-                log.warning("delivery %s was taken over by another worker before it ended", row.id)
-                return
-            await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
-            await session.commit()
+        hold = {"person": row.person_id, "due": until}
+        if not await self._write_outcome(session, [(_RETRY_LATER, params), (_HOLD_CHAT, hold)]):
+            log.warning("delivery %s was taken over by another worker before it ended", row.id)
+            return
         self._held[row.person_id] = (until, reason)
 
     async def _finish(
@@ -800,10 +862,7 @@ class Dispatcher:
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
-        async with self._database:
-            updated = (await session.exec(statement, params=params)).rowcount
-            await session.commit()
-        if not updated:
+        if not await self._write_outcome(session, [(statement, params)]):
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 
     async def _recipient_gone(self, person: Person, why: str, *, row_id: int) -> None:
