@@ -73,6 +73,16 @@ async def _drop_postgres_database(server_url: str, name: str) -> None:
     await admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests marked `postgresql` unless TEST_DATABASE_URL names a server."""
+    if postgres_url() is not None:
+        return
+    needs_server = [item for item in items if item.get_closest_marker("postgresql")]
+    if needs_server:
+        config.hook.pytest_deselected(items=needs_server)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
+
+
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str | None]:
     """A migrated scratch PostgreSQL database for the session, or None on SQLite."""

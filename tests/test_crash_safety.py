@@ -10,6 +10,7 @@ when it was in flight at a kill: sent, but not yet recorded as sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import signal
@@ -30,6 +31,7 @@ KILLS = 10
 IN_FLIGHT = 16  # the dispatcher's concurrency per platform (`Dispatcher(in_flight=…)`)
 WORKER = "crash-test"
 FIRST_CHAT = 100_000
+CONNECTION_LOST = r"database connection lost while|sending stopped by a database error"
 
 
 class Bot:
@@ -110,24 +112,31 @@ def unrecorded(fake: FakeTelegram, recorded: set[tuple[int, int]]) -> list[tuple
     ]
 
 
-@pytest.fixture
-async def bot_env(tmp_path: Path, database: Database, database_url: str, fake_telegram):
-    """1,000 Telegram learners due today, welcomed before; `run` pointed at the fake."""
-    people = [(f"Learner {n}", str(FIRST_CHAT + n), "front") for n in range(LEARNERS)]
+async def telegram_env(
+    folder: Path, database: Database, database_url: str, fake: FakeTelegram, learners: int
+) -> dict[str, str]:
+    """Telegram learners due today, welcomed on an earlier day; `run` pointed at the fake."""
+    people = [(f"Learner {n}", str(FIRST_CHAT + n), "front") for n in range(learners)]
     env = await asyncio.to_thread(
-        prepared, tmp_path, people, platform="telegram", database_url=database_url, pack=PACK
+        prepared, folder, people, platform="telegram", database_url=database_url, pack=PACK
     )
-    async with database.engine.begin() as connection:  # they joined on an earlier day
+    async with database.engine.begin() as connection:
         await connection.execute(
             text("UPDATE delivery SET status = 'sent', sent_at = created_at WHERE kind = 'notice'")
         )
     return {
         **env,
-        "TELEGRAM_BOT_TOKEN": fake_telegram.token,
-        "TELEGRAM_API_BASE_URL": fake_telegram.base_url,
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
         "TELEGRAM_SEND_RATE": "1000",  # the fake enforces no rate: a paid-broadcast bot's pace
         "WORKER_ID": WORKER,
     }
+
+
+@pytest.fixture
+async def bot_env(tmp_path: Path, database: Database, database_url: str, fake_telegram):
+    """1,000 learners due today, for `run` against the fake."""
+    return await telegram_env(tmp_path, database, database_url, fake_telegram, LEARNERS)
 
 
 async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was_in_flight(
@@ -180,3 +189,78 @@ async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was
     lessons = Counter(m.chat_id for m in fake.messages if m.text.startswith("📘"))
     assert set(lessons) == {FIRST_CHAT + n for n in range(LEARNERS)}
     assert sum(lessons.values()) - LEARNERS <= sum(in_flight_at_kills)
+
+
+async def cut_connections(database: Database) -> int:
+    """End every other session on this database, as a server restart does; how many."""
+    async with database.engine.connect() as connection:
+        ended = await connection.execute(
+            text(
+                "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        return int(ended.scalar_one())
+
+
+async def recorded_polls(database: Database) -> set[str]:
+    """Poll ids of the questions recorded as sent (a vote before that would find no question)."""
+    async with database.engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT poll_id FROM delivery WHERE poll_id IS NOT NULL AND status = 'sent'")
+        )
+        return set(found.scalars())
+
+
+def feedback_chats(fake: FakeTelegram) -> set[int]:
+    """Chats that got the feedback to their vote."""
+    return {m.chat_id for m in fake.messages if m.text.startswith(("✅", "❌"))}
+
+
+@pytest.mark.postgresql
+async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
+    tmp_path: Path, database: Database, database_url: str, fake_telegram: FakeTelegram
+):
+    fake, learners = fake_telegram, 200
+    env = await telegram_env(tmp_path, database, database_url, fake, learners)
+    env["TELEGRAM_SEND_RATE"] = "100"  # lessons still going out while answers come in
+    cuts, ended, voted = [150, 300, 450], [], set()  # cut after this many messages
+    bot = await start_bot(env, tmp_path)
+    try:
+        await bot.running()
+        async with asyncio.timeout(3 * WAIT):
+            while len(feedback_chats(fake)) < learners or set(await statuses(database)) != {"sent"}:
+                recorded = await recorded_polls(database)
+                for message in list(fake.messages):
+                    poll = message.poll
+                    if poll is not None and poll["id"] in recorded and poll["id"] not in voted:
+                        voted.add(poll["id"])
+                        await fake.vote(message.chat_id, message, poll["options"][0]["text"])
+                if cuts and len(fake.messages) >= cuts[0]:
+                    cuts.pop(0)
+                    ended.append(await cut_connections(database))
+                calls = len(fake.calls)
+                with contextlib.suppress(TimeoutError):  # at most half a second between looks
+                    await fake.until(lambda calls=calls: len(fake.calls) > calls, timeout=0.5)
+        bot.process.send_signal(signal.SIGTERM)
+        assert await bot.ended() == 0, bot.err[-10:]
+    finally:
+        if bot.process.returncode is None:
+            bot.process.kill()
+    assert cuts == [] and min(ended) >= 1, ended  # each cut ended the bot's connections
+    told = [line for line in bot.err if re.search(CONNECTION_LOST, line)]
+    assert told, bot.err[-10:]
+    assert [line for line in bot.err if "Traceback" in line] == []
+
+    kinds = Counter(
+        ("lesson" if m.text.startswith("📘") else "poll" if m.poll else "feedback", m.chat_id)
+        for m in fake.messages
+    )
+    assert set(kinds.values()) == {1}  # nothing missed, nothing twice
+    assert len(kinds) == 3 * learners
+    # Each vote's poll is marked closed too (an edit row, which Telegram shows by itself).
+    assert await statuses(database) == Counter(sent=5 * learners)
+    async with database.engine.connect() as connection:
+        answers = await connection.execute(text("SELECT COUNT(*) FROM response"))
+        waiting = await connection.execute(text("SELECT COUNT(*) FROM inbox"))
+        assert (answers.scalar_one(), waiting.scalar_one()) == (learners, 0)
