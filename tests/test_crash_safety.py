@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import Database
+from bot.outbox.dispatcher import IN_FLIGHT
 from tests.fakes.telegram_api import FakeTelegram
 from tests.process_support import SERVICECOACH
 from tests.test_run_process import WAIT, prepared
@@ -28,7 +29,6 @@ from tests.test_run_process import WAIT, prepared
 PACK = str(Path(__file__).parent / "packs" / "one-question.yaml")
 LEARNERS = 1000
 KILLS = 10
-IN_FLIGHT = 16  # the dispatcher's concurrency per platform (`Dispatcher(in_flight=…)`)
 WORKER = "crash-test"
 FIRST_CHAT = 100_000
 CONNECTION_LOST = r"database connection lost while|sending stopped by a database error"
@@ -143,7 +143,7 @@ async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was
     tmp_path: Path, database: Database, bot_env: dict[str, str], fake_telegram: FakeTelegram
 ):
     fake, rng = fake_telegram, random.Random(16)
-    left_claimed, in_flight_at_kills = 0, []
+    left_claimed, in_flight_at_kills, took_back = 0, [], 0
     for _ in range(KILLS):
         bot = await start_bot(bot_env, tmp_path)
         before = len(fake.messages)
@@ -153,12 +153,15 @@ async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was
             await fake.until(lambda target=target: len(fake.messages) >= target, timeout=WAIT)
         bot.process.kill()
         assert await bot.ended() == -signal.SIGKILL
+        assert [line for line in bot.err if "Traceback" in line] == []
         if len(fake.messages) > before and left_claimed:  # it sent, so it took its claims back
             assert f"took back {left_claimed} message(s)" in "\n".join(bot.err)
+            took_back += 1
         recorded = await sent_refs(database)
         in_flight_at_kills.append(len(unrecorded(fake, recorded)) - sum(in_flight_at_kills))
         left_claimed = (await statuses(database))["claimed"]
     assert max(in_flight_at_kills) <= IN_FLIGHT, in_flight_at_kills
+    assert took_back, "no restart found claims of its own to take back"
 
     # SIGTERM while sending: what is in flight finishes and is recorded, the rest goes back.
     bot = await start_bot(bot_env, tmp_path)
@@ -221,10 +224,10 @@ def feedback_chats(fake: FakeTelegram) -> set[int]:
 async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
     tmp_path: Path, database: Database, database_url: str, fake_telegram: FakeTelegram
 ):
-    fake, learners = fake_telegram, 200
+    fake, learners = fake_telegram, 120
     env = await telegram_env(tmp_path, database, database_url, fake, learners)
     env["TELEGRAM_SEND_RATE"] = "100"  # lessons still going out while answers come in
-    cuts, ended, voted = [150, 300, 450], [], set()  # cut after this many messages
+    cuts, ended, voted = [90, 180, 270], [], set()  # cut after this many messages
     bot = await start_bot(env, tmp_path)
     try:
         await bot.running()

@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 # Waits before each retry of a failed send, the last one repeated until the learner's day ends.
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 DOWN_RETRY_AFTER = timedelta(minutes=10)
+IN_FLIGHT = 16  # sends on their way at once per platform, each until its outcome is recorded
 STOPPED = "put back: the dispatcher stopped before sending it"
 NOT_SENDABLE: dict[str, str] = {
     PersonStatus.UNREACHABLE: "recipient unreachable",
@@ -324,7 +325,7 @@ class Dispatcher:
         admin_addresses: Sequence[str] = (),
         worker: str | None = None,
         batch: int = 50,
-        in_flight: int = 16,
+        in_flight: int = IN_FLIGHT,
         window: int = 500,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         backoff: Sequence[float] = BACKOFF_SECONDS,
