@@ -23,8 +23,8 @@ from sqlalchemy import text
 from bot.app import Database
 from bot.outbox.dispatcher import IN_FLIGHT
 from tests.fakes.telegram_api import FakeTelegram
-from tests.process_support import SERVICECOACH
 from tests.test_run_process import WAIT, prepared
+from tests.test_telegram_run import Process, start
 
 PACK = str(Path(__file__).parent / "packs" / "one-question.yaml")
 LEARNERS = 1000
@@ -34,53 +34,11 @@ FIRST_CHAT = 100_000
 CONNECTION_LOST = r"database connection lost while|sending stopped by a database error"
 
 
-class Bot:
-    """A running `servicecoach run`, its output kept line by line."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._line = asyncio.Event()
-        assert process.stdout is not None and process.stderr is not None
-        self._readers = [
-            asyncio.create_task(self._read(process.stdout, self.out)),
-            asyncio.create_task(self._read(process.stderr, self.err)),
-        ]
-
-    async def _read(self, stream: asyncio.StreamReader, into: list[str]) -> None:
-        async for line in stream:
-            into.append(line.decode().rstrip("\n"))
-            self._line.set()
-
-    async def running(self) -> None:
-        """Wait for the line saying the bot runs."""
-        async with asyncio.timeout(WAIT):
-            while not any("servicecoach running" in line for line in self.out):
-                if self.process.returncode is not None:
-                    raise AssertionError(f"run ended: {self.err[-10:]}")
-                self._line.clear()
-                await self._line.wait()
-
-    async def ended(self) -> int:
-        """Wait for the process to end and its output to be read; the exit code."""
-        async with asyncio.timeout(WAIT):
-            code = await self.process.wait()
-            await asyncio.gather(*self._readers)
-        return code
-
-
-async def start_bot(env: dict[str, str], folder: Path) -> Bot:
-    """`servicecoach run` with this environment."""
-    process = await asyncio.create_subprocess_exec(
-        SERVICECOACH,
-        "run",
-        env=env,
-        cwd=folder,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    return Bot(process)
+async def start_bot(env: dict[str, str], folder: Path) -> Process:
+    """`servicecoach run` with this environment, once it says it runs."""
+    bot = await start(["run"], env, cwd=folder)
+    await bot.line_matching("servicecoach running")
+    return bot
 
 
 async def sent_refs(database: Database) -> set[tuple[int, int]]:
@@ -145,9 +103,8 @@ async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was
     fake, rng = fake_telegram, random.Random(16)
     left_claimed, in_flight_at_kills, took_back = 0, [], 0
     for _ in range(KILLS):
-        bot = await start_bot(bot_env, tmp_path)
         before = len(fake.messages)
-        await bot.running()
+        bot = await start_bot(bot_env, tmp_path)
         if rng.random() > 0.2:  # else killed as its first ticks plan and claim
             target = before + rng.randint(1, 200)
             await fake.until(lambda target=target: len(fake.messages) >= target, timeout=WAIT)
@@ -165,21 +122,17 @@ async def test_run_killed_ten_times_sends_every_lesson_and_doubles_only_what_was
 
     # SIGTERM while sending: what is in flight finishes and is recorded, the rest goes back.
     bot = await start_bot(bot_env, tmp_path)
-    await bot.running()
     target = len(fake.messages) + rng.randint(1, 200)
     await fake.until(lambda: len(fake.messages) >= target, timeout=WAIT)
-    bot.process.send_signal(signal.SIGTERM)
-    assert await bot.ended() == 0, bot.err[-10:]
+    assert await bot.stopped() == 0, bot.err[-10:]
     assert re.fullmatch(r"servicecoach stopped \(\d+ unsent message\(s\) .*\)", bot.out[-1])
     assert (await statuses(database))["claimed"] == 0
     assert len(unrecorded(fake, await sent_refs(database))) == sum(in_flight_at_kills)
 
     bot = await start_bot(bot_env, tmp_path)
-    await bot.running()
     expected = 2 * LEARNERS + sum(in_flight_at_kills)  # a lesson and a question each
     await fake.until(lambda: len(fake.messages) >= expected, timeout=2 * WAIT)
-    bot.process.send_signal(signal.SIGTERM)
-    assert await bot.ended() == 0, bot.err[-10:]
+    assert await bot.stopped() == 0, bot.err[-10:]
     assert [line for line in bot.err if "Traceback" in line] == []
 
     assert await statuses(database) == Counter(sent=3 * LEARNERS)  # welcomes, lessons, questions
@@ -230,7 +183,6 @@ async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
     cuts, ended, voted = [90, 180, 270], [], set()  # cut after this many messages
     bot = await start_bot(env, tmp_path)
     try:
-        await bot.running()
         async with asyncio.timeout(3 * WAIT):
             while len(feedback_chats(fake)) < learners or set(await statuses(database)) != {"sent"}:
                 recorded = await recorded_polls(database)
@@ -245,8 +197,7 @@ async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
                 calls = len(fake.calls)
                 with contextlib.suppress(TimeoutError):  # at most half a second between looks
                     await fake.until(lambda calls=calls: len(fake.calls) > calls, timeout=0.5)
-        bot.process.send_signal(signal.SIGTERM)
-        assert await bot.ended() == 0, bot.err[-10:]
+        assert await bot.stopped() == 0, bot.err[-10:]
     finally:
         if bot.process.returncode is None:
             bot.process.kill()

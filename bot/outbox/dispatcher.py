@@ -57,7 +57,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory, error_line, in_chunks
+from storage.db import SessionFactory, connection_lost, error_line, in_chunks
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -430,17 +430,26 @@ class Dispatcher:
 
         No pump runs meanwhile, so none of this worker's claims is in flight: the
         sends whose outcome was lost with the connection are recorded, not sent again.
+        Outcomes the database refuses for another reason than a lost connection are
+        logged and dropped, so they cannot stop the sending for good.
         """
+        kept, self._unrecorded = self._unrecorded, []
+        try:
+            async with self._sessions.begin() as session:
+                for statement, params in kept:
+                    await session.exec(statement, params=params)
+        except Exception as exc:
+            if connection_lost(exc):
+                self._unrecorded = kept
+                raise
+            log.error("could not record %s outcome(s) (%s)", len(kept), error_line(exc))
         async with self._sessions.begin() as session:
-            for statement, params in self._unrecorded:
-                await session.exec(statement, params=params)
             taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
         log.warning(
             "recorded %s outcome(s) a failed send left, and put back %s claimed message(s)",
-            len(self._unrecorded),
+            len(kept),
             taken,
         )
-        self._unrecorded.clear()
         self._cut_off = False
         return int(taken)
 
