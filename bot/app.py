@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.admin.roster_import import PersonDefaults
@@ -41,7 +41,14 @@ from bot.transports.slack import SlackTransport, slash_help
 from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
 from storage import migrate
-from storage.db import SessionFactory, create_engine, session_factory, url_problem
+from storage.db import (
+    SessionFactory,
+    create_engine,
+    error_line,
+    retried_on_lost_connection,
+    session_factory,
+    url_problem,
+)
 from storage.leases import hold_lease
 
 
@@ -54,12 +61,6 @@ class Database:
 
 
 _CREATE_IT = "run `servicecoach db upgrade` (or `servicecoach run`) to create it"
-
-
-def _reason(exc: Exception) -> str:
-    """The driver's own first line about why a connection failed."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
 
 
 def _sqlite_file(engine: AsyncEngine) -> Path | None:
@@ -81,7 +82,7 @@ async def _connect(url: str, *, create: bool) -> AsyncEngine:
     try:
         engine = create_engine(url)
     except (SQLAlchemyError, ValueError) as exc:  # bad URL or driver; never echo the URL
-        raise UserError(f"cannot open database: {_reason(exc)} (check DATABASE_URL)") from None
+        raise UserError(f"cannot open database: {error_line(exc)} (check DATABASE_URL)") from None
     shown = engine.url.render_as_string(hide_password=True)
     file = _sqlite_file(engine)
     # Checked up front: aiosqlite's failed connect may report to a closed event loop,
@@ -95,7 +96,7 @@ async def _connect(url: str, *, create: bool) -> AsyncEngine:
             pass
     except (SQLAlchemyError, OSError) as exc:
         await engine.dispose()
-        raise UserError(f"cannot open database {shown}: {_reason(exc)}") from None
+        raise UserError(f"cannot open database {shown}: {error_line(exc)}") from None
     return engine
 
 
@@ -169,6 +170,7 @@ def build_transports(
             base_url=settings.telegram_api_base_url,
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=settings.telegram_webhook_secret,
+            send_rate=settings.telegram_send_rate,
         )
     return transports
 
@@ -214,9 +216,25 @@ class Runtime:
         return run_if_held
 
     def ticks(self) -> list[TickJob]:
-        """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop."""
+        """The scheduler's jobs: each an async tick on this runtime's clock, awaited on the loop.
+
+        A tick cut off by a lost database connection is logged in one line and run again.
+        """
         on_clock: dict[str, Any] = {"sessions": self.database.sessions, "clock": self.clock}
         to_admins = {**on_clock, "admin_addresses": self.admin_addresses}
+        return [
+            TickJob(job.job_id, job.seconds, partial(self._reconnecting, job))
+            for job in self._tick_jobs(on_clock, to_admins)
+        ]
+
+    async def _reconnecting(self, job: TickJob) -> object:
+        """Run one tick, again while a lost database connection cuts it off."""
+        return await retried_on_lost_connection(
+            job.tick, what=f"running the {job.job_id} tick", sleep=self.clock.sleep
+        )
+
+    def _tick_jobs(self, on_clock: dict[str, Any], to_admins: dict[str, Any]) -> list[TickJob]:
+        """Each tick job as it is."""
         return [
             TickJob("plan", 60, self.plan_and_wake),
             TickJob("dispatch", 5, self.dispatcher.tick),
@@ -294,7 +312,7 @@ async def _database_problem(database: Database) -> str | None:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
-        return _reason(exc)
+        return error_line(exc)
     return None
 
 

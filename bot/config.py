@@ -25,6 +25,7 @@ from storage.db import url_problem
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicecoach.db"
+TELEGRAM_PAID_BROADCAST_RATE = 1000  # messages a second Telegram allows a bot paying for it
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _PROBLEMS = {"database_url": url_problem, "default_team": team_name_problem}
 _SECRETS = {
@@ -81,6 +82,17 @@ class Settings(BaseSettings):
     xdg_data_home: Path | None = None  # the per-user data folder, where the shell keeps its file
     worker_id: str | None = None  # this process's stable name: a restart takes its claims back
     send_share: float = 1.0  # this process's share of each platform's global send rate
+    telegram_send_rate: float | None = None  # messages a second in all; None: Telegram's 25
+
+    @field_validator("telegram_send_rate")
+    @classmethod
+    def _a_rate(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= TELEGRAM_PAID_BROADCAST_RATE:
+            raise ValueError(
+                f"messages a second: more than 0, at most {TELEGRAM_PAID_BROADCAST_RATE} "
+                "(above 30 only with Telegram's paid broadcasts)"
+            )
+        return value
 
     @field_validator("send_share")
     @classmethod

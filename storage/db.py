@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 IN_LIST_SIZE = 500  # values per IN list: far below every driver's parameter limit
+# Waits before each new try of work cut off by a lost connection: about 15 s in all, enough
+# for a database server to restart.
+RECONNECT_WAITS = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 ACCEPTED_URLS = "sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DATABASE"
@@ -63,7 +68,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the async engine; SQLite connections get foreign keys and WAL."""
     url = normalise_url(url)
-    engine = create_async_engine(url, echo=echo)
+    # A pooled PostgreSQL connection is tested before it is handed out, so the dead
+    # connections a server restart leaves in the pool are replaced, not used.
+    ping = make_url(url).get_backend_name() == "postgresql"
+    engine = create_async_engine(url, echo=echo, pool_pre_ping=ping)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -86,3 +94,40 @@ def in_chunks(values: list[T], size: int = IN_LIST_SIZE) -> list[list[T]]:
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     """A factory of sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when `exc` says the database connection was cut (a server restart, a network drop).
+
+    SQLAlchemy has then dropped the pool's connections: the work may be tried again at once.
+    """
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, ConnectionError)  # the server refused a new connection
+
+
+def error_line(exc: BaseException) -> str:
+    """The first line of what the database driver said, without SQL or parameters."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+async def retried_on_lost_connection(
+    work: Callable[[], Awaitable[T]], *, what: str, sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """`work()`, done again while it fails only because the database connection was cut.
+
+    Each cut is logged in one line; the last try's error is raised. `work` must be
+    safe to do again (one transaction, writes that are keyed or checked).
+    """
+    for wait in RECONNECT_WAITS:
+        try:
+            return await work()
+        except Exception as exc:
+            if not connection_lost(exc):
+                raise
+            log.warning(
+                "database connection lost while %s (%s); trying again", what, error_line(exc)
+            )
+        await sleep(wait)
+    return await work()

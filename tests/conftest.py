@@ -45,6 +45,7 @@ SETTING_NAMES = (
     "LOG_LEVEL",
     "WORKER_ID",
     "SEND_SHARE",
+    "TELEGRAM_SEND_RATE",
 )
 
 
@@ -70,6 +71,16 @@ async def _drop_postgres_database(server_url: str, name: str) -> None:
     async with admin.connect() as connection:
         await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests marked `postgresql` unless TEST_DATABASE_URL names a server."""
+    if postgres_url() is not None:
+        return
+    needs_server = [item for item in items if item.get_closest_marker("postgresql")]
+    if needs_server:
+        config.hook.pytest_deselected(items=needs_server)
+        items[:] = [item for item in items if not item.get_closest_marker("postgresql")]
 
 
 @pytest.fixture(scope="session")

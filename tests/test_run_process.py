@@ -44,14 +44,20 @@ def zone_well_into_its_day() -> str:
 
 
 def prepared(
-    folder: Path, people: Iterable[tuple[str, str, str]], *, platform: str = "console"
+    folder: Path,
+    people: Iterable[tuple[str, str, str]],
+    *,
+    platform: str = "console",
+    database_url: str | None = None,
+    pack: str = "service-everyone",
 ) -> dict[str, str]:
-    """A new user's database in `folder`: the shipped pack, a roster, teams working every day.
+    """A new user's database (in `folder`, unless `database_url` names an empty migrated one):
+    the pack (the shipped one by default), a roster, teams working every day.
 
     `people` are (name, id on `platform`, team); everyone's send time has passed today.
     Returns the environment for the commands.
     """
-    database_url = f"sqlite+aiosqlite:///{folder / 'bot.db'}"
+    database_url = database_url or f"sqlite+aiosqlite:///{folder / 'bot.db'}"
     env = {**os.environ, "DATABASE_URL": database_url, "HTTP_PORT": "0"}  # any free port
     zone = zone_well_into_its_day()
     roster = folder / "staff.csv"
@@ -62,7 +68,7 @@ def prepared(
     runner = CliRunner()
     for args in (
         ["db", "upgrade"],
-        ["packs", "load", "service-everyone"],
+        ["packs", "load", pack],
         ["roster", "import", str(roster)],
         *(["teams", "set", team, "--workdays", "mon-sun"] for team in teams),
     ):

@@ -8,7 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.app import build_transports
 from bot.config import Settings
+from bot.ports import SendPace
 from tests.process_support import run_servicecoach
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +82,8 @@ BAD_SETTINGS = [
     ("SLACK_SIGNING_SECRET", "s3cret ", "expected the app's signing secret"),
     ("TELEGRAM_BOT_TOKEN", "s3cret", "expected a token from @BotFather"),
     ("TELEGRAM_WEBHOOK_SECRET", "s3cret!", "expected 1-256 characters of A-Z"),
+    ("TELEGRAM_SEND_RATE", "0", "messages a second: more than 0, at most 1000"),
+    ("TELEGRAM_SEND_RATE", "5000", "above 30 only with Telegram's paid broadcasts"),
 ]
 
 
@@ -126,3 +130,11 @@ def test_demo_db_url_is_checked_like_database_url(bare_cli):
     assert result.stderr == (
         f"error: cannot open database: mysql is not supported; {ACCEPTED_URLS}\n"
     )
+
+
+def test_telegram_send_rate_sets_the_pace_of_every_telegram_send():
+    token = "123:abc"
+    paid = build_transports(Settings(telegram_bot_token=token, telegram_send_rate=500), write=None)
+    usual = build_transports(Settings(telegram_bot_token=token), write=None)
+    assert paid["telegram"].pace == SendPace(interval=1 / 500, per_chat_interval=1.0)
+    assert usual["telegram"].pace == SendPace(interval=1 / 25, per_chat_interval=1.0)

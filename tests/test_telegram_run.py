@@ -55,19 +55,23 @@ class Process:
     async def stopped(self) -> int:
         """Send SIGTERM and wait for the end; the exit code."""
         self.process.send_signal(signal.SIGTERM)
+        return await self.ended()
+
+    async def ended(self) -> int:
+        """Wait for the end and the last of the output; the exit code."""
         async with asyncio.timeout(WAIT):
             code = await self.process.wait()
             await asyncio.gather(*self._readers)
         return code
 
 
-async def start(args: list[str], env: dict[str, str]) -> Process:
-    """`servicecoach ARGS…` in the database's folder."""
+async def start(args: list[str], env: dict[str, str], *, cwd: Path | None = None) -> Process:
+    """`servicecoach ARGS…` in `cwd` (default: the SQLite database's folder)."""
     process = await asyncio.create_subprocess_exec(
         SERVICECOACH,
         *args,
         env=env,
-        cwd=database_file(env).parent,
+        cwd=cwd or database_file(env).parent,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
@@ -56,7 +57,7 @@ from bot.messages import (
 )
 from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
-from storage.db import SessionFactory
+from storage.db import SessionFactory, retried_on_lost_connection
 from storage.models import (
     PACK_KINDS,
     PROMPT_KINDS,
@@ -130,12 +131,17 @@ class InboundRouter:
         second delivery of the same event id changes nothing. Processing that
         fails leaves it stored, to be processed again by `replay`. A conflicting
         concurrent write (two answers to one prompt at the same moment) rolls
-        back and is retried once, so the loser sees the winner.
+        back and is retried once, so the loser sees the winner. Storing and
+        processing cut off by a lost database connection are done again at once.
         """
         inbound = without_nul(inbound)
         try:
             async with self._working:
-                entry_id = await self._store(inbound)
+                entry_id = await retried_on_lost_connection(
+                    partial(self._store, inbound),
+                    what=f"storing event {inbound.event_id}",
+                    sleep=self._clock.sleep,
+                )
         except _Duplicate:
             log.info("event %s from %s already processed", inbound.event_id, inbound.address)
             return
@@ -164,7 +170,11 @@ class InboundRouter:
         """Process a stored event; a failure is logged and the event stays for `replay`."""
         for attempt in range(2):
             try:
-                outcome = await self._handle_once(entry_id, inbound)
+                outcome = await retried_on_lost_connection(
+                    partial(self._handle_once, entry_id, inbound),
+                    what=f"handling event {inbound.event_id}",
+                    sleep=self._clock.sleep,
+                )
             except _Duplicate:
                 return  # processed meanwhile (a replay, another process)
             except IntegrityError:

@@ -29,12 +29,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, UpdateBase, and_, bindparam, func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,7 +58,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory, in_chunks
+from storage.db import SessionFactory, connection_lost, error_line, in_chunks
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -74,6 +76,7 @@ log = logging.getLogger(__name__)
 # Waits before each retry of a failed send, the last one repeated until the learner's day ends.
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0)
 DOWN_RETRY_AFTER = timedelta(minutes=10)
+IN_FLIGHT = 16  # sends on their way at once per platform, each until its outcome is recorded
 STOPPED = "put back: the dispatcher stopped before sending it"
 NOT_SENDABLE: dict[str, str] = {
     PersonStatus.UNREACHABLE: "recipient unreachable",
@@ -346,7 +349,7 @@ class Dispatcher:
         admin_addresses: Sequence[str] = (),
         worker: str | None = None,
         batch: int = 50,
-        in_flight: int = 16,
+        in_flight: int = IN_FLIGHT,
         window: int = 500,
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         backoff: Sequence[float] = BACKOFF_SECONDS,
@@ -377,6 +380,8 @@ class Dispatcher:
         self._database = asyncio.Lock()  # a pump's session serves one statement at a time
         self._pumping = asyncio.Lock()  # one pump at a time, so each chat keeps its order
         self._held: dict[int, tuple[datetime, str]] = {}  # person id → their chat's retry, why
+        self._cut_off = False  # a pump failed: rows of this worker may be left claimed
+        self._unrecorded: list[_Write] = []  # outcomes not written
         self.down_until: dict[str, datetime] = {}
 
     def _live_platforms(self, now: datetime) -> list[str]:
@@ -392,6 +397,16 @@ class Dispatcher:
         """
         self._stopping.set()
         await self._idle.wait()
+        if self._cut_off:
+            try:
+                self._put_back += await self._recover()
+            except Exception as exc:
+                log.error(
+                    "could not record %s sent message(s) or put back this worker's claims (%s); "
+                    "a restart takes the claims back",
+                    len(self._unrecorded),
+                    error_line(exc),
+                )
         return self._put_back
 
     async def wake(self) -> None:
@@ -404,7 +419,8 @@ class Dispatcher:
         It sends everything due, then sleeps until the next pending row is due,
         `wake` is called (an answer's feedback, a planned day), or `idle_wait`
         passes (rows queued by other processes, claims left by a crash). A failed
-        pump is logged and the loop goes on.
+        pump is logged (a database error in one line) and the loop goes on; the
+        next pump first records what the failed one sent and puts back its claims.
         """
         await self._take_back_own_claims()
         while not self._stopping.is_set():
@@ -412,6 +428,9 @@ class Dispatcher:
             try:
                 await self.drain()
                 wait = await self._until_next_due()
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("sending stopped by a database error (%s); trying again", error_line(exc))
+                wait = self._idle_wait
             except Exception:
                 log.exception("sending failed; trying again shortly")
                 wait = self._idle_wait
@@ -428,6 +447,55 @@ class Dispatcher:
             taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
         if taken:
             log.warning("took back %s message(s) this worker claimed before a restart", taken)
+
+    async def _recover(self) -> int:
+        """After a failed pump, write the outcomes it could not record, then put back the rows
+        it claimed and did not send; how many went back.
+
+        No pump runs meanwhile, so none of this worker's claims is in flight: the
+        sends whose outcome was lost with the connection are recorded, not sent again.
+        Outcomes the database refuses for another reason than a lost connection are
+        logged and dropped, so they cannot stop the sending for good.
+        """
+        kept, self._unrecorded = self._unrecorded, []
+        try:
+            async with self._sessions.begin() as session:
+                for statement, params in kept:
+                    await session.exec(statement, params=params)
+        except Exception as exc:
+            if connection_lost(exc):
+                self._unrecorded = kept
+                raise
+            log.error("could not record %s outcome(s) (%s)", len(kept), error_line(exc))
+        async with self._sessions.begin() as session:
+            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+        log.warning(
+            "recorded %s outcome(s) a failed send left, and put back %s claimed message(s)",
+            len(kept),
+            taken,
+        )
+        self._cut_off = False
+        return int(taken)
+
+    async def _write_outcome(self, session: AsyncSession, writes: list[_Write]) -> int:
+        """Write a row's outcome (the first statement, then, if it applied, the rest) and
+        commit; the first statement's row count.
+
+        An outcome that cannot be written (the connection was cut) is kept for `_recover`:
+        a message sent is recorded, never sent again by this worker.
+        """
+        try:
+            async with self._database:
+                (first, params), *rest = writes
+                updated = int((await session.exec(first, params=params)).rowcount)
+                if updated:
+                    for statement, more in rest:
+                        await session.exec(statement, params=more)
+                await session.commit()
+        except Exception:
+            self._unrecorded += writes
+            raise
+        return updated
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
@@ -478,7 +546,13 @@ class Dispatcher:
             async with self._pumping:
                 if self._stopping.is_set():
                     return DispatchResult()
-                return await self._pump_on_one_connection(person_ids, claims, on_row)
+                if self._cut_off:
+                    await self._recover()
+                try:
+                    return await self._pump_on_one_connection(person_ids, claims, on_row)
+                except Exception:
+                    self._cut_off = True
+                    raise
         finally:
             self._ticks_running -= 1
             if not self._ticks_running:
@@ -631,21 +705,26 @@ class Dispatcher:
 
         `behind` is the retry of an earlier row of the chat put back in this pump:
         this row waits for it whatever the time, so the chat keeps its order even
-        when recording that row took longer than its wait.
+        when recording that row took longer than its wait. A send holds its
+        platform's in-flight slot until its outcome is recorded, so a crash leaves
+        at most `in_flight` messages sent and not recorded as sent.
         """
-        try:
-            if behind is not None:
-                raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
-            outbound, transport = await self._prepare(session, row, person)
-            ref = await self._send(session, transport, person, outbound, row=row)
-        except _TakenOver:
-            log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
-            return
-        except _Outcome as outcome:
-            await self._record(session, row, person, outcome, result)
-            self._metrics.handled(row.kind, outcome.status)
-            return
-        await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
+        async with AsyncExitStack() as in_flight:
+            try:
+                if behind is not None:
+                    raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
+                outbound, transport = await self._prepare(session, row, person)
+                ref = await self._send(
+                    session, transport, person, outbound, row=row, in_flight=in_flight
+                )
+            except _TakenOver:
+                log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
+                return
+            except _Outcome as outcome:
+                await self._record(session, row, person, outcome, result)
+                self._metrics.handled(row.kind, outcome.status)
+                return
+            await self._finish(session, row, DeliveryStatus.SENT, ref=ref)
         result.sent += 1
         self._metrics.handled(row.kind, DeliveryStatus.SENT)
 
@@ -760,11 +839,14 @@ class Dispatcher:
         outbound: Outbound,
         *,
         row: Delivery,
+        in_flight: AsyncExitStack,
     ) -> SentRef:
         """Send once, as the recipient is now; raises `_Outcome` when the row is not sent.
 
-        A rate limit or a passing error puts the row back, due again after the
-        platform's Retry-After or the next backoff step, and the batch goes on.
+        The platform's in-flight slot is taken into `in_flight`, for the caller to
+        hand back once the outcome is recorded. A rate limit or a passing error puts
+        the row back, due again after the platform's Retry-After or the next
+        backoff step, and the batch goes on.
         """
         edited = await self._edited_ref(session, row)
         await self._pacers[person.platform].wait_turn(person.address, clock=self._clock)
@@ -777,16 +859,16 @@ class Dispatcher:
         )
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
+        await in_flight.enter_async_context(self._in_flight[person.platform])
         try:
-            async with self._in_flight[person.platform]:
-                started = time.perf_counter()
-                try:
-                    if edited is not None:
-                        await transport.edit(edited, outbound)
-                        return edited
-                    return await transport.send(person.address, outbound)
-                finally:
-                    self._metrics.sent_in(person.platform, time.perf_counter() - started)
+            started = time.perf_counter()
+            try:
+                if edited is not None:
+                    await transport.edit(edited, outbound)
+                    return edited
+                return await transport.send(person.address, outbound)
+            finally:
+                self._metrics.sent_in(person.platform, time.perf_counter() - started)
         except RateLimited as exc:
             self._metrics.rate_limited(person.platform)
             retry_at = now + timedelta(seconds=exc.retry_after)
@@ -818,13 +900,10 @@ class Dispatcher:
         """Put the row back, due at `until`, with the chat's later rows behind it."""
         ours = {"row_id": row.id, "worker": self.worker}
         params = {**ours, "why": reason, "due": until}
-        async with self._database:
-            if not (await session.exec(_RETRY_LATER, params=params)).rowcount:
-                await session.commit()
-                log.warning("delivery %s was taken over by another worker before it ended", row.id)
-                return
-            await session.exec(_HOLD_CHAT, params={"person": row.person_id, "due": until})
-            await session.commit()
+        hold = {"person": row.person_id, "due": until}
+        if not await self._write_outcome(session, [(_RETRY_LATER, params), (_HOLD_CHAT, hold)]):
+            log.warning("delivery %s was taken over by another worker before it ended", row.id)
+            return
         self._held[row.person_id] = (until, reason)
 
     async def _finish(
@@ -855,7 +934,11 @@ class Dispatcher:
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
-        updated = await self._grouped(session).records((statement, params))
+        try:
+            updated = await self._grouped(session).records((statement, params))
+        except Exception:
+            self._unrecorded.append((statement, params))  # for `_recover`: sent, not re-sent
+            raise
         if not updated:
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -112,7 +113,10 @@ class TelegramTransport:
         base_url: str,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        send_rate: float | None = None,
     ) -> None:
+        if send_rate is not None:  # a bot with paid broadcasts, or a local fake
+            self.pace = replace(self.pace, interval=1 / send_rate)
         builder = ApplicationBuilder().token(token).base_url(base_url)
         builder = builder.base_file_url(file_base_url(base_url))
         if webhook_url is not None:
