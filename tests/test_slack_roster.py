@@ -21,7 +21,7 @@ async def _people(session) -> dict[str, tuple[str | None, PersonStatus]]:
 
 
 def test_rows_with_an_email_are_found_in_slack_and_the_unknown_are_reported_not_dropped(
-    cli, database_url, tmp_path, monkeypatch: pytest.MonkeyPatch
+    database, cli, database_url, tmp_path, monkeypatch: pytest.MonkeyPatch
 ):
     roster = write_csv(
         tmp_path / "staff.csv",
