@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -86,6 +86,7 @@ class Roster:
 
     path: Path
     count: int
+    stamp: tuple[int, int]  # size and modification time when checked
 
     def __len__(self) -> int:
         """How many people the file lists."""
@@ -94,9 +95,22 @@ class Roster:
     def __iter__(self) -> Iterator[RosterRow]:
         """The file's rows in order; `RosterInvalid` if it changed since it was checked."""
         problems: list[str] = []
-        yield from _validated(self.path, problems)
+        self._unchanged()
+        yield from _validated(self.path, problems, unique=False)
+        self._unchanged()
         if problems:
             raise RosterInvalid(problems)
+
+    def _unchanged(self) -> None:
+        """Refuse to go on with a file that changed since it was checked."""
+        if _stamp(self.path) != self.stamp:
+            raise RosterInvalid([f"{self.path}: changed while it was read; import it again"])
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What tells that a file changed: its size and modification time."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 def check_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> None:
@@ -145,23 +159,27 @@ def _text_problem(path: Path, lines: Iterable[bytes], *, limit: int) -> str | No
 def parse_roster(path: Path) -> Roster:
     """Check and validate the roster at `path`; raise `RosterInvalid` with every problem."""
     check_text(path)
+    stamp = _stamp(path)
     problems: list[str] = []
-    count = sum(1 for _ in _validated(path, problems))
+    count = sum(1 for _ in _validated(path, problems, unique=True))
     if problems:
         raise RosterInvalid(problems)
     if not count:
         raise RosterInvalid([f"{path}: no people after the header"])
-    return Roster(path, count)
+    return Roster(path, count, stamp)
 
 
-def _validated(path: Path, problems: list[str]) -> Iterator[RosterRow]:
-    """Stream the valid rows of a checked file, adding every problem found to `problems`."""
+def _validated(path: Path, problems: list[str], *, unique: bool) -> Iterator[RosterRow]:
+    """Stream the valid rows of a checked file, adding every problem found to `problems`.
+
+    With `unique`, a row repeating an earlier address or email is a problem; reading
+    a file again that was checked so, this is skipped (it keeps a value per row).
+    """
     with path.open(encoding="utf-8-sig", newline="") as stream:
         records = _records(path, stream)
         header_line, header = next(records, (1, []))
         columns = _check_header(path, header_line, header)
-        seen: dict[tuple[str, ...], int] = {}
-        emails: dict[str, int] = {}
+        seen = _Seen() if unique else None
         for count, (line, cells) in enumerate(records, start=1):
             if count > MAX_ROWS:
                 raise RosterInvalid([f"{path}: more than {MAX_ROWS:,} rows"])
@@ -172,22 +190,30 @@ def _validated(path: Path, problems: list[str]) -> Iterator[RosterRow]:
                 continue
             row, row_problems = _validate(line, dict(zip(columns, cells, strict=True)))
             problems.extend(f"{path}:{line}: {message}" for message in row_problems)
-            if row is None:
-                continue
-            if row.identity in seen:
-                problems.append(
-                    f"{path}:{line}: {row.label} is already on line {seen[row.identity]}"
-                )
-                continue
-            if row.email is not None and row.email in emails:
-                problems.append(
-                    f"{path}:{line}: email {row.email} is already on line {emails[row.email]}"
-                )
-                continue
-            seen[row.identity] = line
-            if row.email is not None:
-                emails[row.email] = line
-            yield row
+            repeated = seen.repeated(row) if seen is not None and row is not None else None
+            if repeated is not None:
+                problems.append(f"{path}:{line}: {repeated}")
+            elif row is not None:
+                yield row
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The addresses and emails of the rows so far, to refuse a second row for one person."""
+
+    identities: dict[tuple[str, ...], int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+
+    def repeated(self, row: RosterRow) -> str | None:
+        """Why `row` repeats an earlier row, or None (and it is remembered)."""
+        if row.identity in self.identities:
+            return f"{row.label} is already on line {self.identities[row.identity]}"
+        if row.email is not None and row.email in self.emails:
+            return f"email {row.email} is already on line {self.emails[row.email]}"
+        self.identities[row.identity] = row.line
+        if row.email is not None:
+            self.emails[row.email] = row.line
+        return None
 
 
 def _records(path: Path, stream: TextIO) -> Iterator[tuple[int, list[str]]]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, tuple_, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -120,7 +120,12 @@ async def import_roster(
     is raised and the caller's transaction must be rolled back.
     """
     summary = ImportSummary()
-    state = _State(only_pack=await pack_for(session, None), emails=await _stored_emails(session))
+    state = _State(
+        only_pack=await pack_for(session, None),
+        emails=await _stored_emails(session),
+        lookups=lookup is not None,
+        sync=sync,
+    )
     done = 0
     for batch in _batches(rows, chunk):
         if lookup is not None:
@@ -154,10 +159,12 @@ class _State:
 
     only_pack: str | None
     emails: set[str]  # every stored email, lower-cased, before the import
+    lookups: bool  # rows may get a Slack id found by email
+    sync: bool  # people not in the file leave their teams
     teams: dict[str, Team] = field(default_factory=dict)
     claimed: dict[int, int] = field(default_factory=dict)  # person id → line
     moved: dict[str, Values] = field(default_factory=dict)  # email changed by a row → person
-    kept: set[int] = field(default_factory=set)
+    kept: set[int] = field(default_factory=set)  # with sync: everyone in the file
     problems: list[str] = field(default_factory=list)
 
 
@@ -190,13 +197,18 @@ class _Known:
 async def _known_people(session: AsyncSession, rows: list[RosterRow], state: _State) -> _Known:
     """Load every stored person a row could match, as plain values, in a few queries."""
     known = _Known()
-    addresses = sorted({(row.platform or "", row.platform_id) for row in rows if row.platform_id})
-    for chunk in in_chunks(addresses):
-        query = select(*_COLUMNS).where(
-            tuple_(_PERSON.c.platform, _PERSON.c.platform_id).in_(chunk)
-        )
-        for person in (await session.exec(query)).mappings():
-            known.by_address[(person["platform"], person["platform_id"])] = dict(person)
+    addresses: dict[str, set[str]] = {}
+    for row in rows:
+        if row.platform_id is not None:
+            addresses.setdefault(row.platform or "", set()).add(row.platform_id)
+    for platform, platform_ids in sorted(addresses.items()):
+        for some in in_chunks(sorted(platform_ids)):
+            # One platform per query, so the (platform, platform_id) index is used.
+            query = select(*_COLUMNS).where(
+                _PERSON.c.platform == platform, _PERSON.c.platform_id.in_(some)
+            )
+            for person in (await session.exec(query)).mappings():
+                known.by_address[(person["platform"], person["platform_id"])] = dict(person)
     emails = sorted(
         {
             row.email
@@ -303,15 +315,18 @@ async def _write(
         written.append((person, teams[row.team]))
     await _insert_people(session, new)
     await _update_people(session, changed)
-    for person, row in zip(new, (row for row in rows if row.line not in matches), strict=True):
-        state.claimed[person["id"]] = row.line
+    if state.lookups:
+        # Only Slack can give two rows one new address; a later row then meets the first.
+        for person, row in zip(new, (row for row in rows if row.line not in matches), strict=True):
+            state.claimed[person["id"]] = row.line
     await _enrol(session, written, state, summary, now=now)
     for person, _ in written:
         if person["status"] == PersonStatus.PENDING and person["invite_code"] is not None:
             summary.invites.append((person["name"], person["invite_code"]))
         elif person["status"] == PersonStatus.PENDING:
             summary.pending_slack.append(person["name"])
-        state.kept.add(person["id"])
+        if state.sync:
+            state.kept.add(person["id"])
 
 
 async def _teams(
