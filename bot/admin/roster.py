@@ -269,11 +269,12 @@ def _validate(line: int, cells: dict[str, str]) -> tuple[RosterRow | None, list[
         for column, limit in FIELD_CHARS.items()
         if len(value[column]) > limit
     ]
-    problems += [
-        f"{column} contains control characters"
-        for column in COLUMNS
-        if _CONTROL.search(value[column])
-    ]
+    if _CONTROL.search("".join(value.values())):  # one search per row; per cell if it fails
+        problems += [
+            f"{column} contains control characters"
+            for column in COLUMNS
+            if _CONTROL.search(value[column])
+        ]
     if problems:
         return None, problems
     for column in REQUIRED_COLUMNS:
