@@ -77,11 +77,11 @@ async def _recreate(server_url: str, *, create: bool = True) -> str:
     return make_url(server_url).set(database=SCRATCH).render_as_string(hide_password=False)
 
 
-def _measured(command: list[str], env: dict[str, str]) -> Run:
+def _measured(command: list[str], env: dict[str, str], *, cwd: Path) -> Run:
     """Run one command; its wall time and its own peak RSS (not its siblings')."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=cwd, text=True)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -99,10 +99,11 @@ def import_once(roster: Path, *, code: Path, database_url: str, pack: bool) -> R
         "PYTHONPATH": str(code),
         "PYTHONDONTWRITEBYTECODE": "1",  # leave the baseline checkout as it is
     }
+    # In `code`: `python -c` puts the working directory first on the path.
     setup = [[*COMMAND, "db", "upgrade"]] + ([[*COMMAND, "packs", "load", STARTER_PACK]] * pack)
     for command in setup:
         subprocess.run(command, env=env, check=True, capture_output=True, cwd=code)
-    return _measured([*COMMAND, "roster", "import", str(roster)], env)
+    return _measured([*COMMAND, "roster", "import", str(roster)], env, cwd=code)
 
 
 def fresh_database(database: str, *, folder: Path, label: str, server_url: str) -> str:

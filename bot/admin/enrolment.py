@@ -149,7 +149,12 @@ async def enrol_all(
 
 
 async def enrol_many(
-    session: AsyncSession, *, people: Sequence[Joiner], pack_id: str, now: datetime
+    session: AsyncSession,
+    *,
+    people: Sequence[Joiner],
+    pack_id: str,
+    now: datetime,
+    new: bool = False,
 ) -> list[int]:
     """Enrol the learners among `people` in `pack_id`, welcoming those who can be reached.
 
@@ -157,6 +162,7 @@ async def enrol_many(
     welcome is keyed `welcome`, so enrolling again or moving packs never sends
     a second one. Non-learners and people who left are skipped. A few statements
     per 500 people, whatever their number; returns the ids of the learners enrolled.
+    `new` people were created in this transaction: they hold nothing to look up.
     """
     learners = [
         person
@@ -165,7 +171,7 @@ async def enrol_many(
         and person.status not in (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
     ]
     ids = [person.id for person in learners]
-    for chunk in in_chunks(ids):
+    for chunk in in_chunks([] if new else ids):
         held = col(Enrolment.person_id).in_(chunk)
         await session.exec(
             update(Enrolment)
@@ -177,15 +183,15 @@ async def enrol_many(
             .where(held, col(Enrolment.pack_id) == pack_id, col(Enrolment.active).is_(False))
             .values(active=True)
         )
-    new = [
+    rows = [
         {"person_id": person_id, "pack_id": pack_id, "active": True, "started_at": now}
         for person_id in ids
     ]
-    if new:
+    if rows:
         taken = insert_unless_taken(session, Enrolment, unique=("person_id", "pack_id"))
-        await session.exec(taken, params=new)
+        await session.exec(taken, params=rows)
     reachable = [person for person in learners if person.status == PersonStatus.ACTIVE]
-    welcomed = await _welcomed(session, [person.id for person in reachable])
+    welcomed = set() if new else await _welcomed(session, [person.id for person in reachable])
     await queue_missing(
         session, [welcome_message(p, now) for p in reachable if p.id not in welcomed], now=now
     )

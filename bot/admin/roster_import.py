@@ -47,6 +47,7 @@ _NEW_PERSON: dict[str, Any] = {
     "language": "en",
     "status": PersonStatus.PENDING,
 }
+_STREAMED = 5_000  # rows fetched at a time from a streamed query
 _MEMBER = ("id", "name", "role", "status", "timezone", "send_time")
 
 Values = dict[str, Any]
@@ -122,7 +123,7 @@ async def import_roster(
     summary = ImportSummary()
     state = _State(
         only_pack=await pack_for(session, None),
-        emails=await _stored_emails(session),
+        stored=await _stored_keys(session),
         lookups=lookup is not None,
         sync=sync,
     )
@@ -158,7 +159,7 @@ class _State:
     """What one import remembers from chunk to chunk: a few values per row, no objects."""
 
     only_pack: str | None
-    emails: set[str]  # every stored email, lower-cased, before the import
+    stored: set[int]  # `_key`s of every stored address and email, before the import
     lookups: bool  # rows may get a Slack id found by email
     sync: bool  # people not in the file leave their teams
     teams: dict[str, Team] = field(default_factory=dict)
@@ -180,10 +181,27 @@ class _Member:
     send_time: str
 
 
-async def _stored_emails(session: AsyncSession) -> set[str]:
-    """Every stored email, lower-cased: only rows with one of these need an email lookup."""
-    query = select(func.lower(_PERSON.c.email)).where(_PERSON.c.email.is_not(None))
-    return set((await session.exec(query)).all())
+async def _stored_keys(session: AsyncSession) -> set[int]:
+    """The `_key` of every stored address and email, read in one streamed query.
+
+    Only a row whose address or email is in it can mean a stored person: the others
+    cost no query (a query per chunk would also scan a table that grows as it is
+    written while the planner still thinks it small).
+    """
+    query = select(_PERSON.c.platform, _PERSON.c.platform_id, func.lower(_PERSON.c.email))
+    keys: set[int] = set()
+    result = await session.stream(query.execution_options(yield_per=_STREAMED))
+    async for platform, platform_id, email in result:
+        if platform_id is not None:
+            keys.add(_key(platform, platform_id))
+        if email is not None:
+            keys.add(_key(email))
+    return keys
+
+
+def _key(*parts: str | None) -> int:
+    """A small stand-in for an address or email (a collision only costs a query)."""
+    return hash(parts)
 
 
 @dataclass(slots=True)
@@ -199,7 +217,7 @@ async def _known_people(session: AsyncSession, rows: list[RosterRow], state: _St
     known = _Known()
     addresses: dict[str, set[str]] = {}
     for row in rows:
-        if row.platform_id is not None:
+        if row.platform_id is not None and _key(row.platform, row.platform_id) in state.stored:
             addresses.setdefault(row.platform or "", set()).add(row.platform_id)
     for platform, platform_ids in sorted(addresses.items()):
         for some in in_chunks(sorted(platform_ids)):
@@ -213,7 +231,8 @@ async def _known_people(session: AsyncSession, rows: list[RosterRow], state: _St
         {
             row.email
             for row in rows
-            if row.email in state.emails
+            if row.email is not None
+            and _key(row.email) in state.stored
             and (
                 row.platform_id is None
                 or (row.platform or "", row.platform_id) not in known.by_address
@@ -319,7 +338,10 @@ async def _write(
         # Only Slack can give two rows one new address; a later row then meets the first.
         for person, row in zip(new, (row for row in rows if row.line not in matches), strict=True):
             state.claimed[person["id"]] = row.line
-    await _enrol(session, written, state, summary, now=now)
+            if person["platform_id"] is not None:
+                state.stored.add(_key(person["platform"], person["platform_id"]))
+    created = {person["id"] for person in new}
+    await _enrol(session, written, state, summary, created=created, now=now)
     for person, _ in written:
         if person["status"] == PersonStatus.PENDING and person["invite_code"] is not None:
             summary.invites.append((person["name"], person["invite_code"]))
@@ -395,19 +417,20 @@ async def _enrol(
     state: _State,
     summary: ImportSummary,
     *,
+    created: set[int],
     now: datetime,
 ) -> None:
     """Enrol the chunk's learners in their team's pack (or the only pack loaded)."""
-    by_pack: dict[str, list[_Member]] = {}
+    by_pack: dict[tuple[str, bool], list[_Member]] = {}
     for person, team in written:
         pack_id = team.pack_id or state.only_pack
         if pack_id is None:
             summary.without_pack += person["role"] == Role.LEARNER
         else:
             member = _Member(**{name: person[name] for name in _MEMBER})
-            by_pack.setdefault(pack_id, []).append(member)
-    for pack_id, members in by_pack.items():
-        await enrol_many(session, people=members, pack_id=pack_id, now=now)
+            by_pack.setdefault((pack_id, member.id in created), []).append(member)
+    for (pack_id, new), members in by_pack.items():
+        await enrol_many(session, people=members, pack_id=pack_id, now=now, new=new)
 
 
 def _new_person(row: RosterRow, defaults: PersonDefaults) -> Values:
