@@ -36,9 +36,10 @@ SCRATCH = "bench_roster"
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One import: how long it took, the child's peak RSS, and its first output line."""
+    """One import: wall and CPU time, the child's peak RSS, and its first output line."""
 
     seconds: float
+    cpu_seconds: float
     peak_mb: float
     outcome: str
 
@@ -88,7 +89,8 @@ def _measured(command: list[str], env: dict[str, str], *, cwd: Path) -> Run:
         out.seek(0)
         err.seek(0)
         lines = out.read().splitlines() if child.returncode == 0 else [err.read().strip()]
-    return Run(seconds, usage.ru_maxrss / 1024, lines[0] if lines else "")
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, lines[0] if lines else "")
 
 
 def import_once(roster: Path, *, code: Path, database_url: str, pack: bool) -> Run:
@@ -124,6 +126,7 @@ def main() -> None:
     codes = [("before", args.before.resolve()), ("after", HERE)]
     setup = f"starter pack loaded ({STARTER_PACK})" if args.pack else "no pack loaded"
     print(f"roster import of {args.rows:,} rows, {setup}; targets under 10 s and 150 MB")
+    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         roster = folder / "staff.csv"
@@ -136,7 +139,8 @@ def main() -> None:
                 )
                 runs[label] = run = import_once(roster, code=code, database_url=url, pack=args.pack)
                 print(
-                    f"  {database:<10} {label:<6} {run.seconds:6.1f} s  {run.peak_mb:5.0f} MB"
+                    f"  {database:<10} {label:<6} {run.seconds:6.1f} s"
+                    f" (CPU {run.cpu_seconds:5.1f} s)  {run.peak_mb:5.0f} MB"
                     f"  ({code}: {run.outcome})"
                 )
             before, after = runs["before"], runs["after"]
