@@ -1,9 +1,11 @@
 """Apply validated roster rows to people and teams, idempotently, in the caller's transaction.
 
 A person is the same person on every import when their `(platform, platform_id)`
-matches or, for a row without a platform id, their email does. Problems that need
-the database (someone switching platform ids, a forgotten person) are collected
-before anything is written and raised as `RosterInvalid`.
+matches or, for a row without a platform id, their email does. Rows go in chunks,
+each with a few bulk statements on plain values (no entity per row). Problems that
+need the database (someone switching platform ids, a forgotten person) stop all
+further writing when found and are raised together as `RosterInvalid` at the end,
+for the caller to roll back.
 """
 
 from __future__ import annotations
