@@ -1,26 +1,47 @@
 """Roster import at scale: `servicecoach roster import` of N rows, wall time and peak RSS.
 
-Run with `python -m benchmarks.roster [--rows 50000]`. The CSV has N learners on
-20 teams (console addresses); the command runs as a user runs it, as a
-subprocess on a fresh SQLite file, first creating the database with
-`db upgrade`. Targets (issue 16): 50,000 rows in under 10 s and 150 MB.
+Run with `python -m benchmarks.roster [--rows 50000] [--pack] [--postgres URL]`. The CSV
+has N learners on 20 teams (console addresses). Each import runs as a user runs it, as a
+subprocess on a fresh database created with `db upgrade` (and, with `--pack`, the
+starter pack loaded, so every learner is also enrolled and welcomed): first with the
+code in `--before` (default /work/main, the baseline), then with this checkout's code,
+on SQLite and, with `--postgres`, on a scratch database `bench_roster` of that server.
+Targets (issue 16): 50,000 rows in under 10 s and 150 MB.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from benchmarks.bench_support import STARTER_PACK
 from bot.admin.roster import COLUMNS
+from storage.db import create_engine
 
 COMMAND = [sys.executable, "-c", "from bot.cli import main; main()"]
+HERE = Path(__file__).resolve().parent.parent
+SCRATCH = "bench_roster"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One import: wall and CPU time, the child's peak RSS, and its first output line."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    outcome: str
 
 
 def write_roster(path: Path, rows: int) -> None:
@@ -44,26 +65,91 @@ def write_roster(path: Path, rows: int) -> None:
             )
 
 
+async def _recreate(server_url: str, *, create: bool = True) -> str:
+    """Drop the scratch database on the server and (unless not `create`) make it anew; its URL."""
+    admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
+            if create:
+                await connection.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
+    finally:
+        await admin.dispose()
+    return make_url(server_url).set(database=SCRATCH).render_as_string(hide_password=False)
+
+
+def _measured(command: list[str], env: dict[str, str], *, cwd: Path) -> Run:
+    """Run one command; its wall time and its own peak RSS (not its siblings')."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=cwd, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        lines = out.read().splitlines() if child.returncode == 0 else [err.read().strip()]
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, lines[0] if lines else "")
+
+
+def import_once(roster: Path, *, code: Path, database_url: str, pack: bool) -> Run:
+    """Set up a fresh database with the code in `code`, then time its roster import."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": str(code),
+        "PYTHONDONTWRITEBYTECODE": "1",  # leave the baseline checkout as it is
+    }
+    # In `code`: `python -c` puts the working directory first on the path.
+    setup = [[*COMMAND, "db", "upgrade"]] + ([[*COMMAND, "packs", "load", STARTER_PACK]] * pack)
+    for command in setup:
+        subprocess.run(command, env=env, check=True, capture_output=True, cwd=code)
+    return _measured([*COMMAND, "roster", "import", str(roster)], env, cwd=code)
+
+
+def fresh_database(database: str, *, folder: Path, label: str, server_url: str) -> str:
+    """The URL of a new empty database: a SQLite file, or the scratch database re-created."""
+    if database == "SQLite":
+        return f"sqlite+aiosqlite:///{folder / f'{label}.db'}"
+    return asyncio.run(_recreate(server_url))
+
+
 def main() -> None:
-    """Print the import's wall time and the child's peak RSS."""
+    """Print wall time and peak RSS of the import, before and after, on each database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--pack", action="store_true", help="load the starter pack first")
+    parser.add_argument("--before", type=Path, default=Path("/work/main"))
+    parser.add_argument("--postgres", help="a server URL, e.g. postgresql+asyncpg://u:p@host/db")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        roster = Path(folder) / "staff.csv"
+    codes = [("before", args.before.resolve()), ("after", HERE)]
+    setup = f"starter pack loaded ({STARTER_PACK})" if args.pack else "no pack loaded"
+    print(f"roster import of {args.rows:,} rows, {setup}; targets under 10 s and 150 MB")
+    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        roster = folder / "staff.csv"
         write_roster(roster, args.rows)
-        env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{Path(folder) / 'b.db'}"}
-        subprocess.run([*COMMAND, "db", "upgrade"], env=env, check=True, capture_output=True)
-        started = time.perf_counter()
-        done = subprocess.run(
-            [*COMMAND, "roster", "import", str(roster)], env=env, capture_output=True, text=True
-        )
-        seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    outcome = done.stdout.splitlines()[0] if done.returncode == 0 else done.stderr.strip()
-    print(
-        f"roster import of {args.rows:,} rows: {seconds:.1f} s, peak RSS {peak:.0f} MB ({outcome})"
-    )
+        for database in ["SQLite"] + ["PostgreSQL"] * bool(args.postgres):
+            runs: dict[str, Run] = {}
+            for label, code in codes:
+                url = fresh_database(
+                    database, folder=folder, label=label, server_url=args.postgres or ""
+                )
+                runs[label] = run = import_once(roster, code=code, database_url=url, pack=args.pack)
+                print(
+                    f"  {database:<10} {label:<6} {run.seconds:6.1f} s"
+                    f" (CPU {run.cpu_seconds:5.1f} s)  {run.peak_mb:5.0f} MB"
+                    f"  ({code}: {run.outcome})"
+                )
+            before, after = runs["before"], runs["after"]
+            print(
+                f"  {database:<10} after/before: {after.seconds / before.seconds:.0%} of the time, "
+                f"{after.peak_mb / before.peak_mb:.0%} of the memory"
+            )
+    if args.postgres:
+        asyncio.run(_recreate(args.postgres, create=False))
 
 
 if __name__ == "__main__":

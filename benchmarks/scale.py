@@ -7,6 +7,12 @@ Ticks on a Monday: 08:00 (nobody due: the first look at everyone), 09:00
 (10,000 due at the same minute), 09:01 (nobody newly due: an idle tick).
 Targets (issue 16): idle tick under 1 s at 100,000 learners, 10,000 due
 planned in under 5 s, RSS under 250 MB. PostgreSQL when a server URL is given.
+
+Ticks plan learners in batches as `run` does (`--batch run`, plan_tick's default)
+or all in one transaction (`--batch all`, what this benchmark measured first: one
+`_Learner`, one mark and, when due, one Person and Enrolment entity per learner at
+once). Without `--batch`, each size runs both ways, each in a process of its own,
+so that each peak RSS is that tick's own.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from itertools import chain
@@ -41,7 +49,7 @@ def learners(count: int):
     return chain(person_rows(nine), late)
 
 
-async def measure(count: int, url: str | None) -> dict[str, float]:
+async def measure(count: int, url: str | None, *, all_at_once: bool) -> dict[str, float]:
     """Seconds of each tick and rows planned, for `count` learners."""
     async with scratch_database(url) as database:
         pack_id = await load_starter_pack(database)
@@ -53,7 +61,8 @@ async def measure(count: int, url: str | None) -> dict[str, float]:
         for name, hour, minute in (("first look", 8, 0), ("due", 9, 0), ("idle", 9, 1)):
             clock = SimulatedClock(MONDAY.replace(hour=hour, minute=minute))
             started = time.perf_counter()
-            result = await plan_tick(sessions=database.sessions, clock=clock, batch=None)
+            batching = {"batch": None} if all_at_once else {}
+            result = await plan_tick(sessions=database.sessions, clock=clock, **batching)
             figures[name] = time.perf_counter() - started
             figures[f"{name} planned"] = len(result.planned)
         return figures
@@ -64,12 +73,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
+    parser.add_argument("--batch", choices=("run", "all"), help="default: both, one process each")
     args = parser.parse_args()
+    if args.batch is None:
+        url = ["--database-url", args.database_url] if args.database_url else []
+        for count in args.learners:
+            for batch in ("all", "run"):
+                command = [sys.executable, "-m", "benchmarks.scale", "--batch", batch, *url]
+                subprocess.run([*command, "--learners", str(count)], check=True)
+        return
     database = "PostgreSQL" if args.database_url else "SQLite"
     for count in args.learners:
-        f = asyncio.run(measure(count, args.database_url))
+        f = asyncio.run(measure(count, args.database_url, all_at_once=args.batch == "all"))
         print(
-            f"{database} {count:>7,} learners: first look {f['first look']:6.2f} s; "
+            f"{database} {count:>7,} learners, batches as {args.batch!r}: "
+            f"first look {f['first look']:6.2f} s; "
             f"{f['due planned']:,.0f} due planned in {f['due']:6.2f} s; "
             f"idle tick {f['idle']:6.2f} s; peak RSS {rss_mb():.0f} MB "
             f"({f['rss after set-up']:.0f} MB after the bulk set-up)"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox.queue import Message, queue_missing
-from storage.db import in_chunks
+from storage.db import in_chunks, insert_unless_taken
 from storage.models import (
     Delivery,
     DeliveryKind,
@@ -25,6 +27,34 @@ from storage.models import (
 
 WELCOME_KEY = "welcome"
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
+
+
+class Joiner(Protocol):
+    """What enrolling and welcoming reads of a person (a `Person`, or plain values)."""
+
+    @property
+    def id(self) -> int:
+        """The person's row id (saved people only)."""
+
+    @property
+    def name(self) -> str:
+        """Their full name."""
+
+    @property
+    def role(self) -> str:
+        """A `Role` value."""
+
+    @property
+    def status(self) -> str:
+        """A `PersonStatus` value."""
+
+    @property
+    def timezone(self) -> str:
+        """Their IANA timezone."""
+
+    @property
+    def send_time(self) -> str:
+        """When their lessons come, as HH:MM."""
 
 
 async def loaded_pack_ids(session: AsyncSession) -> list[str]:
@@ -106,11 +136,33 @@ async def enrol_in_pack(
 async def enrol_all(
     session: AsyncSession, *, people: list[Person], pack_id: str, now: datetime
 ) -> list[Enrolment]:
+    """Enrol the learners among `people` in `pack_id` (see `enrol_many`); their enrolments."""
+    await session.flush()
+    ids = await enrol_many(session, people=people, pack_id=pack_id, now=now)
+    found: dict[int, Enrolment] = {}
+    for chunk in in_chunks(ids):
+        query = select(Enrolment).where(
+            col(Enrolment.person_id).in_(chunk), Enrolment.pack_id == pack_id
+        )
+        found.update((enrolment.person_id, enrolment) for enrolment in (await session.exec(query)))
+    return [found[person_id] for person_id in ids]
+
+
+async def enrol_many(
+    session: AsyncSession,
+    *,
+    people: Sequence[Joiner],
+    pack_id: str,
+    now: datetime,
+    new: bool = False,
+) -> list[int]:
     """Enrol the learners among `people` in `pack_id`, welcoming those who can be reached.
 
     Enrolments in other packs are made inactive (their history stays), and the
     welcome is keyed `welcome`, so enrolling again or moving packs never sends
-    a second one. Non-learners and people who left are skipped.
+    a second one. Non-learners and people who left are skipped. A few statements
+    per 500 people, whatever their number; returns the ids of the learners enrolled.
+    `new` people were created in this transaction: they hold nothing to look up.
     """
     learners = [
         person
@@ -118,28 +170,32 @@ async def enrol_all(
         if person.role == Role.LEARNER
         and person.status not in (PersonStatus.INACTIVE, PersonStatus.FORGOTTEN)
     ]
-    await session.flush()
-    held: dict[int, list[Enrolment]] = {}
-    for chunk in in_chunks([person.id for person in learners if person.id is not None]):
-        query = select(Enrolment).where(col(Enrolment.person_id).in_(chunk))
-        for enrolment in (await session.exec(query)).all():
-            held.setdefault(enrolment.person_id, []).append(enrolment)
-    enrolled = []
-    for person in learners:
-        current = None
-        for enrolment in held.get(person.id or 0, []):
-            enrolment.active = enrolment.pack_id == pack_id
-            current = enrolment if enrolment.active else current
-        if current is None:
-            current = Enrolment(person_id=person.id, pack_id=pack_id, started_at=now)
-            session.add(current)
-        enrolled.append(current)
+    ids = [person.id for person in learners]
+    for chunk in in_chunks([] if new else ids):
+        held = col(Enrolment.person_id).in_(chunk)
+        await session.exec(
+            update(Enrolment)
+            .where(held, col(Enrolment.pack_id) != pack_id, col(Enrolment.active).is_(True))
+            .values(active=False)
+        )
+        await session.exec(
+            update(Enrolment)
+            .where(held, col(Enrolment.pack_id) == pack_id, col(Enrolment.active).is_(False))
+            .values(active=True)
+        )
+    rows = [
+        {"person_id": person_id, "pack_id": pack_id, "active": True, "started_at": now}
+        for person_id in ids
+    ]
+    if rows:
+        taken = insert_unless_taken(session, Enrolment, unique=("person_id", "pack_id"))
+        await session.exec(taken, params=rows)
     reachable = [person for person in learners if person.status == PersonStatus.ACTIVE]
-    welcomed = await _welcomed(session, [person.id or 0 for person in reachable])
+    welcomed = set() if new else await _welcomed(session, [person.id for person in reachable])
     await queue_missing(
         session, [welcome_message(p, now) for p in reachable if p.id not in welcomed], now=now
     )
-    return enrolled
+    return ids
 
 
 async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
@@ -153,7 +209,7 @@ async def _welcomed(session: AsyncSession, person_ids: list[int]) -> set[int]:
     return found
 
 
-def welcome_text(person: Person, now: datetime) -> str:
+def welcome_text(person: Joiner, now: datetime) -> str:
     """A short welcome: what happens when, how to pause, and what data is kept."""
     first_name = person.name.split()[0] if person.name.strip() else "there"
     example = (now + _PAUSE_EXAMPLE_AHEAD).date().isoformat()
@@ -168,7 +224,7 @@ def welcome_text(person: Person, now: datetime) -> str:
     )
 
 
-def welcome_message(person: Person, now: datetime) -> Message:
+def welcome_message(person: Joiner, now: datetime) -> Message:
     """The welcome message, queued once per person (for people who just became active)."""
     if person.id is None:
         raise ValueError("welcome_message needs a saved person")

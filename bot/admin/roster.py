@@ -1,18 +1,19 @@
 """Roster CSV: read a hostile-proof file and validate every row, reporting all problems.
 
-Nothing here touches the database: `parse_roster` turns a file into `RosterRow`s or
-raises `RosterInvalid` listing every problem as `FILE:LINE: message`, where LINE is
-the physical line of the file (a quoted field may span several lines).
+Nothing here touches the database: `parse_roster` checks a file and gives a `Roster`
+(its `RosterRow`s read again, streaming, when it is iterated) or raises `RosterInvalid`
+listing every problem as `FILE:LINE: message`, where LINE is the physical line of the
+file (a quoted field may span several lines).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from bot.timeofday import parse_time_of_day, timezone_names
 from storage.models import Role
@@ -79,8 +80,41 @@ class RosterRow:
         return self.email or self.name
 
 
-def read_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
-    """Read a UTF-8 text file (BOM allowed), refusing anything that is not one."""
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """A checked roster file: iterating it reads its rows again, streaming, never all at once."""
+
+    path: Path
+    count: int
+    stamp: tuple[int, int]  # size and modification time when checked
+
+    def __len__(self) -> int:
+        """How many people the file lists."""
+        return self.count
+
+    def __iter__(self) -> Iterator[RosterRow]:
+        """The file's rows in order; `RosterInvalid` if it changed since it was checked."""
+        problems: list[str] = []
+        self._unchanged()
+        yield from _validated(self.path, problems, unique=False)
+        self._unchanged()
+        if problems:
+            raise RosterInvalid(problems)
+
+    def _unchanged(self) -> None:
+        """Refuse to go on with a file that changed since it was checked."""
+        if _stamp(self.path) != self.stamp:
+            raise RosterInvalid([f"{self.path}: changed while it was read; import it again"])
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """What tells that a file changed: its size and modification time."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def check_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> None:
+    """Refuse a file that is not UTF-8 text (BOM allowed), reading it line by line."""
     if not path.exists():
         raise RosterInvalid([f"{path}: no such file"])
     if path.is_dir():
@@ -89,68 +123,102 @@ def read_text(path: Path, *, limit: int = MAX_FILE_BYTES) -> str:
         raise RosterInvalid([f"{path}: not a regular file"])
     try:
         with path.open("rb") as stream:
-            data = stream.read(limit + 1)
+            problem = _text_problem(path, stream, limit=limit)
     except OSError as exc:
         raise RosterInvalid([f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    if len(data) > limit:
-        raise RosterInvalid([f"{path}: too large (the limit is {limit // 1_000_000} MB)"])
-    if b"\x00" in data:
-        line = data[: data.index(b"\x00")].count(b"\n") + 1
-        raise RosterInvalid([f"{path}:{line}: binary data (NUL byte), expected CSV text"])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RosterInvalid(
-            [f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8"]
-        ) from None
-    if not text.strip():
-        raise RosterInvalid([f"{path}: empty file; expected the header {','.join(COLUMNS)}"])
-    return text
+    if problem is not None:
+        raise RosterInvalid([problem])
 
 
-def parse_roster(path: Path) -> list[RosterRow]:
-    """Read and validate the roster at `path`; raise `RosterInvalid` with every problem."""
-    text = read_text(path)
-    problems: list[str] = []
-    rows: list[RosterRow] = []
-    records = _records(path, text)
-    header_line, header = next(records, (1, []))
-    columns = _check_header(path, header_line, header)
-    seen: dict[tuple[str, ...], int] = {}
-    emails: dict[str, int] = {}
-    for count, (line, cells) in enumerate(records, start=1):
-        if count > MAX_ROWS:
-            raise RosterInvalid([f"{path}: more than {MAX_ROWS:,} rows"])
-        if len(cells) != len(columns):
-            problems.append(f"{path}:{line}: expected {len(columns)} fields, found {len(cells)}")
-            continue
-        row, row_problems = _validate(line, dict(zip(columns, cells, strict=True)))
-        problems.extend(f"{path}:{line}: {message}" for message in row_problems)
-        if row is None:
-            continue
-        if row.identity in seen:
-            problems.append(f"{path}:{line}: {row.label} is already on line {seen[row.identity]}")
-            continue
-        if row.email is not None and row.email in emails:
-            problems.append(
-                f"{path}:{line}: email {row.email} is already on line {emails[row.email]}"
+def _text_problem(path: Path, lines: Iterable[bytes], *, limit: int) -> str | None:
+    """Why these lines are not UTF-8 text of at most `limit` bytes, or None.
+
+    Size goes first, then a NUL byte, then bad UTF-8, then a blank file.
+    """
+    size, blank = 0, True
+    nul: str | None = None
+    undecodable: str | None = None
+    for number, raw in enumerate(lines, start=1):
+        size += len(raw)
+        if size > limit:
+            return f"{path}: too large (the limit is {limit // 1_000_000} MB)"
+        if nul is None and b"\x00" in raw:
+            nul = f"{path}:{number}: binary data (NUL byte), expected CSV text"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            blank = blank and not text.strip()
+        except UnicodeDecodeError as exc:
+            undecodable = undecodable or (
+                f"{path}:{number}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
             )
-            continue
-        seen[row.identity] = line
-        if row.email is not None:
-            emails[row.email] = line
-        rows.append(row)
+    if blank and not (nul or undecodable):
+        return f"{path}: empty file; expected the header {','.join(COLUMNS)}"
+    return nul or undecodable
+
+
+def parse_roster(path: Path) -> Roster:
+    """Check and validate the roster at `path`; raise `RosterInvalid` with every problem."""
+    check_text(path)
+    stamp = _stamp(path)
+    problems: list[str] = []
+    count = sum(1 for _ in _validated(path, problems, unique=True))
     if problems:
         raise RosterInvalid(problems)
-    if not rows:
+    if not count:
         raise RosterInvalid([f"{path}: no people after the header"])
-    return rows
+    return Roster(path, count, stamp)
 
 
-def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+def _validated(path: Path, problems: list[str], *, unique: bool) -> Iterator[RosterRow]:
+    """Stream the valid rows of a checked file, adding every problem found to `problems`.
+
+    With `unique`, a row repeating an earlier address or email is a problem; reading
+    a file again that was checked so, this is skipped (it keeps a value per row).
+    """
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        records = _records(path, stream)
+        header_line, header = next(records, (1, []))
+        columns = _check_header(path, header_line, header)
+        seen = _Seen() if unique else None
+        for count, (line, cells) in enumerate(records, start=1):
+            if count > MAX_ROWS:
+                raise RosterInvalid([f"{path}: more than {MAX_ROWS:,} rows"])
+            if len(cells) != len(columns):
+                problems.append(
+                    f"{path}:{line}: expected {len(columns)} fields, found {len(cells)}"
+                )
+                continue
+            row, row_problems = _validate(line, dict(zip(columns, cells, strict=True)))
+            problems.extend(f"{path}:{line}: {message}" for message in row_problems)
+            repeated = seen.repeated(row) if seen is not None and row is not None else None
+            if repeated is not None:
+                problems.append(f"{path}:{line}: {repeated}")
+            elif row is not None:
+                yield row
+
+
+@dataclass(slots=True)
+class _Seen:
+    """The addresses and emails of the rows so far, to refuse a second row for one person."""
+
+    identities: dict[tuple[str, ...], int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+
+    def repeated(self, row: RosterRow) -> str | None:
+        """Why `row` repeats an earlier row, or None (and it is remembered)."""
+        if row.identity in self.identities:
+            return f"{row.label} is already on line {self.identities[row.identity]}"
+        if row.email is not None and row.email in self.emails:
+            return f"email {row.email} is already on line {self.emails[row.email]}"
+        self.identities[row.identity] = row.line
+        if row.email is not None:
+            self.emails[row.email] = row.line
+        return None
+
+
+def _records(path: Path, stream: TextIO) -> Iterator[tuple[int, list[str]]]:
     """Yield `(first physical line, cells)` for every non-blank CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(stream, strict=True)
     previous = 0
     while True:
         try:
@@ -159,6 +227,8 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise RosterInvalid([f"{path}:{previous + 1}: malformed CSV: {exc}"]) from None
+        except UnicodeDecodeError:
+            raise RosterInvalid([f"{path}: changed while it was read; import it again"]) from None
         start, previous = previous + 1, reader.line_num
         if any(cell.strip() for cell in cells):
             yield start, [cell.strip() for cell in cells]
@@ -199,11 +269,12 @@ def _validate(line: int, cells: dict[str, str]) -> tuple[RosterRow | None, list[
         for column, limit in FIELD_CHARS.items()
         if len(value[column]) > limit
     ]
-    problems += [
-        f"{column} contains control characters"
-        for column in COLUMNS
-        if _CONTROL.search(value[column])
-    ]
+    if _CONTROL.search("".join(value.values())):  # one search per row; per cell if it fails
+        problems += [
+            f"{column} contains control characters"
+            for column in COLUMNS
+            if _CONTROL.search(value[column])
+        ]
     if problems:
         return None, problems
     for column in REQUIRED_COLUMNS:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.admin.roster import COLUMNS, RosterInvalid, RosterRow, parse_roster
+from bot.admin.roster import COLUMNS, Roster, RosterInvalid, parse_roster
 from bot.admin.roster_import import ImportSummary, PersonDefaults, import_roster
 from bot.app import build_transports, open_database
 from bot.clock import SystemClock
@@ -55,7 +58,7 @@ def import_command(
     slack = build_transports(config, write=None).get("slack")
     lookup = slack.user_by_email if isinstance(slack, SlackTransport) else None
 
-    async def _go(rows: list[RosterRow]) -> ImportSummary:
+    async def _go(rows: Roster, progress: Callable[[int], object]) -> ImportSummary:
         async with open_database(config) as database, database.sessions.begin() as session:
             return await import_roster(
                 session,
@@ -65,15 +68,32 @@ def import_command(
                 sync=sync,
                 now=SystemClock().now(),
                 lookup=lookup,
+                progress=progress,
             )
 
     try:
-        summary = run(_go(rows))
+        with _progress_bar() as bar:
+            task = bar.add_task("importing", total=len(rows))
+            summary = run(_go(rows, lambda done: bar.update(task, completed=done)))
     except RosterInvalid as invalid:
         _fail(file, invalid)
     except TransportError as exc:
         raise UserError(f"cannot look people up in Slack: {exc}; nothing was imported") from None
     _report(summary, bot_name=_bot_name(config) if summary.invites else None)
+
+
+def _progress_bar() -> Progress:
+    """A bar on stderr that shows rows done while a terminal watches, and nothing otherwise."""
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 def _bot_name(config: Settings) -> str | None:
