@@ -267,18 +267,92 @@ _LAST_RESOLVED = select(func.max(Escalation.resolved_at)).where(  # built once: 
 )
 
 
-async def scored_window(
-    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+def _window(
+    calendar: WorkCalendar,
+    *,
+    person: Person,
+    policy: TeamPolicy,
+    since: datetime,
+    today: date,
+    resolved: datetime | None,
 ) -> Window:
-    """The last `struggle_days` working days; since the last resolved case in its cool-down."""
-    team = await session.get(Team, person.team_id) if person.team_id is not None else None
-    calendar = calendar_for(team)
-    today = local_date(now, person.timezone)
-    first = window_start(calendar, today=today, days=policy.struggle_days)
-    since = local_midnight(first, person.timezone)
-    resolved = (await session.exec(_LAST_RESOLVED, params={"person_id": person.id})).one()
+    """The window from `since`, or from the last resolved case while in its cool-down."""
     if resolved is not None and resolved > since:
         resolved_on = local_date(resolved, person.timezone)
         if working_days_between(calendar, resolved_on, today) < policy.struggle_cooldown_days:
             return Window(resolved, working_days_between(calendar, resolved_on, today) + 1, True)
     return Window(since, policy.struggle_days, False)
+
+
+async def _calendar_and_start(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> tuple[WorkCalendar, date, datetime]:
+    """The learner's work calendar, local today, and the start of the full window."""
+    team = await session.get(Team, person.team_id) if person.team_id is not None else None
+    calendar = calendar_for(team)
+    today = local_date(now, person.timezone)
+    first = window_start(calendar, today=today, days=policy.struggle_days)
+    return calendar, today, local_midnight(first, person.timezone)
+
+
+async def scored_window(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> Window:
+    """The last `struggle_days` working days; since the last resolved case in its cool-down."""
+    calendar, today, since = await _calendar_and_start(
+        session, person=person, policy=policy, now=now
+    )
+    resolved = (await session.exec(_LAST_RESOLVED, params={"person_id": person.id})).one()
+    return _window(
+        calendar, person=person, policy=policy, since=since, today=today, resolved=resolved
+    )
+
+
+_MISSES = func.coalesce(  # wrong answers to one item
+    func.sum(
+        case(
+            (
+                (col(Response.item_id) == bindparam("item_id")) & ~col(Response.correct),
+                1,
+            ),
+            else_=0,
+        )
+    ),
+    0,
+)
+_WINDOW_EVIDENCE = select(_LAST_RESOLVED.scalar_subquery(), _MISSES, *_SUMS).where(
+    Response.person_id == bindparam("person_id"),  # built once: it runs after every answer
+    Response.answered_at >= bindparam("since"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The scored window, the learner's evidence in it, and their misses of one item there."""
+
+    window: Window
+    evidence: Evidence
+    misses: int
+
+
+async def scored_evidence(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime, item_id: int
+) -> Scored:
+    """The window, its evidence and misses of `item_id`: one query outside a cool-down."""
+    calendar, today, since = await _calendar_and_start(
+        session, person=person, policy=policy, now=now
+    )
+    window: Window | None = None
+    while True:
+        params = {"person_id": person.id, "since": since, "item_id": item_id}
+        resolved, misses, answers, correct, expected, variance = (
+            await session.exec(_WINDOW_EVIDENCE, params=params)
+        ).one()
+        if window is None:
+            window = _window(
+                calendar, person=person, policy=policy, since=since, today=today, resolved=resolved
+            )
+        if window.since == since:
+            evidence = Evidence(answers, correct, float(expected), float(variance))
+            return Scored(window, evidence, misses)
+        since = window.since  # in a cool-down: count again from the resolution

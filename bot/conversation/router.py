@@ -32,7 +32,13 @@ from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
 from bot.conversation import coach_commands, inbox, joining, learner_commands, onboarding
-from bot.conversation.answers import DONE, answer_button, answer_typed, open_typed_prompt
+from bot.conversation.answers import (
+    DONE,
+    answer_button,
+    answer_typed,
+    load_prompt,
+    open_typed_prompt,
+)
 from bot.conversation.reflections import (
     asks_for_help,
     awaiting_reflection,
@@ -289,12 +295,13 @@ async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
 
 async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) -> None:
     """Buttons under one of our messages: quiz choices or a case action."""
+    loaded = await load_prompt(turn.session, delivery_id)  # the delivery too: one query
     delivery = await _own_delivery(turn, delivery_id)
     button = coach_commands.parse_button(choice_ids[0]) if len(choice_ids) == 1 else None
     if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
-        await answer_button(turn, delivery, choice_ids)
+        await answer_button(turn, delivery, choice_ids, loaded=loaded)
     elif delivery is not None and (setting := onboarding.setup_choice(choice_ids)) is not None:
         await onboarding.answer(turn, *setting)
     else:
