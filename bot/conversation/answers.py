@@ -166,7 +166,7 @@ class _Prompt:
 class PromptRow:
     """One prompt as loaded: answered already, closed, its item and review state."""
 
-    delivery_id: int
+    delivery: Delivery  # held here: the session keeps loaded rows only while they are referenced
     answered: bool
     closed: bool
     item: Item | None
@@ -201,8 +201,7 @@ async def load_prompt(session: AsyncSession, delivery_id: int) -> PromptRow | No
     row = (await session.exec(_PROMPT_STATE, params={"delivery_id": delivery_id})).first()
     if row is None:
         return None
-    _, answered, closed, item, state = row
-    return PromptRow(delivery_id, answered, closed, item, state)
+    return PromptRow(*row)
 
 
 async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -> _Prompt | None:
@@ -212,7 +211,7 @@ async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -
     answered or has closed (a later day's lesson or prompt was sent), and loads
     its item with the learner's review state.
     """
-    row = loaded if loaded is not None and loaded.delivery_id == delivery.id else None
+    row = loaded if loaded is not None and loaded.delivery is delivery else None
     row = row or await load_prompt(turn.session, delivery.id)
     if row is not None and row.answered:
         turn.respond(ALREADY_ANSWERED)
