@@ -320,7 +320,9 @@ _MISSES = func.coalesce(  # wrong answers to one item
     ),
     0,
 )
-_WINDOW_EVIDENCE = select(_LAST_RESOLVED.scalar_subquery(), _MISSES, *_SUMS).where(
+_WINDOW_EVIDENCE = select(  # type: ignore[call-overload]  # six columns
+    _LAST_RESOLVED.scalar_subquery(), _MISSES, *_SUMS
+).where(
     Response.person_id == bindparam("person_id"),  # built once: it runs after every answer
     Response.answered_at >= bindparam("since"),
 )

@@ -175,7 +175,7 @@ class PromptRow:
 
 _LATER = aliased(Delivery)
 _PROMPT_STATE = (  # built once: every button press and typed answer runs it
-    select(
+    select(  # type: ignore[call-overload]  # five columns
         Delivery,
         exists().where(col(Response.delivery_id) == Delivery.id),
         exists().where(
