@@ -105,7 +105,7 @@ async def test_answers_arriving_together_are_processed_in_fewer_transactions(dat
 
 async def test_one_failing_answer_in_a_batch_holds_back_none_of_the_others(database, monkeypatch):
     router, prompts = await learners_with_open_quizzes(database, 10)
-    bad_person, bad_prompt = prompts[3]
+    _, bad_prompt = prompts[3]
     route = router_module.InboundRouter._route
 
     async def failing(self, turn, inbound):
