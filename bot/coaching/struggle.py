@@ -2,7 +2,8 @@
 
 Each graded answer stores what was expected of it (`Response.expected`),
 calibrated on the pack's observed outcomes (`Calibration` counts, kept
-incrementally: one read and one or two upserts per answer):
+incrementally: one read per answer, and the counts of a transaction's answers
+written in one statement as it commits):
 
 * a new lesson item: the item's observed share correct, shrunk towards the
   pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
@@ -21,14 +22,15 @@ chance explains.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import bindparam, case, event, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,6 +99,14 @@ async def expected_for_new(session: AsyncSession, *, item: Item) -> Expectation:
     pack_answers, pack_correct, answers, correct = (
         await session.exec(_SCOPE_COUNTS, params=params)
     ).one()
+    for (pack_id, counted_scope), counts in _pending(session).items():
+        if pack_id == item.pack_id and counted_scope.startswith(NEW_PREFIX):
+            pack_answers, pack_correct = (
+                pack_answers + counts.answers,
+                pack_correct + counts.correct,
+            )
+            if counted_scope == scope:
+                answers, correct = answers + counts.answers, correct + counts.correct
     pack_share = shrunk_share(correct=pack_correct, answers=pack_answers, prior=PACK_SHARE_START)
     value = shrunk_share(correct=correct, answers=answers, prior=pack_share)
     return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)
@@ -124,40 +134,83 @@ async def expected_for_review(
         )
     ).first()
     correct, expected = counts if counts is not None else (0, 0.0)
+    if (pending := _pending(session).get((item.pack_id, scope))) is not None:
+        correct, expected = correct + pending.correct, expected + pending.predicted
     value = recalibrated(predicted, correct=correct, expected=expected, floor=floor)
     return Expectation(value, item.pack_id, scope, predicted)
 
 
+_PENDING = "calibration_pending"  # session.info key: counts written as the session commits
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Outcomes added to one calibration row by this session's answers, not yet written."""
+
+    answers: int = 0
+    correct: int = 0
+    predicted: float = 0.0
+
+
+def _pending(session: AsyncSession | Session) -> dict[tuple[str, str], _Counts]:
+    """This session's unwritten calibration counts by (pack id, scope)."""
+    return session.info.setdefault(_PENDING, {})
+
+
 @lru_cache(maxsize=2)
 def _count_statement(dialect: str) -> Any:
-    """The calibration upsert for one dialect, built once (it runs after every answer)."""
+    """The calibration upsert for one dialect, built once (it runs as answers commit)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Calibration).values(
         pack_id=bindparam("pack_id"),
         scope=bindparam("scope"),
-        answers=1,
+        answers=bindparam("answers"),
         correct=bindparam("correct"),
         predicted=bindparam("predicted"),
     )
     return statement.on_conflict_do_update(
         index_elements=["pack_id", "scope"],
         set_={
-            "answers": Calibration.answers + 1,
+            "answers": Calibration.answers + statement.excluded.answers,
             "correct": Calibration.correct + statement.excluded.correct,
             "predicted": Calibration.predicted + statement.excluded.predicted,
         },
     )
 
 
-async def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
-    """Add one answer's outcome to its calibration counts (one upsert)."""
-    params = {
-        "pack_id": expectation.pack_id,
-        "scope": expectation.scope,
-        "correct": int(correct),
-        "predicted": expectation.predicted,
-    }
-    await session.exec(_count_statement(session.get_bind().dialect.name), params=params)
+def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
+    """Add one answer's outcome to its calibration counts, written as the session commits.
+
+    Later answers in the same transaction read the counts with it included.
+    """
+    counts = _pending(session).setdefault((expectation.pack_id, expectation.scope), _Counts())
+    counts.answers += 1
+    counts.correct += int(correct)
+    counts.predicted += expectation.predicted
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counts(session: Session) -> None:
+    """Write the session's calibration counts in one statement, just before it commits.
+
+    The rows are locked only from here to the commit, and always in the same
+    order, so transactions answering the same questions never deadlock on them.
+    """
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    rows = [
+        {"pack_id": pack_id, "scope": scope, **asdict(counts)}
+        for (pack_id, scope), counts in sorted(pending.items())
+    ]
+    connection = session.connection()
+    connection.execute(_count_statement(connection.dialect.name), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_counts(session: Session) -> None:
+    """Counts of answers rolled back are not written."""
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True, slots=True)

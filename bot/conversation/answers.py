@@ -149,8 +149,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         now=now,
         admin_addresses=turn.admin_addresses,
     )
-    # Last before commit: concurrent answers to one item queue on this row's lock only briefly.
-    await count_outcome(session, expectation, correct=grade.correct)
+    count_outcome(session, expectation, correct=grade.correct)
     return response
 
 
