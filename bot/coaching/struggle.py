@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, event, func
+from sqlalchemy import String, bindparam, case, cast, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -73,40 +73,43 @@ class Expectation:
     predicted: float  # FSRS's own prediction for a review; 0 for a new item
 
 
-_SCOPE_COUNTS = (  # built once: it runs for every answer to a new item
-    select(
-        func.coalesce(func.sum(Calibration.answers), 0),
-        func.coalesce(func.sum(Calibration.correct), 0),
-        func.coalesce(
-            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.answers))),
-            0,
-        ),
-        func.coalesce(
-            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.correct))),
-            0,
-        ),
-    ).where(
-        Calibration.pack_id == bindparam("pack_id"),
-        col(Calibration.scope).startswith(NEW_PREFIX),
+def _new_item_sum(column: Any, *, this_item: bool) -> Any:
+    """A sum over the calibration rows of new items in `Item`'s pack (or of `Item` itself)."""
+    scope = col(Calibration.scope)
+    statement = select(func.coalesce(func.sum(column), 0)).where(
+        Calibration.pack_id == Item.pack_id, scope.startswith(NEW_PREFIX)
     )
+    if this_item:
+        statement = statement.where(scope == literal(NEW_PREFIX) + cast(Item.id, String))
+    return statement.scalar_subquery()
+
+
+# The counts `expected_for_new` needs, as columns of a query that selects `Item`: read with
+# the item, they cost no query of their own.
+NEW_ITEM_COUNTS = (
+    _new_item_sum(Calibration.answers, this_item=False),
+    _new_item_sum(Calibration.correct, this_item=False),
+    _new_item_sum(Calibration.answers, this_item=True),
+    _new_item_sum(Calibration.correct, this_item=True),
 )
 
 
-async def expected_for_new(session: AsyncSession, *, item: Item) -> Expectation:
-    """The chance a typical learner gets this new lesson item right."""
+def expected_for_new(
+    session: AsyncSession, *, item: Item, counts: tuple[int, int, int, int]
+) -> Expectation:
+    """The chance a typical learner gets this new lesson item right.
+
+    `counts` are the item's `NEW_ITEM_COUNTS`, read with the item; answers of
+    this transaction not yet written are added here.
+    """
     scope = f"{NEW_PREFIX}{item.id}"
-    params = {"pack_id": item.pack_id, "scope": scope}
-    pack_answers, pack_correct, answers, correct = (
-        await session.exec(_SCOPE_COUNTS, params=params)
-    ).one()
-    for (pack_id, counted_scope), counts in _pending(session).items():
+    pack_answers, pack_correct, answers, correct = counts
+    for (pack_id, counted_scope), pending in _pending(session).items():
         if pack_id == item.pack_id and counted_scope.startswith(NEW_PREFIX):
-            pack_answers, pack_correct = (
-                pack_answers + counts.answers,
-                pack_correct + counts.correct,
-            )
+            pack_answers += pending.answers
+            pack_correct += pending.correct
             if counted_scope == scope:
-                answers, correct = answers + counts.answers, correct + counts.correct
+                answers, correct = answers + pending.answers, correct + pending.correct
     pack_share = shrunk_share(correct=pack_correct, answers=pack_answers, prior=PACK_SHARE_START)
     value = shrunk_share(correct=correct, answers=answers, prior=pack_share)
     return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)

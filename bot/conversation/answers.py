@@ -30,7 +30,12 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
-from bot.coaching.struggle import count_outcome, expected_for_new, expected_for_review
+from bot.coaching.struggle import (
+    NEW_ITEM_COUNTS,
+    count_outcome,
+    expected_for_new,
+    expected_for_review,
+)
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
@@ -103,7 +108,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
             session, item=item, state=state, now=now, policy=turn.policy
         )
     else:
-        expectation = await expected_for_new(session, item=item)
+        expectation = expected_for_new(session, item=item, counts=prompt.counts)
     response = Response(
         person_id=person.id,
         item_id=item.id,
@@ -159,22 +164,24 @@ class _Prompt:
 
     item: Item
     state: ReviewState | None
+    counts: tuple[int, int, int, int]  # the item's calibration counts (`NEW_ITEM_COUNTS`)
 
 
 @dataclass(frozen=True, slots=True)
 class PromptRow:
-    """One prompt as loaded: answered already, closed, its item and review state."""
+    """One prompt as loaded: answered already, closed, its item, review state, calibration."""
 
     delivery: Delivery  # held here: the session keeps loaded rows only while they are referenced
     answered: bool
     closed: bool
     item: Item | None
     state: ReviewState | None
+    counts: tuple[int, int, int, int]
 
 
 _LATER = aliased(Delivery)
 _PROMPT_STATE = (  # built once: every button press and typed answer runs it
-    select(  # type: ignore[call-overload]  # five columns
+    select(  # type: ignore[call-overload]  # nine columns
         Delivery,
         exists().where(col(Response.delivery_id) == Delivery.id),
         exists().where(
@@ -185,6 +192,7 @@ _PROMPT_STATE = (  # built once: every button press and typed answer runs it
         ),
         Item,
         ReviewState,
+        *NEW_ITEM_COUNTS,
     )
     .outerjoin(Item, col(Item.id) == Delivery.item_id)
     .outerjoin(
@@ -200,7 +208,8 @@ async def load_prompt(session: AsyncSession, delivery_id: int) -> PromptRow | No
     row = (await session.exec(_PROMPT_STATE, params={"delivery_id": delivery_id})).first()
     if row is None:
         return None
-    return PromptRow(*row)
+    delivery, answered, closed, item, state, *counts = row
+    return PromptRow(delivery, answered, closed, item, state, tuple(counts))
 
 
 async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -> _Prompt | None:
@@ -219,7 +228,7 @@ async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -
     elif row is None or row.item is None:
         turn.respond(GONE)
     else:
-        return _Prompt(row.item, row.state)
+        return _Prompt(row.item, row.state, row.counts)
     return None
 
 
