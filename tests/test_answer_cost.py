@@ -5,14 +5,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 from sqlmodel import func, select
 
 import bot.conversation.router as router_module
 from bot.clock import SimulatedClock
+from bot.coaching.struggle import shrunk_share
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer
-from storage.models import Delivery, DeliveryKind, InboxEntry, Item, Person, Response
+from storage.models import (
+    Calibration,
+    Delivery,
+    DeliveryKind,
+    InboxEntry,
+    Item,
+    Person,
+    Response,
+)
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
 
 ANSWER_STATEMENTS = 11  # store (2), take, person, prompt, 3 writes, window, calibration (1)
@@ -81,9 +91,9 @@ async def test_an_answer_right_or_wrong_costs_at_most_eleven_statements(database
     router, prompts = await learners_with_open_quizzes(database, 2)
     (ada, first), (bob, second) = prompts
     with counted(database) as right:
-        await router.handle(press(ada, first, "c2"))  # c2 is the right answer
+        await router.handle(press(ada, first, "c1"))  # c1 (the second choice) is right
     with counted(database) as wrong:
-        await router.handle(press(bob, second, "c1"))
+        await router.handle(press(bob, second, "c2"))
     assert await stored_answers(database) == 2
     # A wrong answer asks nothing more: its repeat misses come with the struggle score.
     assert right["statements"] <= ANSWER_STATEMENTS
@@ -119,3 +129,18 @@ async def test_one_failing_answer_in_a_batch_holds_back_none_of_the_others(datab
     async with database.sessions() as session:
         kept = (await session.exec(select(InboxEntry))).one()
     assert kept.event["delivery_id"] == bad_prompt.id and kept.attempts == 1
+
+
+async def test_answers_processed_together_are_calibrated_as_if_one_by_one(database):
+    router, prompts = await learners_with_open_quizzes(database, 12)
+    await asyncio.gather(*(router.handle(press(p, d, "c1")) for p, d in prompts))
+    async with database.sessions() as session:
+        expected = sorted((await session.exec(select(Response.expected))).all(), reverse=True)
+        counts = (await session.exec(select(Calibration))).one()
+    # The k-th answer to a new question sees the k before it, all right.
+    one_by_one = [
+        shrunk_share(correct=k, answers=k, prior=shrunk_share(correct=k, answers=k, prior=0.75))
+        for k in range(12)
+    ]
+    assert expected == pytest.approx(sorted(one_by_one, reverse=True))
+    assert (counts.answers, counts.correct) == (12, 12)
