@@ -131,7 +131,8 @@ async def test_one_failing_answer_in_a_batch_holds_back_none_of_the_others(datab
     assert kept.event["delivery_id"] == bad_prompt.id and kept.attempts == 1
 
 
-async def test_answers_processed_together_are_calibrated_as_if_one_by_one(database):
+async def test_answers_processed_together_are_calibrated_as_if_one_by_one(database, monkeypatch):
+    monkeypatch.setattr(router_module, "WORKING", 1)  # one transaction at a time, as on SQLite
     router, prompts = await learners_with_open_quizzes(database, 12)
     await asyncio.gather(*(router.handle(press(p, d, "c1")) for p, d in prompts))
     async with database.sessions() as session:

@@ -157,10 +157,9 @@ class InboundRouter:
             return
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(entry_id, inbound, done))
-        if not done.done():
-            async with self._working:
-                if not done.done():
-                    await self._process_waiting()
+        async with self._working:
+            if not done.done():  # else a batch taken meanwhile held it
+                await self._process_waiting()
         await done
 
     async def replay(self) -> int:
