@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -44,7 +45,7 @@ async def scratch_database(server_url: str | None = None) -> AsyncIterator[Datab
             finally:
                 await engine.dispose()
         return
-    name = "servicecoach_bench"
+    name = f"servicecoach_bench_{os.getpid()}"  # benchmarks running at once never share one
     admin = create_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
         await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

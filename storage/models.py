@@ -296,8 +296,11 @@ class JobLease(SQLModel, table=True):
 class Response(SQLModel, table=True):
     """A graded answer to one quiz delivery; the first answer is the only one."""
 
+    # A learner's answers in time order: the struggle window is one short index range.
+    __table_args__ = (Index("ix_response_person_answered", "person_id", "answered_at"),)
+
     id: int = Field(default=None, primary_key=True)
-    person_id: int = _fk("person.id", nullable=False)
+    person_id: int = _fk("person.id", nullable=False, index=False)
     item_id: int = _fk("item.id", nullable=False)
     delivery_id: int = Field(
         sa_column=Column(

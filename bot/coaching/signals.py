@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, coaches_for, open_case, open_case_of
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import evidence_since, scored_window
+from bot.coaching.struggle import scored_evidence
 from storage.db import SessionFactory
 from storage.models import (
     GRADED_DAY_KINDS,
@@ -49,19 +49,6 @@ STRUGGLE_SIGNALS = ("score", "repeat_miss")  # the answer signals under the coac
 WEEK = timedelta(days=7)
 
 
-async def _missed_times(
-    session: AsyncSession, *, person_id: int, item_id: int, since: datetime
-) -> int:
-    """How often the learner got this item wrong at or after `since`."""
-    statement = select(func.count(col(Response.id))).where(
-        Response.person_id == person_id,
-        Response.item_id == item_id,
-        col(Response.correct).is_(False),
-        Response.answered_at >= since,
-    )
-    return (await session.exec(statement)).one()
-
-
 async def answer_signal(
     session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
 ) -> tuple[str, str] | None:
@@ -72,18 +59,15 @@ async def answer_signal(
     """
     if not (policy.signal_repeat_miss or policy.signal_score):
         return None
-    window = await scored_window(session, person=person, policy=policy, now=response.answered_at)
-    if policy.signal_repeat_miss and not response.correct:
-        misses = await _missed_times(
-            session, person_id=person.id, item_id=response.item_id, since=window.since
-        )
-        if misses >= policy.repeat_miss_count:
-            item = await session.get_one(Item, response.item_id)
-            return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {misses} times"
-    if policy.signal_score:
-        evidence = await evidence_since(session, person_id=person.id, since=window.since)
-        if evidence.strong(policy):
-            return "score", evidence.in_words(window.days)
+    scored = await scored_evidence(
+        session, person=person, policy=policy, now=response.answered_at, item_id=response.item_id
+    )
+    repeated = not response.correct and scored.misses >= policy.repeat_miss_count
+    if policy.signal_repeat_miss and repeated:
+        item = await session.get_one(Item, response.item_id)
+        return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {scored.misses} times"
+    if policy.signal_score and scored.evidence.strong(policy):
+        return "score", scored.evidence.in_words(scored.window.days)
     return None
 
 

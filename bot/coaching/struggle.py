@@ -2,7 +2,8 @@
 
 Each graded answer stores what was expected of it (`Response.expected`),
 calibrated on the pack's observed outcomes (`Calibration` counts, kept
-incrementally: one read and one or two upserts per answer):
+incrementally: one read per answer, and the counts of a transaction's answers
+written in one statement as it commits):
 
 * a new lesson item: the item's observed share correct, shrunk towards the
   pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
@@ -21,14 +22,15 @@ chance explains.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import String, bindparam, case, cast, event, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -71,32 +73,43 @@ class Expectation:
     predicted: float  # FSRS's own prediction for a review; 0 for a new item
 
 
-_SCOPE_COUNTS = (  # built once: it runs for every answer to a new item
-    select(
-        func.coalesce(func.sum(Calibration.answers), 0),
-        func.coalesce(func.sum(Calibration.correct), 0),
-        func.coalesce(
-            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.answers))),
-            0,
-        ),
-        func.coalesce(
-            func.sum(case((col(Calibration.scope) == bindparam("scope"), Calibration.correct))),
-            0,
-        ),
-    ).where(
-        Calibration.pack_id == bindparam("pack_id"),
-        col(Calibration.scope).startswith(NEW_PREFIX),
+def _new_item_sum(column: Any, *, this_item: bool) -> Any:
+    """A sum over the calibration rows of new items in `Item`'s pack (or of `Item` itself)."""
+    scope = col(Calibration.scope)
+    statement = select(func.coalesce(func.sum(column), 0)).where(
+        Calibration.pack_id == Item.pack_id, scope.startswith(NEW_PREFIX)
     )
+    if this_item:
+        statement = statement.where(scope == literal(NEW_PREFIX) + cast(Item.id, String))
+    return statement.scalar_subquery()
+
+
+# The counts `expected_for_new` needs, as columns of a query that selects `Item`: read with
+# the item, they cost no query of their own.
+NEW_ITEM_COUNTS = (
+    _new_item_sum(Calibration.answers, this_item=False),
+    _new_item_sum(Calibration.correct, this_item=False),
+    _new_item_sum(Calibration.answers, this_item=True),
+    _new_item_sum(Calibration.correct, this_item=True),
 )
 
 
-async def expected_for_new(session: AsyncSession, *, item: Item) -> Expectation:
-    """The chance a typical learner gets this new lesson item right."""
+def expected_for_new(
+    session: AsyncSession, *, item: Item, counts: tuple[int, int, int, int]
+) -> Expectation:
+    """The chance a typical learner gets this new lesson item right.
+
+    `counts` are the item's `NEW_ITEM_COUNTS`, read with the item; answers of
+    this transaction not yet written are added here.
+    """
     scope = f"{NEW_PREFIX}{item.id}"
-    params = {"pack_id": item.pack_id, "scope": scope}
-    pack_answers, pack_correct, answers, correct = (
-        await session.exec(_SCOPE_COUNTS, params=params)
-    ).one()
+    pack_answers, pack_correct, answers, correct = counts
+    for (pack_id, counted_scope), pending in _pending(session).items():
+        if pack_id == item.pack_id and counted_scope.startswith(NEW_PREFIX):
+            pack_answers += pending.answers
+            pack_correct += pending.correct
+            if counted_scope == scope:
+                answers, correct = answers + pending.answers, correct + pending.correct
     pack_share = shrunk_share(correct=pack_correct, answers=pack_answers, prior=PACK_SHARE_START)
     value = shrunk_share(correct=correct, answers=answers, prior=pack_share)
     return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)
@@ -124,40 +137,83 @@ async def expected_for_review(
         )
     ).first()
     correct, expected = counts if counts is not None else (0, 0.0)
+    if (pending := _pending(session).get((item.pack_id, scope))) is not None:
+        correct, expected = correct + pending.correct, expected + pending.predicted
     value = recalibrated(predicted, correct=correct, expected=expected, floor=floor)
     return Expectation(value, item.pack_id, scope, predicted)
 
 
+_PENDING = "calibration_pending"  # session.info key: counts written as the session commits
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Outcomes added to one calibration row by this session's answers, not yet written."""
+
+    answers: int = 0
+    correct: int = 0
+    predicted: float = 0.0
+
+
+def _pending(session: AsyncSession | Session) -> dict[tuple[str, str], _Counts]:
+    """This session's unwritten calibration counts by (pack id, scope)."""
+    return session.info.setdefault(_PENDING, {})
+
+
 @lru_cache(maxsize=2)
 def _count_statement(dialect: str) -> Any:
-    """The calibration upsert for one dialect, built once (it runs after every answer)."""
+    """The calibration upsert for one dialect, built once (it runs as answers commit)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(Calibration).values(
         pack_id=bindparam("pack_id"),
         scope=bindparam("scope"),
-        answers=1,
+        answers=bindparam("answers"),
         correct=bindparam("correct"),
         predicted=bindparam("predicted"),
     )
     return statement.on_conflict_do_update(
         index_elements=["pack_id", "scope"],
         set_={
-            "answers": Calibration.answers + 1,
+            "answers": Calibration.answers + statement.excluded.answers,
             "correct": Calibration.correct + statement.excluded.correct,
             "predicted": Calibration.predicted + statement.excluded.predicted,
         },
     )
 
 
-async def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
-    """Add one answer's outcome to its calibration counts (one upsert)."""
-    params = {
-        "pack_id": expectation.pack_id,
-        "scope": expectation.scope,
-        "correct": int(correct),
-        "predicted": expectation.predicted,
-    }
-    await session.exec(_count_statement(session.get_bind().dialect.name), params=params)
+def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
+    """Add one answer's outcome to its calibration counts, written as the session commits.
+
+    Later answers in the same transaction read the counts with it included.
+    """
+    counts = _pending(session).setdefault((expectation.pack_id, expectation.scope), _Counts())
+    counts.answers += 1
+    counts.correct += int(correct)
+    counts.predicted += expectation.predicted
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counts(session: Session) -> None:
+    """Write the session's calibration counts in one statement, just before it commits.
+
+    The rows are locked only from here to the commit, and always in the same
+    order, so transactions answering the same questions never deadlock on them.
+    """
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    rows = [
+        {"pack_id": pack_id, "scope": scope, **asdict(counts)}
+        for (pack_id, scope), counts in sorted(pending.items())
+    ]
+    connection = session.connection()
+    connection.execute(_count_statement(connection.dialect.name), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_counts(session: Session) -> None:
+    """Counts of answers rolled back are not written."""
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,18 +323,94 @@ _LAST_RESOLVED = select(func.max(Escalation.resolved_at)).where(  # built once: 
 )
 
 
-async def scored_window(
-    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+def _window(
+    calendar: WorkCalendar,
+    *,
+    person: Person,
+    policy: TeamPolicy,
+    since: datetime,
+    today: date,
+    resolved: datetime | None,
 ) -> Window:
-    """The last `struggle_days` working days; since the last resolved case in its cool-down."""
-    team = await session.get(Team, person.team_id) if person.team_id is not None else None
-    calendar = calendar_for(team)
-    today = local_date(now, person.timezone)
-    first = window_start(calendar, today=today, days=policy.struggle_days)
-    since = local_midnight(first, person.timezone)
-    resolved = (await session.exec(_LAST_RESOLVED, params={"person_id": person.id})).one()
+    """The window from `since`, or from the last resolved case while in its cool-down."""
     if resolved is not None and resolved > since:
         resolved_on = local_date(resolved, person.timezone)
         if working_days_between(calendar, resolved_on, today) < policy.struggle_cooldown_days:
             return Window(resolved, working_days_between(calendar, resolved_on, today) + 1, True)
     return Window(since, policy.struggle_days, False)
+
+
+async def _calendar_and_start(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> tuple[WorkCalendar, date, datetime]:
+    """The learner's work calendar, local today, and the start of the full window."""
+    team = await session.get(Team, person.team_id) if person.team_id is not None else None
+    calendar = calendar_for(team)
+    today = local_date(now, person.timezone)
+    first = window_start(calendar, today=today, days=policy.struggle_days)
+    return calendar, today, local_midnight(first, person.timezone)
+
+
+async def scored_window(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> Window:
+    """The last `struggle_days` working days; since the last resolved case in its cool-down."""
+    calendar, today, since = await _calendar_and_start(
+        session, person=person, policy=policy, now=now
+    )
+    resolved = (await session.exec(_LAST_RESOLVED, params={"person_id": person.id})).one()
+    return _window(
+        calendar, person=person, policy=policy, since=since, today=today, resolved=resolved
+    )
+
+
+_MISSES = func.coalesce(  # wrong answers to one item
+    func.sum(
+        case(
+            (
+                (col(Response.item_id) == bindparam("item_id")) & ~col(Response.correct),
+                1,
+            ),
+            else_=0,
+        )
+    ),
+    0,
+)
+_WINDOW_EVIDENCE = select(  # type: ignore[call-overload]  # six columns
+    _LAST_RESOLVED.scalar_subquery(), _MISSES, *_SUMS
+).where(
+    Response.person_id == bindparam("person_id"),  # built once: it runs after every answer
+    Response.answered_at >= bindparam("since"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The scored window, the learner's evidence in it, and their misses of one item there."""
+
+    window: Window
+    evidence: Evidence
+    misses: int
+
+
+async def scored_evidence(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime, item_id: int
+) -> Scored:
+    """The window, its evidence and misses of `item_id`: one query outside a cool-down."""
+    calendar, today, since = await _calendar_and_start(
+        session, person=person, policy=policy, now=now
+    )
+    window: Window | None = None
+    while True:
+        params = {"person_id": person.id, "since": since, "item_id": item_id}
+        resolved, misses, answers, correct, expected, variance = (
+            await session.exec(_WINDOW_EVIDENCE, params=params)
+        ).one()
+        if window is None:
+            window = _window(
+                calendar, person=person, policy=policy, since=since, today=today, resolved=resolved
+            )
+        if window.since == since:
+            evidence = Evidence(answers, correct, float(expected), float(variance))
+            return Scored(window, evidence, misses)
+        since = window.since  # in a cool-down: count again from the resolution

@@ -30,7 +30,12 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
-from bot.coaching.struggle import count_outcome, expected_for_new, expected_for_review
+from bot.coaching.struggle import (
+    NEW_ITEM_COUNTS,
+    count_outcome,
+    expected_for_new,
+    expected_for_review,
+)
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
@@ -103,8 +108,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
             session, item=item, state=state, now=now, policy=turn.policy
         )
     else:
-        expectation = await expected_for_new(session, item=item)
-    await count_outcome(session, expectation, correct=grade.correct)
+        expectation = expected_for_new(session, item=item, counts=prompt.counts)
     response = Response(
         person_id=person.id,
         item_id=item.id,
@@ -150,6 +154,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         now=now,
         admin_addresses=turn.admin_addresses,
     )
+    count_outcome(session, expectation, correct=grade.correct)
     return response
 
 
@@ -159,11 +164,25 @@ class _Prompt:
 
     item: Item
     state: ReviewState | None
+    counts: tuple[int, int, int, int]  # the item's calibration counts (`NEW_ITEM_COUNTS`)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptRow:
+    """One prompt as loaded: answered already, closed, its item, review state, calibration."""
+
+    delivery: Delivery  # held here: the session keeps loaded rows only while they are referenced
+    answered: bool
+    closed: bool
+    item: Item | None
+    state: ReviewState | None
+    counts: tuple[int, int, int, int]
 
 
 _LATER = aliased(Delivery)
 _PROMPT_STATE = (  # built once: every button press and typed answer runs it
-    select(
+    select(  # type: ignore[call-overload]  # nine columns
+        Delivery,
         exists().where(col(Response.delivery_id) == Delivery.id),
         exists().where(
             col(_LATER.person_id) == Delivery.person_id,
@@ -173,8 +192,8 @@ _PROMPT_STATE = (  # built once: every button press and typed answer runs it
         ),
         Item,
         ReviewState,
+        *NEW_ITEM_COUNTS,
     )
-    .select_from(Delivery)
     .outerjoin(Item, col(Item.id) == Delivery.item_id)
     .outerjoin(
         ReviewState,
@@ -184,22 +203,32 @@ _PROMPT_STATE = (  # built once: every button press and typed answer runs it
 )
 
 
-async def _open_item(turn: Turn, delivery: Delivery) -> _Prompt | None:
+async def load_prompt(session: AsyncSession, delivery_id: int) -> PromptRow | None:
+    """The delivery (into the session) with its prompt's state, in one query; None if unknown."""
+    row = (await session.exec(_PROMPT_STATE, params={"delivery_id": delivery_id})).first()
+    if row is None:
+        return None
+    delivery, answered, closed, item, state, *counts = row
+    return PromptRow(delivery, answered, closed, item, state, tuple(counts))
+
+
+async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -> _Prompt | None:
     """The item a prompt asks about, when it can still be answered (the learner is told if not).
 
-    One query asks whether the prompt was answered or has closed (a later day's
-    lesson or prompt was sent), and loads its item with the learner's review state.
+    One query (unless `loaded` already holds it) asks whether the prompt was
+    answered or has closed (a later day's lesson or prompt was sent), and loads
+    its item with the learner's review state.
     """
-    params = {"delivery_id": delivery.id}
-    already, too_late, item, state = (await turn.session.exec(_PROMPT_STATE, params=params)).one()
-    if already:
+    row = loaded if loaded is not None and loaded.delivery is delivery else None
+    row = row or await load_prompt(turn.session, delivery.id)
+    if row is not None and row.answered:
         turn.respond(ALREADY_ANSWERED)
-    elif too_late:
+    elif row is not None and row.closed:
         turn.respond(CLOSED)
-    elif item is None:
+    elif row is None or row.item is None:
         turn.respond(GONE)
     else:
-        return _Prompt(item, state)
+        return _Prompt(row.item, row.state, row.counts)
     return None
 
 
@@ -224,10 +253,10 @@ def _picks(turn: Turn, delivery: Delivery, item: Item, choice_ids: tuple[str, ..
 
 
 async def answer_button(
-    turn: Turn, delivery: Delivery, choice_ids: tuple[str, ...]
+    turn: Turn, delivery: Delivery, choice_ids: tuple[str, ...], *, loaded: PromptRow | None = None
 ) -> Response | None:
     """Handle buttons (or a submitted set) on a quiz or review prompt; the Response if graded."""
-    prompt = await _open_item(turn, delivery)
+    prompt = await _open_item(turn, delivery, loaded)
     if prompt is None:
         return None
     picks = _picks(turn, delivery, prompt.item, choice_ids)
@@ -243,7 +272,7 @@ async def answer_button(
 
 async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | None:
     """Handle typed text answering a short or numeric prompt."""
-    prompt = await _open_item(turn, delivery)
+    prompt = await _open_item(turn, delivery, None)
     if prompt is None:
         return None
     item = prompt.item

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -34,7 +35,13 @@ from bot.coaching.pauses import mark_unreachable
 from bot.coaching.people import person_and_team_at, split_address
 from bot.coaching.policy import policy_for
 from bot.conversation import coach_commands, inbox, joining, learner_commands, onboarding
-from bot.conversation.answers import DONE, answer_button, answer_typed, open_typed_prompt
+from bot.conversation.answers import (
+    DONE,
+    answer_button,
+    answer_typed,
+    load_prompt,
+    open_typed_prompt,
+)
 from bot.conversation.reflections import (
     asks_for_help,
     awaiting_reflection,
@@ -79,9 +86,19 @@ HINT_SHORT = "Send `help` to see what I can do."
 HINT = f"I didn't catch that. {HINT_SHORT}"
 BUTTON_GONE = "That button no longer works."
 WORKING = 8  # events stored or processed at once: below the connection pool's size
+BATCH = 50  # waiting events processed in one transaction at most
 
 
 _MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    """A stored event waiting to be processed, and the future its `handle` call awaits."""
+
+    entry_id: int
+    inbound: Inbound
+    done: asyncio.Future[None]
 
 
 class _Duplicate(Exception):
@@ -118,6 +135,7 @@ class InboundRouter:
         # SQLite has one writer: a second event at once would only wait in its busy loop.
         sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self._working = asyncio.Semaphore(1 if sqlite else WORKING)
+        self._waiting: deque[_Waiting] = deque()
         self._transports = dict(transports or {})
         self._defaults = person_defaults or PersonDefaults(
             timezone=Person.model_fields["timezone"].default,
@@ -131,8 +149,10 @@ class InboundRouter:
         second delivery of the same event id changes nothing. Processing that
         fails leaves it stored, to be processed again by `replay`. A conflicting
         concurrent write (two answers to one prompt at the same moment) rolls
-        back and is retried once, so the loser sees the winner. Storing and
-        processing cut off by a lost database connection are done again at once.
+        back and is retried once, so the loser sees the winner. Events stored
+        while others are being processed wait, and are then processed together
+        in one transaction (`_process_waiting`). Storing and processing cut off
+        by a lost database connection are done again at once.
         """
         inbound = without_nul(inbound)
         try:
@@ -145,8 +165,12 @@ class InboundRouter:
         except _Duplicate:
             log.info("event %s from %s already processed", inbound.event_id, inbound.address)
             return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(entry_id, inbound, done))
         async with self._working:
-            await self._process(entry_id, inbound)
+            if not done.done():  # else a batch taken meanwhile held it
+                await self._process_waiting()
+        await done
 
     async def replay(self) -> int:
         """Process again the stored events whose processing failed; how many were tried."""
@@ -190,6 +214,48 @@ class InboundRouter:
                 await self._on_outbox()
             return
 
+    async def _process_waiting(self) -> None:
+        """Process up to `BATCH` waiting events in one transaction, in arrival order.
+
+        Under load this spreads one commit over many events. If any of them
+        fails, the whole transaction rolls back and each is processed on its own
+        (`_process`), so one bad event never holds back the others.
+        """
+        batch = [self._waiting.popleft() for _ in range(min(BATCH, len(self._waiting)))]
+        try:
+            if len(batch) == 1:
+                await self._process(batch[0].entry_id, batch[0].inbound)
+                return
+            try:
+                outcomes = await self._handle_together(batch)
+            except Exception:
+                log.info("a batch of %d events failed; processing them one by one", len(batch))
+                for waiting in batch:
+                    await self._process(waiting.entry_id, waiting.inbound)
+                return
+            for waiting, outcome in zip(batch, outcomes, strict=True):
+                if outcome is not None:
+                    await self._answer_directly(waiting.inbound, outcome)
+            if any(outcome and outcome.queued for outcome in outcomes) and self._on_outbox:
+                await self._on_outbox()
+        finally:
+            for waiting in batch:
+                if not waiting.done.done():
+                    waiting.done.set_result(None)
+
+    async def _handle_together(self, batch: list[_Waiting]) -> list[_Outcome | None]:
+        """The events of `batch` in one transaction; None for one processed before."""
+        outcomes: list[_Outcome | None] = []
+        async with self._sessions() as session, session.begin():
+            for waiting in batch:
+                try:
+                    outcomes.append(
+                        await self._handle_in(session, waiting.entry_id, waiting.inbound)
+                    )
+                except _Duplicate:
+                    outcomes.append(None)  # its take changed nothing: the rest go on
+        return outcomes
+
     async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
         """Log a failed processing and count it on the stored event."""
         log.exception(
@@ -205,36 +271,48 @@ class InboundRouter:
 
     async def _handle_once(self, entry_id: int, inbound: Inbound) -> _Outcome:
         """One attempt in one transaction that takes the event out of the inbox as it commits."""
+        async with self._sessions() as session, session.begin():
+            return await self._handle_in(session, entry_id, inbound)
+
+    async def _handle_in(self, session: AsyncSession, entry_id: int, inbound: Inbound) -> _Outcome:
+        """Take the event out of the inbox and handle it in the caller's transaction."""
+        queued_before = queued_count(session)
+        outcome = await self._handle_taken(session, entry_id, inbound)
+        return replace(outcome, queued=outcome.queued - queued_before)
+
+    async def _handle_taken(
+        self, session: AsyncSession, entry_id: int, inbound: Inbound
+    ) -> _Outcome:
+        """`_handle_in` itself; its queued count is the session's so far."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
-        async with self._sessions() as session, session.begin():
-            if not await inbox.take(session, entry_id):
-                raise _Duplicate
-            person, team = await person_and_team_at(session, inbound.address)
-            if isinstance(inbound, Blocked):
-                if person is not None and person.status == PersonStatus.ACTIVE:
-                    await mark_unreachable(session, person)
-                return _Outcome()
-            known = person is not None and person.status != PersonStatus.FORGOTTEN
-            join = joining.join_request(inbound, known=known)
-            if person is None or not known:
-                return await self._from_stranger(session, inbound, join, now)
-            if person.status == PersonStatus.UNREACHABLE:
-                person.status = PersonStatus.ACTIVE  # they wrote to us, so we can write back
-            turn = Turn(
-                session=session,
-                person=person,
-                now=now,
-                event_id=inbound.event_id,
-                policy=policy_for(team),
-                admin_addresses=self._admin_addresses,
-                interaction=inbound.interaction if platform in self._transports else None,
-            )
-            if join is not None:
-                turn.respond(joining.ALREADY_JOINED)
-            else:
-                await self._route(turn, inbound)
-            return _Outcome(queued_count(session), tuple(turn.responses))
+        if not await inbox.take(session, entry_id):
+            raise _Duplicate
+        person, team = await person_and_team_at(session, inbound.address)
+        if isinstance(inbound, Blocked):
+            if person is not None and person.status == PersonStatus.ACTIVE:
+                await mark_unreachable(session, person)
+            return _Outcome()
+        known = person is not None and person.status != PersonStatus.FORGOTTEN
+        join = joining.join_request(inbound, known=known)
+        if person is None or not known:
+            return await self._from_stranger(session, inbound, join, now)
+        if person.status == PersonStatus.UNREACHABLE:
+            person.status = PersonStatus.ACTIVE  # they wrote to us, so we can write back
+        turn = Turn(
+            session=session,
+            person=person,
+            now=now,
+            event_id=inbound.event_id,
+            policy=policy_for(team),
+            admin_addresses=self._admin_addresses,
+            interaction=inbound.interaction if platform in self._transports else None,
+        )
+        if join is not None:
+            turn.respond(joining.ALREADY_JOINED)
+        else:
+            await self._route(turn, inbound)
+        return _Outcome(queued_count(session), tuple(turn.responses))
 
     async def _from_stranger(
         self, session: AsyncSession, inbound: Inbound, join: Join | None, now: datetime
@@ -307,12 +385,13 @@ async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
 
 async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) -> None:
     """Buttons under one of our messages: quiz choices or a case action."""
+    loaded = await load_prompt(turn.session, delivery_id)  # the delivery too: one query
     delivery = await _own_delivery(turn, delivery_id)
     button = coach_commands.parse_button(choice_ids[0]) if len(choice_ids) == 1 else None
     if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
-        await answer_button(turn, delivery, choice_ids)
+        await answer_button(turn, delivery, choice_ids, loaded=loaded)
     elif delivery is not None and (setting := onboarding.setup_choice(choice_ids)) is not None:
         await onboarding.answer(turn, *setting)
     else:
