@@ -236,15 +236,16 @@ async def plan_days(
     """
     next_up = await _next_lessons(session, [day.enrolment.id for day in days])
     due = await _due_reviews(session, days)
+    follow_ups = await lessons_to_follow_up(session, days)
     rows: list[Planned] = []
     added: dict[int, int] = {}
     for learner in days:
         enrolment = learner.enrolment
-        follow_ups = await lessons_to_follow_up(
-            session, person=learner.person, policy=learner.policy, day=learner.day
-        )
         mine = _day_rows(
-            learner, next_up.get(enrolment.id), due.get(enrolment.person_id, []), follow_ups
+            learner,
+            next_up.get(enrolment.id),
+            due.get(enrolment.person_id, []),
+            follow_ups.get(enrolment.person_id, []),
         )
         if enrolment.id not in next_up and enrolment.finished_at is None:
             enrolment.finished_at = now
