@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.admin.privacy import export_person
@@ -219,3 +220,34 @@ async def test_progress_and_export_show_the_follow_ups(database):
         ("L1", "follow_up", "I tried it twice, it went well."),
         ("L2", "reflection", "Lesson 2 made me think."),
     ]
+
+
+async def test_one_tick_asks_once_which_lessons_to_follow_up_for_all_its_learners(database):
+    async with database.sessions() as session:
+        team = await add_team(session)
+        lessons = await add_pack(session, lessons=3)
+        lessons[0].commitment = COMMITMENT
+        people = [await add_learner(session, team=team, name=f"p{n}") for n in range(6)]
+        for person in people:
+            await send(
+                session, person, kind="lesson", day=THURSDAY, sent_at=at(THURSDAY),
+                lesson_id=lessons[0].id,
+            )  # fmt: skip
+        await session.commit()
+    asked: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "commitment IS NOT NULL" in statement:
+            asked.append(statement)
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await plan_on(database, MONDAY)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert sorted(row.person_id for row in await follow_ups(database)) == sorted(
+        person.id for person in people
+    )
+    assert len(asked) == 1  # one query for the batch, not one per learner
