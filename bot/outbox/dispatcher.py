@@ -246,13 +246,6 @@ class _Grouped:
     records: Together[_Write, int]
 
 
-async def _write(session: AsyncSession, writes: list[_Write]) -> list[int]:
-    """Run each statement, then commit once; the rows each one changed."""
-    changed = [(await session.exec(sql, params=params)).rowcount for sql, params in writes]
-    await session.commit()
-    return changed
-
-
 class _TakenOver(Exception):
     """Internal: the row was cancelled, or taken over by another worker, since its claim."""
 
@@ -496,6 +489,20 @@ class Dispatcher:
             self._unrecorded += writes
             raise
         return updated
+
+    async def _write_group(self, session: AsyncSession, writes: list[_Write]) -> list[int]:
+        """Run each statement, then commit once; the rows each one changed.
+
+        A group that cannot be written (the connection was cut) is kept for
+        `_recover`, like `_write_outcome`: a message sent is never sent again.
+        """
+        try:
+            changed = [(await session.exec(sql, params=params)).rowcount for sql, params in writes]
+            await session.commit()
+        except Exception:
+            self._unrecorded += writes
+            raise
+        return changed
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
@@ -805,7 +812,7 @@ class Dispatcher:
         if not isinstance(grouped, _Grouped):
             grouped = _Grouped(
                 checks=Together(self._database, partial(self._check_claims, session)),
-                records=Together(self._database, partial(_write, session)),
+                records=Together(self._database, partial(self._write_group, session)),
             )
             session.info[_GROUPED] = grouped
         return grouped
@@ -934,12 +941,7 @@ class Dispatcher:
         else:
             statement = _MARK_ENDED
             params["outcome"] = status
-        try:
-            updated = await self._grouped(session).records((statement, params))
-        except Exception:
-            self._unrecorded.append((statement, params))  # for `_recover`: sent, not re-sent
-            raise
-        if not updated:
+        if not await self._grouped(session).records((statement, params)):
             log.warning("delivery %s was taken over by another worker before it finished", row.id)
 
     async def _recipient_gone(self, person: Person, why: str, *, row_id: int) -> None:
