@@ -9,14 +9,26 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from bot.app import Database
 from bot.clock import SimulatedClock
+from bot.conversation import inbox
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer, CoachAction, Text
 from storage.db import create_engine, session_factory
-from storage.models import Delivery, Enrolment, Escalation, Item, Person, Reflection, Response, Role
+from storage.models import (
+    Delivery,
+    Enrolment,
+    Escalation,
+    InboxEntry,
+    Item,
+    Person,
+    Reflection,
+    Response,
+    Role,
+)
 from tests.factories import add_pack, add_person, add_team, send
 
 T = TypeVar("T")
@@ -203,6 +215,22 @@ def test_export_and_forget(seeded, cli, database_url):
     assert json.loads(cli("escalations", "list", "--status", "all", "--json").stdout)[0][
         "learner"
     ].startswith("forgotten-")
+
+
+def test_forget_discards_the_events_the_learner_sent_that_wait_unhandled(seeded, cli, database_url):
+    async def store_failed_texts(database: Database) -> None:
+        async with database.sessions.begin() as session:
+            for name in ("bob", "ada"):
+                said = Text(f"console:{name}", f"{name}-stuck", f"{name} says something private")
+                await inbox.store(session, said, now=MONDAY)
+            await session.exec(
+                update(InboxEntry).values(attempts=inbox.MAX_ATTEMPTS, last_error="a bug")
+            )
+
+    on_database(database_url, store_failed_texts)
+    assert cli("learner", "forget", "bob", "--yes").exit_code == 0
+    kept = on_database(database_url, rows_of(InboxEntry))
+    assert [entry.event["text"] for entry in kept] == ["ada says something private"]
 
 
 def test_empty_database(cli, database):

@@ -4,8 +4,9 @@ Forgetting keeps only anonymous aggregates: graded answers keep right/wrong,
 expectation and time (the answer text is blanked), review cards and
 enrolments stay under the anonymised person row. Everything that could name
 or quote the learner goes: identity fields, reflections, message texts in
-the outbox (theirs and the coach cards about them), case evidence, notes and
-relayed messages.
+the outbox (theirs and the coach cards about them), case evidence, notes,
+relayed messages, and events they sent that are still stored unhandled (the
+inbox keeps an event whose handling failed).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from storage.models import (
     Escalation,
     EscalationEvent,
     EscalationStatus,
+    InboxEntry,
     Item,
     Lesson,
     Person,
@@ -172,6 +174,16 @@ async def _scrub_staff_messages(session: AsyncSession, name: str) -> None:
             session.add(delivery)
 
 
+async def _discard_stored_events(session: AsyncSession, person: Person) -> None:
+    """Delete the events `person` sent that the inbox still holds (waiting or failed)."""
+    if person.platform_id is None:
+        return
+    entries = (await session.exec(select(InboxEntry.id, InboxEntry.event))).all()
+    mine = [entry_id for entry_id, event in entries if event.get("address") == person.address]
+    if mine:
+        await session.exec(delete(InboxEntry).where(col(InboxEntry.id).in_(mine)))
+
+
 async def forget_person(session: AsyncSession, person: Person, now: datetime) -> None:
     """Erase everything personal about `person`, keeping anonymous aggregates."""
     case_ids = list(
@@ -206,6 +218,7 @@ async def forget_person(session: AsyncSession, person: Person, now: datetime) ->
         .values(text=None)
     )
     await _scrub_staff_messages(session, person.name)
+    await _discard_stored_events(session, person)
     for case in (
         await session.exec(select(Escalation).where(col(Escalation.id).in_(case_ids)))
     ).all():
