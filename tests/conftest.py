@@ -150,18 +150,9 @@ def bare_cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> object:
     return invoke
 
 
-async def _migrate(url: str) -> None:
-    """Bring the database at `url` to the current schema, as `db upgrade` does."""
-    engine = create_engine(url)
-    await migrate.upgrade(engine)
-    await engine.dispose()
-
-
 @pytest.fixture
-def cli(bare_cli: object, database_url: str, postgres_database_url: str | None) -> object:
-    """Run `servicecoach ARGS…` in-process against this test's migrated database."""
-    if postgres_database_url is None:
-        asyncio.run(_migrate(database_url))
+def cli(bare_cli: object, database: Database) -> object:
+    """Run `servicecoach ARGS…` in-process against this test's migrated, empty database."""
     return bare_cli
 
 
