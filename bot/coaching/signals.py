@@ -161,7 +161,8 @@ async def _watched(session: AsyncSession, *, now: datetime) -> list[_Watched]:
         col(Escalation.person_id) == Person.id, col(Escalation.status).in_(OPEN_STATUSES)
     )
     answered_lately = exists().where(
-        col(Response.person_id) == Person.id, Response.answered_at >= now - timedelta(days=days - 2)
+        col(Response.person_id) == Person.id,
+        col(Response.answered_at) >= now - timedelta(days=days - 2),
     )
     statement = (
         select(Person, Team)
