@@ -32,13 +32,18 @@ def people_read() -> Iterator[set[str]]:
         event.remove(Person, "load", loaded)
 
 
+async def team_of(session, first: str) -> tuple[Person, list[Person], Item]:
+    """A team of `first` and the BUSY learners, and the pack's first item."""
+    team = await add_team(session)
+    alone = await add_person(session, first, team=team)
+    others = [await add_person(session, name, team=team) for name in BUSY]
+    await add_pack(session)
+    return alone, others, (await session.exec(select(Item))).first()
+
+
 async def test_silence_check_reads_only_learners_without_a_recent_answer(database):
     async with database.sessions() as session:
-        team = await add_team(session)
-        quiet = await add_person(session, "quiet", team=team)
-        busy = [await add_person(session, name, team=team) for name in BUSY]
-        await add_pack(session)
-        item = (await session.exec(select(Item))).first()
+        quiet, busy, item = await team_of(session, "quiet")
         for day in range(5):
             moment = MONDAY_9AM + day * DAY
             for person in [quiet, *busy]:
@@ -68,12 +73,8 @@ async def test_silence_check_reads_only_learners_without_a_recent_answer(databas
 
 async def test_nudge_check_reads_only_learners_with_a_prompt_waiting_today(database):
     async with database.sessions() as session:
-        team = await add_team(session)
-        waiting = await add_person(session, "waiting", team=team)
-        # Their prompts of yesterday went unanswered (and unnudged): today is not about them.
-        yesterday = [await add_person(session, name, team=team) for name in BUSY]
-        await add_pack(session)
-        item = (await session.exec(select(Item))).first()
+        # The others' prompts of yesterday went unanswered (and unnudged): today is not theirs.
+        waiting, yesterday, item = await team_of(session, "waiting")
         for person in yesterday:
             await send(
                 session, person, kind="quiz", day=MONDAY_9AM.date(), sent_at=MONDAY_9AM, item=item
