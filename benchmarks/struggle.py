@@ -29,7 +29,7 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -181,6 +181,8 @@ class Figures:
     ever: set[str] = field(default_factory=set)
     seconds: float = 0.0
     statements: int = 0
+    by_phase: Counter[str] = field(default_factory=Counter)  # statements per phase of the day
+    seconds_by_phase: Counter[str] = field(default_factory=Counter)
     answers: int = 0
     reviews: int = 0
 
@@ -214,6 +216,29 @@ async def _set_up(
         return len(teams)
 
 
+class Phases:
+    """Which part of the engine runs now, to split statements and seconds by it."""
+
+    def __init__(self, figures: Figures) -> None:
+        self.figures = figures
+        self.now = "other"
+
+    def count(self, *_: object) -> None:
+        """A `before_cursor_execute` listener: one statement of the current phase."""
+        self.figures.statements += 1
+        self.figures.by_phase[self.now] += 1
+
+    async def run(self, phase: str, work: Awaitable[object]) -> object:
+        """Await `work` as `phase`."""
+        before, self.now = self.now, phase
+        started = time.perf_counter()
+        try:
+            return await work
+        finally:
+            self.figures.seconds_by_phase[phase] += time.perf_counter() - started
+            self.now = before
+
+
 class Simulation:
     """One cohort under one forgetting model, living through the weeks on the real engine."""
 
@@ -224,8 +249,10 @@ class Simulation:
         transport: ConsoleTransport,
         learners: list[SimLearner],
         model: Model,
+        phases: Phases,
     ) -> None:
         self.runtime = runtime
+        self.phases = phases
         self.transport = transport
         self.learners = {learner.address: learner for learner in learners}
         self.model = model
@@ -312,10 +339,10 @@ class Simulation:
         while self.agenda and self.agenda[0].at < until:
             planned = heapq.heappop(self.agenda)
             clock.set(max(clock.now(), planned.at))
-            await self.runtime.service.handle(planned.inbound)
+            await self.phases.run("answers", self.runtime.service.handle(planned.inbound))
             if not self.agenda or self.agenda[0].at >= planned.at + timedelta(minutes=30):
-                await self.runtime.dispatcher.drain()
-                await self.react(clock.now())
+                await self.phases.run("send", self.runtime.dispatcher.drain())
+                await self.phases.run("simulation", self.react(clock.now()))
         clock.set(max(clock.now(), until))
 
 
@@ -369,10 +396,8 @@ async def simulate(
         async with open_database(settings, upgrade=True) as database:
             figures.coaches = await _set_up(database, cohort, team_size, policy)
 
-            def count(*_: object) -> None:
-                figures.statements += 1
-
-            event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+            phases = Phases(figures)
+            event.listen(database.engine.sync_engine, "before_cursor_execute", phases.count)
             clock = SimulatedClock(START)
             transport = ConsoleTransport()
             runtime = build_runtime(
@@ -383,6 +408,7 @@ async def simulate(
                 transport=transport,
                 learners=cohort,
                 model=Model(MODELS[model_name], seed),
+                phases=phases,
             )
             ticks = [job for job in runtime.ticks() if job.job_id != "dispatch"]
             started = time.perf_counter()
@@ -393,9 +419,9 @@ async def simulate(
                     moment = midnight + timedelta(hours=hour)
                     await sim.run_until(moment)
                     for job in ticks:
-                        await job.tick()
-                    await runtime.dispatcher.drain()
-                    await sim.react(clock.now())
+                        await phases.run(job.job_id, job.tick())
+                    await phases.run("send", runtime.dispatcher.drain())
+                    await phases.run("simulation", sim.react(clock.now()))
                 await sim.run_until(midnight + timedelta(days=1))
                 if day.weekday() < 5:
                     figures.working_days += 1
@@ -429,6 +455,11 @@ def report(name: str, figures: Figures, cohort: list[SimLearner], learners_per_t
         f"({1000 * figures.seconds / per_day:.1f} ms and "
         f"{figures.statements / per_day:.0f} SQL statements per learner per working day)"
     )
+    split = ", ".join(
+        f"{phase} {n / per_day:.1f} / {1000 * figures.seconds_by_phase[phase] / per_day:.1f} ms"
+        for phase, n in figures.by_phase.most_common()
+    )
+    print(f"  per learner per working day, statements / ms by phase: {split}")
     for day in CHECK_DAYS:
         if day not in figures.flagged_at:
             print(f"  working day {day:2}: not reached")

@@ -142,10 +142,27 @@ class _Watched:
     policy: TeamPolicy
 
 
-async def _watched(session: AsyncSession) -> list[_Watched]:
-    """Active learners with the silence signal on and no open case, in one query."""
+async def _watched(session: AsyncSession, *, now: datetime) -> list[_Watched]:
+    """Active learners with the silence signal on, no open case and no recent answer.
+
+    A learner silent for `silent_days` delivered days has not answered since the
+    first of them, which ended `silent_days - 1` days ago or more: anyone who
+    answered in the last `silent_days - 2` days (a day's margin for time zones
+    and a send at midnight) is left in the database, one probe of the
+    (person, answered_at) index each, so the check reads only the learners it
+    may concern.
+    """
+    teams = (await session.exec(select(Team))).all()
+    watching = [policy_for(team) for team in teams] + [policy_for(None)]
+    days = min((p.silent_days for p in watching if p.signal_silence), default=None)
+    if days is None:
+        return []
     has_open_case = exists().where(
         col(Escalation.person_id) == Person.id, col(Escalation.status).in_(OPEN_STATUSES)
+    )
+    answered_lately = exists().where(
+        col(Response.person_id) == Person.id,
+        col(Response.answered_at) >= now - timedelta(days=days - 2),
     )
     statement = (
         select(Person, Team)
@@ -154,6 +171,7 @@ async def _watched(session: AsyncSession) -> list[_Watched]:
             Person.role == Role.LEARNER,
             Person.status == PersonStatus.ACTIVE,
             ~has_open_case,
+            ~answered_lately,
         )
         .order_by(col(Person.id))
     )
@@ -212,7 +230,7 @@ async def silence_tick(
     """
     now = clock.now()
     async with sessions() as session:
-        watched = await _watched(session)
+        watched = await _watched(session, now=now)
         counted = await _silent_days(session, watched=watched, now=now) if watched else {}
         silent = [
             (learner, days)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, exists, update
+from sqlalchemy import ColumnElement, bindparam, exists, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,6 +20,7 @@ from bot.coaching.policy import TeamPolicy
 from bot.coaching.review import due_by
 from bot.outbox.follow_ups import lessons_to_follow_up
 from bot.outbox.queue import Planned, queue_planned
+from storage.db import in_chunks
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -93,10 +94,16 @@ async def expire_past_days(session: AsyncSession, *, person_ids: Sequence[int], 
 
 @dataclass(frozen=True, slots=True)
 class LearnerDay:
-    """One learner's day to plan: who, their enrolment and team policy, the local date, when due."""
+    """One learner's day to plan: who, their enrolment and team policy, the local date, when due.
 
-    person: Person
-    enrolment: Enrolment
+    Plain values, not entities: a batch plans thousands of learners.
+    """
+
+    person_id: int
+    timezone: str
+    team_id: int | None
+    enrolment_id: int
+    finished: bool  # the enrolment records that its pack was finished
     policy: TeamPolicy
     day: date
     due_at: datetime
@@ -104,7 +111,7 @@ class LearnerDay:
     @property
     def reviews_until(self) -> datetime:
         """Reviews due before this are offered today: the end of the learner's local date."""
-        return due_by(self.day, self.person.timezone)
+        return due_by(self.day, self.timezone)
 
 
 # The first live lesson of the enrolment's pack not given to its learner (one probe of the
@@ -128,6 +135,14 @@ _FIRST_OPEN_LESSON = (
     .limit(1)
     .correlate(Enrolment)
     .scalar_subquery()
+)
+
+
+_FINISHED = (
+    update(Enrolment)
+    .where(col(Enrolment.id).in_(bindparam("enrolments", expanding=True)))
+    .values(finished_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -158,7 +173,7 @@ async def _due_reviews(
     session: AsyncSession, days: Sequence[LearnerDay]
 ) -> dict[int, list[tuple[datetime, Item]]]:
     """Each learner's live items due for review by the latest due time, most overdue first."""
-    people = [day.enrolment.person_id for day in days if day.policy.review_cap > 0]
+    people = [day.person_id for day in days if day.policy.review_cap > 0]
     if not people:
         return {}
     statement = (
@@ -185,7 +200,7 @@ def _day_rows(
 ) -> list[Planned]:
     """A learner's rows for the day: the next lesson, its quiz, due reviews, its reflection,
     then the follow-ups of earlier commitments."""
-    person_id, day = learner.enrolment.person_id, learner.day
+    person_id, day = learner.person_id, learner.day
 
     def planned(
         key: str, kind: DeliveryKind, *, lesson_id: int | None = None, item_id: int | None = None
@@ -234,23 +249,24 @@ async def plan_days(
     enrolment records when they finished. Any key already taken (another
     process planned the same learner) is an IntegrityError for the whole batch.
     """
-    next_up = await _next_lessons(session, [day.enrolment.id for day in days])
+    next_up = await _next_lessons(session, [day.enrolment_id for day in days])
     due = await _due_reviews(session, days)
     follow_ups = await lessons_to_follow_up(session, days)
     rows: list[Planned] = []
     added: dict[int, int] = {}
+    finished: list[int] = []
     for learner in days:
-        enrolment = learner.enrolment
         mine = _day_rows(
             learner,
-            next_up.get(enrolment.id),
-            due.get(enrolment.person_id, []),
-            follow_ups.get(enrolment.person_id, []),
+            next_up.get(learner.enrolment_id),
+            due.get(learner.person_id, []),
+            follow_ups.get(learner.person_id, []),
         )
-        if enrolment.id not in next_up and enrolment.finished_at is None:
-            enrolment.finished_at = now
-            session.add(enrolment)
+        if learner.enrolment_id not in next_up and not learner.finished:
+            finished.append(learner.enrolment_id)
         rows += mine
-        added[enrolment.person_id] = len(mine)
+        added[learner.person_id] = len(mine)
+    for chunk in in_chunks(finished):
+        await session.exec(_FINISHED, params={"enrolments": chunk, "at": now})
     await queue_planned(session, rows, now=now)
     return added

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import Row, UpdateBase, and_, bindparam, func
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -211,26 +212,38 @@ _RELEASE_UNSENT = (
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A batch's people by id, and its items and lessons held so `render` finds them."""
+    """A batch's people by id, its items and lessons held so `render` finds them, and where
+    the messages its edit rows change live (by the edited row's id), those already sent."""
 
     people: dict[int, Person]
     content: list[Item | Lesson | None]
+    edited: dict[int, dict[str, Any]]
+
+
+_EDITED = aliased(Delivery)
 
 
 async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
     """Load what a batch of rows needs in one query (the session only holds weak refs)."""
     statement = (
-        select(Person, Item, Lesson)
+        select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
+            Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
+        )
         .select_from(Delivery)
         .join(Person, col(Person.id) == Delivery.person_id)
         .outerjoin(Item, col(Item.id) == Delivery.item_id)
         .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
+        .outerjoin(
+            _EDITED,
+            and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
+        )
         .where(col(Delivery.id).in_([row.id for row in rows]))
     )
     found = (await session.exec(statement)).all()
     return _Loaded(
-        people={person.id: person for person, _, _ in found},
-        content=[loaded for _, item, lesson in found for loaded in (item, lesson)],
+        people={person.id: person for person, *_ in found},
+        content=[loaded for _, item, lesson, *_ in found for loaded in (item, lesson)],
+        edited={target: ref for *_, target, ref in found if ref is not None},
     )
 
 
@@ -309,6 +322,7 @@ class _Pump:
         self.claimed_ids: list[int] = []
         self.people: dict[int, Person] = {}
         self.content: list[Item | Lesson | None] = []  # held so `render` finds them
+        self.edited: dict[int, dict[str, Any]] = {}  # edited row id → where its message lives
         self.chats: dict[int, deque[Delivery]] = {}  # person id → their claimed rows, in order
         self.workers: set[asyncio.Task[None]] = set()
         self.crashed: list[BaseException] = []  # how workers that raised ended
@@ -631,6 +645,7 @@ class Dispatcher:
         loaded = await _load_for(pump.session, rows)
         pump.people.update(loaded.people)
         pump.content += loaded.content
+        pump.edited.update(loaded.edited)
         pump.claimed_ids += [row.id for row in rows]
 
     def _hand_over(self, pump: _Pump, row: Delivery) -> None:
@@ -656,7 +671,12 @@ class Dispatcher:
                 held = self._held.get(person_id)
                 try:
                     await self._dispatch(
-                        pump.session, row, pump.people[person_id], step, behind=behind
+                        pump.session,
+                        row,
+                        pump.people[person_id],
+                        step,
+                        behind=behind,
+                        edited=pump.edited.get(row.refers_to or 0),
                     )
                 except _Stopped:
                     return
@@ -707,8 +727,11 @@ class Dispatcher:
         result: DispatchResult,
         *,
         behind: tuple[datetime, str] | None = None,
+        edited: dict[str, Any] | None = None,
     ) -> None:
         """Send one claimed row and record its outcome; put it back when `behind` a retry.
+
+        `edited` is where the message an edit row changes lives, when read with the claim.
 
         `behind` is the retry of an earlier row of the chat put back in this pump:
         this row waits for it whatever the time, so the chat keeps its order even
@@ -722,7 +745,13 @@ class Dispatcher:
                     raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
                 outbound, transport = await self._prepare(session, row, person)
                 ref = await self._send(
-                    session, transport, person, outbound, row=row, in_flight=in_flight
+                    session,
+                    transport,
+                    person,
+                    outbound,
+                    row=row,
+                    in_flight=in_flight,
+                    edited=edited,
                 )
             except _TakenOver:
                 log.warning("delivery %s was cancelled or taken over; not sending it", row.id)
@@ -781,12 +810,17 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
 
-    async def _edited_ref(self, session: AsyncSession, row: Delivery) -> SentRef | None:
-        """Where the message an edit row replaces lives; None for a row that is not an edit."""
+    async def _edited_ref(
+        self, session: AsyncSession, row: Delivery, stored: dict[str, Any] | None
+    ) -> SentRef | None:
+        """Where the message an edit row replaces lives (`stored`, when read with the claim);
+        None for a row that is not an edit."""
         if row.kind != DeliveryKind.EDIT:
             return None
-        async with self._database:
-            stored = (await session.exec(_EDITED_REF, params={"target": row.refers_to})).first()
+        if stored is None:
+            async with self._database:
+                params = {"target": row.refers_to}
+                stored = (await session.exec(_EDITED_REF, params=params)).first()
         if stored is None:
             raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
         return SentRef.from_payload(stored)
@@ -847,6 +881,7 @@ class Dispatcher:
         *,
         row: Delivery,
         in_flight: AsyncExitStack,
+        edited: dict[str, Any] | None = None,
     ) -> SentRef:
         """Send once, as the recipient is now; raises `_Outcome` when the row is not sent.
 
@@ -855,7 +890,7 @@ class Dispatcher:
         the row back, due again after the platform's Retry-After or the next
         backoff step, and the batch goes on.
         """
-        edited = await self._edited_ref(session, row)
+        where = await self._edited_ref(session, row, edited)
         await self._pacers[person.platform].wait_turn(person.address, clock=self._clock)
         recipient = await self._renew_claim(session, row)
         if recipient is None:
@@ -870,9 +905,9 @@ class Dispatcher:
         try:
             started = time.perf_counter()
             try:
-                if edited is not None:
-                    await transport.edit(edited, outbound)
-                    return edited
+                if where is not None:
+                    await transport.edit(where, outbound)
+                    return where
                 return await transport.send(person.address, outbound)
             finally:
                 self._metrics.sent_in(person.platform, time.perf_counter() - started)

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.calendar import working_days_after
 from bot.coaching.policy import TeamPolicy
-from storage.models import Delivery, DeliveryKind, DeliveryStatus, Lesson, Person, Team
+from storage.models import Delivery, DeliveryKind, DeliveryStatus, Lesson, Team
 
 LOOK_BACK = timedelta(days=31)  # three working days and any run of holidays fit in a month
 
@@ -27,7 +27,10 @@ class Asked(Protocol):
     """A learner's day to plan: who, their team's policy and the local date."""
 
     @property
-    def person(self) -> Person: ...
+    def person_id(self) -> int: ...
+
+    @property
+    def team_id(self) -> int | None: ...
 
     @property
     def policy(self) -> TeamPolicy: ...
@@ -45,7 +48,7 @@ async def lessons_to_follow_up(
     """
     if not learners:
         return {}
-    days = {learner.person.id: learner for learner in learners}
+    days = {learner.person_id: learner for learner in learners}
     first = min(learner.day for learner in learners) - LOOK_BACK
     statement = (
         select(Lesson, col(Delivery.person_id), col(Delivery.local_date))
@@ -67,7 +70,7 @@ async def lessons_to_follow_up(
         learner = days[person_id]
         if sent_on is None or not learner.day - LOOK_BACK <= sent_on < learner.day:
             continue
-        team_id = learner.person.team_id
+        team_id = learner.team_id
         if team_id not in teams:
             teams[team_id] = await session.get(Team, team_id)
         days_after = learner.policy.follow_up_working_days

@@ -39,6 +39,7 @@ def nudge_text(count: int) -> str:
     return f"⏰ {count} of today's questions are still waiting for your answers."
 
 
+LOCAL_DAY = timedelta(hours=26)  # the longest local date (25 hours) and a margin
 _NUDGED = aliased(Delivery)
 _WAITING_PROMPTS = (  # built once: it runs every few minutes
     select(col(Delivery.local_date), col(Delivery.sent_at), Person, Team)
@@ -48,11 +49,13 @@ _WAITING_PROMPTS = (  # built once: it runs every few minutes
     .where(
         col(Delivery.kind).in_(PROMPT_KINDS),
         Delivery.status == DeliveryStatus.SENT,
-        col(Delivery.sent_at) >= bindparam("sent_since"),
-        # A prompt goes out on its own local day, so it was due at most a day before
-        # it was sent: this bound lets the (status, due_at) index skip every older row
-        # instead of reading all the outbox's history.
-        col(Delivery.due_at) >= bindparam("due_since"),
+        col(Delivery.sent_at) >= bindparam("since"),
+        col(Delivery.sent_at) <= bindparam("overdue"),
+        # Only today's prompts are nudged, and a prompt is due and sent on its own local
+        # day (at most 25 hours long): this bound lets the (status, due_at) index skip
+        # every earlier day's row instead of reading the outbox's history.
+        col(Delivery.due_at) >= bindparam("since"),
+        col(Delivery.due_at) <= bindparam("overdue"),
         col(Response.id).is_(None),
         col(Delivery.refers_to).is_(None),  # a copy (`today`) is answered as the first
         Person.role == Role.LEARNER,
@@ -69,8 +72,10 @@ async def nudge_tick(*, sessions: SessionFactory, clock: Clock) -> int:
     """Queue due nudges in one transaction; returns how many were queued."""
     now = clock.now()
     queued = 0
-    params = {"sent_since": now - timedelta(days=2), "due_since": now - timedelta(days=3)}
     async with sessions.begin() as session:
+        teams = (await session.exec(select(Team))).all()
+        soonest = min(policy_for(team).nudge_after_hours for team in [*teams, None])
+        params = {"since": now - LOCAL_DAY, "overdue": now - timedelta(hours=soonest)}
         rows = (await session.exec(_WAITING_PROMPTS, params=params)).all()
         waiting: dict[int, tuple[Person, Team | None, list[tuple[date | None, datetime | None]]]]
         waiting = {}

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -43,10 +44,14 @@ NOT_YET = "send time not reached"
 _PEOPLE = Person.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 _MARK = (
     update(_PEOPLE)
-    .where(_PEOPLE.c.id == bindparam("person"))
+    .where(_PEOPLE.c.id.in_(bindparam("people", expanding=True)))
     .values(next_plan_at=bindparam("at"))
     .execution_options(synchronize_session=False)
 )
+
+
+# Most learners share a few send times and zones: each instant is worked out once.
+_send_instant = lru_cache(maxsize=4096)(send_instant)
 
 
 @dataclass
@@ -213,11 +218,14 @@ async def _plan_batch(sessions: SessionFactory, person_ids: list[int], tick: _Ti
         done = await _planned_days(session, person_ids, (now - timedelta(days=2)).date())
     looks = dict.fromkeys(person_ids, NEVER)  # not learners to plan, until something changes
     due: list[tuple[_Learner, date, datetime]] = []
+    dates: dict[str, date] = {}  # time zone → its date now
     for learner in learners:
         if tick.progress is not None:
             tick.progress(1)
-        today = local_date(now, learner.timezone)
-        looks[learner.person_id] = send_instant(
+        if learner.timezone not in dates:
+            dates[learner.timezone] = local_date(now, learner.timezone)
+        today = dates[learner.timezone]
+        looks[learner.person_id] = _send_instant(
             today + timedelta(days=1), learner.send_time, learner.timezone
         )
         if (learner.person_id, today) in done:
@@ -225,14 +233,14 @@ async def _plan_batch(sessions: SessionFactory, person_ids: list[int], tick: _Ti
             continue
         reason = _not_today(learner, today, now, tick)
         if reason == NOT_YET:
-            looks[learner.person_id] = send_instant(today, learner.send_time, learner.timezone)
+            looks[learner.person_id] = _send_instant(today, learner.send_time, learner.timezone)
         if reason:
             result.skipped[reason] += 1
             continue
         due_at = (
             now
             if tick.now_for_everyone
-            else send_instant(today, learner.send_time, learner.timezone)
+            else _send_instant(today, learner.send_time, learner.timezone)
         )
         due.append((learner, today, due_at))
     if due:
@@ -246,9 +254,18 @@ async def _plan_batch(sessions: SessionFactory, person_ids: list[int], tick: _Ti
             else:
                 result.planned.append(learner.name)
                 result.rows += added
+    await _mark(sessions, looks)
+
+
+async def _mark(sessions: SessionFactory, looks: dict[int, datetime]) -> None:
+    """Set each person's next look, one statement per distinct time (most share a few)."""
+    by_time: dict[datetime, list[int]] = {}
+    for person_id, at in looks.items():
+        by_time.setdefault(at, []).append(person_id)
     async with sessions.begin() as session:
-        marks = [{"person": person_id, "at": at} for person_id, at in looks.items()]
-        await session.exec(_MARK, params=marks)
+        for at, people in by_time.items():
+            for chunk in in_chunks(people):
+                await session.exec(_MARK, params={"people": chunk, "at": at})
 
 
 def _not_today(learner: _Learner, today: date, now: datetime, tick: _Tick) -> str:
@@ -259,7 +276,7 @@ def _not_today(learner: _Learner, today: date, now: datetime, tick: _Tick) -> st
         return ""
     if not tick.teams.calendar(learner.team_id).is_working_day(today):
         return "not a working day"
-    if now < send_instant(today, learner.send_time, learner.timezone):
+    if now < _send_instant(today, learner.send_time, learner.timezone):
         return NOT_YET
     return ""
 
@@ -298,15 +315,18 @@ async def _plan_in(
     stopped or left since the tick's first read gets nothing.
     """
     statement = (
-        select(Person, Enrolment)
+        select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
+            Person.id,
+            Person.status,
+            Person.paused_until,
+            col(Enrolment.active),
+            col(Enrolment.finished_at).is_not(None),
+        )
         .join(Enrolment, col(Enrolment.person_id) == Person.id)
         .where(col(Enrolment.id).in_([learner.enrolment_id for learner, _, _ in due]))
         .with_for_update(of=Person)
     )
-    found = {
-        person.id: (person, enrolment)
-        for person, enrolment in (await session.exec(statement)).all()
-    }
+    found = {row[0]: row for row in (await session.exec(statement)).all()}
     outcomes: dict[int, int | str] = {}
     days: list[LearnerDay] = []
     by_date: dict[date, list[int]] = {}
@@ -314,18 +334,31 @@ async def _plan_in(
         if learner.person_id not in found:
             outcomes[learner.person_id] = "not enrolled in a pack"
             continue
-        person, enrolment = found[learner.person_id]
-        await resume_if_due(session, person=person, now=tick.now)
-        if person.status != PersonStatus.ACTIVE:
-            outcomes[person.id] = str(person.status)
-        elif is_paused(person, today):
-            outcomes[person.id] = "paused"
-        elif not enrolment.active:
-            outcomes[person.id] = "not enrolled in a pack"
+        _, status, paused_until, active, finished = found[learner.person_id]
+        if paused_until is not None and today >= paused_until:  # the pause is over: resume
+            person = await session.get_one(Person, learner.person_id)
+            await resume_if_due(session, person=person, now=tick.now)
+            paused_until = person.paused_until
+        if status != PersonStatus.ACTIVE:
+            outcomes[learner.person_id] = str(status)
+        elif paused_until is not None and today < paused_until:
+            outcomes[learner.person_id] = "paused"
+        elif not active:
+            outcomes[learner.person_id] = "not enrolled in a pack"
         else:
-            by_date.setdefault(today, []).append(person.id)
-            policy = tick.teams.policy(learner.team_id)
-            days.append(LearnerDay(person, enrolment, policy, today, due_at))
+            by_date.setdefault(today, []).append(learner.person_id)
+            days.append(
+                LearnerDay(
+                    person_id=learner.person_id,
+                    timezone=learner.timezone,
+                    team_id=learner.team_id,
+                    enrolment_id=learner.enrolment_id,
+                    finished=finished,
+                    policy=tick.teams.policy(learner.team_id),
+                    day=today,
+                    due_at=due_at,
+                )
+            )
     for today, people in by_date.items():
         await expire_past_days(session, person_ids=people, today=today)
     outcomes.update(await plan_days(session, days, now=tick.now))

@@ -104,9 +104,10 @@ def _values(
     message: Outbound | PromptState,
     now: datetime,
     due_at: datetime | None = None,
+    payload: dict[str, Any] | None = None,
     **links: Any,
 ) -> dict[str, Any]:
-    """The column values of one new pending row."""
+    """The column values of one new pending row (`payload`: the message's, when built already)."""
     fan_out = kind in DAY_KINDS and links.get("refers_to") is None
     return {
         "person_id": person_id,
@@ -117,7 +118,7 @@ def _values(
         "attempts": 0,
         "due_at": due_at or now,
         "created_at": now,
-        "payload": payload_for(kind, message),
+        "payload": payload_for(kind, message) if payload is None else payload,
         "local_date": None,
         "lesson_id": None,
         "item_id": None,
@@ -234,17 +235,20 @@ async def queue_missing(
 
 async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, now: datetime) -> int:
     """Insert a learner's day in one statement (a taken key is an IntegrityError); how many."""
+    fresh = PromptState()
+    payloads = {kind: payload_for(kind, fresh) for kind in {row.kind for row in planned}}
     rows = [
         _values(
             person_id=row.person_id,
             key=row.key,
             kind=row.kind,
-            message=PromptState(),
+            message=fresh,
             now=now,
             due_at=row.due_at,
             local_date=row.local_date,
             lesson_id=row.lesson_id,
             item_id=row.item_id,
+            payload=payloads[row.kind],  # the same for every new row of a kind: built once
         )
         for row in planned
     ]
