@@ -122,13 +122,16 @@ def fresh_database(database: str, *, folder: Path, label: str, server_url: str) 
 
 
 @contextmanager
-def checkout(ref: str, *, folder: Path) -> Iterator[Path]:
-    """The code at `ref`: a directory as it is, else a git ref in a temporary worktree."""
+def checkout(ref: str, *, folder: Path, repo: Path = HERE) -> Iterator[Path]:
+    """The code at `ref`: a directory as it is, else a git ref of `repo` in a temporary worktree.
+
+    The worktree is made under `folder` and removed (with its git record) afterwards.
+    """
     if Path(ref).is_dir():
         yield Path(ref).resolve()
         return
     tree = folder / "before"
-    git = ["git", "-C", str(HERE)]
+    git = ["git", "-C", str(repo)]
     subprocess.run([*git, "worktree", "add", "--detach", "--quiet", str(tree), ref], check=True)
     try:
         yield tree
