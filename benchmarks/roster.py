@@ -1,11 +1,13 @@
-"""Roster import at scale: `servicecoach roster import` of N rows, wall time and peak RSS.
+"""Roster import at scale: `servicecoach roster import` of N rows, wall time, CPU and peak RSS.
 
-Run with `python -m benchmarks.roster [--rows 50000] [--pack] [--postgres URL]`. The CSV
-has N learners on 20 teams (console addresses). Each import runs as a user runs it, as a
-subprocess on a fresh database created with `db upgrade` (and, with `--pack`, the
-starter pack loaded, so every learner is also enrolled and welcomed): first with the
-code in `--before` (default /work/main, the baseline), then with this checkout's code,
-on SQLite and, with `--postgres`, on a scratch database `bench_roster` of that server.
+Run with `python -m benchmarks.roster [--rows 50000] [--pack] [--before REF] [--postgres URL]`.
+The CSV has N learners on 20 teams (console addresses). Each import runs as a user runs
+it, as a subprocess on a fresh database created with `db upgrade` (and, with `--pack`,
+the starter pack loaded, so every learner is also enrolled and welcomed), on SQLite and,
+with `--postgres`, on a scratch database `bench_roster` of that server. With `--before`
+(a git ref such as `main`, checked out into a temporary worktree of this repository, or
+a directory holding a checkout) the baseline's code imports first, then this checkout's,
+in the same run; both use this interpreter and its installed packages.
 Targets (issue 16): 50,000 rows in under 10 s and 150 MB.
 """
 
@@ -15,10 +17,14 @@ import argparse
 import asyncio
 import csv
 import os
+import platform
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,39 +121,89 @@ def fresh_database(database: str, *, folder: Path, label: str, server_url: str) 
     return asyncio.run(_recreate(server_url))
 
 
+@contextmanager
+def checkout(ref: str, *, folder: Path, repo: Path = HERE) -> Iterator[Path]:
+    """The code at `ref`: a directory as it is, else a git ref of `repo` in a temporary worktree.
+
+    The worktree is made under `folder` and removed (with its git record) afterwards.
+    """
+    if Path(ref).is_dir():
+        yield Path(ref).resolve()
+        return
+    tree = folder / "before"
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "worktree", "add", "--detach", "--quiet", str(tree), ref], check=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def machine() -> str:
+    """What the figures were measured on: CPU, cores, load, Python and SQLite versions."""
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or platform.machine(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.machine()
+    )
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} cores, load average {load}; Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def report(database: str, label: str, code: Path, run: Run) -> None:
+    """One import's figures on one line."""
+    print(
+        f"  {database:<10} {label:<6} {run.seconds:6.1f} s (CPU {run.cpu_seconds:5.1f} s)"
+        f"  {run.peak_mb:5.0f} MB  ({code}: {run.outcome})"
+    )
+
+
 def main() -> None:
-    """Print wall time and peak RSS of the import, before and after, on each database."""
+    """Print wall time, CPU and peak RSS of the import, before and after, on each database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--pack", action="store_true", help="load the starter pack first")
-    parser.add_argument("--before", type=Path, default=Path("/work/main"))
+    parser.add_argument("--before", help="baseline: a git ref (e.g. main) or a checkout's path")
     parser.add_argument("--postgres", help="a server URL, e.g. postgresql+asyncpg://u:p@host/db")
     args = parser.parse_args()
-    codes = [("before", args.before.resolve()), ("after", HERE)]
     setup = f"starter pack loaded ({STARTER_PACK})" if args.pack else "no pack loaded"
     print(f"roster import of {args.rows:,} rows, {setup}; targets under 10 s and 150 MB")
-    print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  machine: {machine()}")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         roster = folder / "staff.csv"
         write_roster(roster, args.rows)
-        for database in ["SQLite"] + ["PostgreSQL"] * bool(args.postgres):
-            runs: dict[str, Run] = {}
-            for label, code in codes:
-                url = fresh_database(
-                    database, folder=folder, label=label, server_url=args.postgres or ""
-                )
-                runs[label] = run = import_once(roster, code=code, database_url=url, pack=args.pack)
-                print(
-                    f"  {database:<10} {label:<6} {run.seconds:6.1f} s"
-                    f" (CPU {run.cpu_seconds:5.1f} s)  {run.peak_mb:5.0f} MB"
-                    f"  ({code}: {run.outcome})"
-                )
-            before, after = runs["before"], runs["after"]
-            print(
-                f"  {database:<10} after/before: {after.seconds / before.seconds:.0%} of the time, "
-                f"{after.peak_mb / before.peak_mb:.0%} of the memory"
-            )
+        with ExitStack() as stack:
+            codes: list[tuple[str, Path]] = []
+            if args.before:
+                codes.append(("before", stack.enter_context(checkout(args.before, folder=folder))))
+            codes.append(("after", HERE))
+            for database in ["SQLite"] + ["PostgreSQL"] * bool(args.postgres):
+                runs: dict[str, Run] = {}
+                for label, code in codes:
+                    url = fresh_database(
+                        database, folder=folder, label=label, server_url=args.postgres or ""
+                    )
+                    runs[label] = import_once(roster, code=code, database_url=url, pack=args.pack)
+                    report(database, label, code, runs[label])
+                if "before" in runs:
+                    before_run, after = runs["before"], runs["after"]
+                    print(
+                        f"  {database:<10} after/before: {after.seconds / before_run.seconds:.0%}"
+                        f" of the time, {after.cpu_seconds / before_run.cpu_seconds:.0%} of the"
+                        f" CPU, {after.peak_mb / before_run.peak_mb:.0%} of the memory"
+                    )
+    print(f"  load average afterwards {os.getloadavg()[0]:.1f}")
     if args.postgres:
         asyncio.run(_recreate(args.postgres, create=False))
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from bot.messages import Choice, Outbound, OutboundKind
-from bot.outbox.queue import queue, queue_once
+from bot.messages import Choice, Outbound, OutboundKind, pages
+from bot.outbox.queue import paged, queue, queue_once, text_message
 from bot.outbox.render import RenderError, render
+from content.limits import MESSAGE_CHARS
 from storage import migrate
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryKind
@@ -55,6 +56,21 @@ async def test_a_queued_message_is_stored_as_the_outbound_it_sends(database):
     expected = Outbound(OutboundKind.ESCALATION, "Case #3", (Choice("claim:3", "Claim"),))
     assert Outbound.from_payload(row.payload, delivery_id=None) == expected
     assert sent.delivery_id == row.id and sent.text == "Case #3"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Welcome, *Ada*!",
+        "line\n" * (MESSAGE_CHARS // 5),  # exactly the limit
+        "line\n" * (MESSAGE_CHARS // 5) + "x",  # one over
+        "&" * (MESSAGE_CHARS // 2),  # short, but over the limit once escaped
+    ],
+)
+def test_a_plain_text_is_stored_in_the_parts_every_platform_can_take(text: str):
+    parts = [part for _, part in paged("k", DeliveryKind.NOTICE, text)]
+    assert parts == pages(text_message(DeliveryKind.NOTICE, text))
+    assert (len(parts) > 1) == (len(text) + 4 * text.count("&") > MESSAGE_CHARS)
 
 
 @pytest.mark.parametrize(

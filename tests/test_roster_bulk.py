@@ -65,7 +65,7 @@ async def test_a_large_roster_is_written_chunk_by_chunk_with_one_progress_update
     async with database.sessions() as session:
         people = {p.name: p for p in (await session.exec(select(Person))).all()}
         teams = {t.id: t.name for t in (await session.exec(select(Team))).all()}
-        enrolled = set((await session.exec(select(Enrolment.person_id))).all())
+        enrolments = (await session.exec(select(Enrolment))).all()
         welcomed = set(
             (await session.exec(select(Delivery.person_id).where(Delivery.kind == "notice"))).all()
         )
@@ -80,7 +80,8 @@ async def test_a_large_roster_is_written_chunk_by_chunk_with_one_progress_update
     assert (invited.status, invited.platform) == (PersonStatus.PENDING, "telegram")
     assert (invited.name, invited.invite_code) in summary.invites
     learners = {p.id for p in people.values() if p.role == "learner"}
-    assert enrolled == learners
+    assert {e.person_id for e in enrolments} == learners
+    assert {(e.pack_id, e.active, e.started_at) for e in enrolments} == {("care", True, NOW)}
     assert welcomed == {p.id for p in people.values() if p.id in learners and p.platform_id}
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, literal, true, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +26,8 @@ from storage.models import (
 )
 
 WELCOME_KEY = "welcome"
+_ENROLMENT_COLUMNS = ("person_id", "pack_id", "active", "started_at")
+_STARTED_AT = Enrolment.__table__.c.started_at  # type: ignore[attr-defined]  # not declared
 _PAUSE_EXAMPLE_AHEAD = timedelta(days=30)
 
 
@@ -183,13 +185,13 @@ async def enrol_many(
             .where(held, col(Enrolment.pack_id) == pack_id, col(Enrolment.active).is_(False))
             .values(active=True)
         )
-    rows = [
-        {"person_id": person_id, "pack_id": pack_id, "active": True, "started_at": now}
-        for person_id in ids
-    ]
-    if rows:
-        taken = insert_unless_taken(session, Enrolment, unique=("person_id", "pack_id"))
-        await session.exec(taken, params=rows)
+    taken = insert_unless_taken(session, Enrolment, unique=("person_id", "pack_id"))
+    for chunk in in_chunks(ids):
+        # Rows made from the people's ids in the database: the shared values are bound once.
+        learners_in_chunk = select(
+            col(Person.id), literal(pack_id), true(), literal(now, _STARTED_AT.type)
+        ).where(col(Person.id).in_(chunk))
+        await session.exec(taken.from_select(_ENROLMENT_COLUMNS, learners_in_chunk))
     reachable = [person for person in learners if person.status == PersonStatus.ACTIVE]
     welcomed = set() if new else await _welcomed(session, [person.id for person in reachable])
     await queue_missing(

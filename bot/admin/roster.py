@@ -37,6 +37,11 @@ _PLATFORM_ID = {
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _LANGUAGE = re.compile(r"[a-z]{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_AT = {column: at for at, column in enumerate(COLUMNS)}
+_LIMITED = [(_AT[column], column, limit) for column, limit in FIELD_CHARS.items()]
+# The usual spellings, one shared string each (a row keeps them until it is written).
+_PLATFORM_NAMES = {name: name for name in PLATFORMS}
+_ROLE_NAMES = {name: name for name in ROLES}
 
 
 class RosterInvalid(Exception):
@@ -179,6 +184,7 @@ def _validated(path: Path, problems: list[str], *, unique: bool) -> Iterator[Ros
         records = _records(path, stream)
         header_line, header = next(records, (1, []))
         columns = _check_header(path, header_line, header)
+        places = [columns.index(column) if column in columns else -1 for column in COLUMNS]
         seen = _Seen() if unique else None
         for count, (line, cells) in enumerate(records, start=1):
             if count > MAX_ROWS:
@@ -188,7 +194,7 @@ def _validated(path: Path, problems: list[str], *, unique: bool) -> Iterator[Ros
                     f"{path}:{line}: expected {len(columns)} fields, found {len(cells)}"
                 )
                 continue
-            row, row_problems = _validate(line, dict(zip(columns, cells, strict=True)))
+            row, row_problems = _validate(line, [cells[at] if at >= 0 else "" for at in places])
             problems.extend(f"{path}:{line}: {message}" for message in row_problems)
             repeated = seen.repeated(row) if seen is not None and row is not None else None
             if repeated is not None:
@@ -230,8 +236,9 @@ def _records(path: Path, stream: TextIO) -> Iterator[tuple[int, list[str]]]:
         except UnicodeDecodeError:
             raise RosterInvalid([f"{path}: changed while it was read; import it again"]) from None
         start, previous = previous + 1, reader.line_num
-        if any(cell.strip() for cell in cells):
-            yield start, [cell.strip() for cell in cells]
+        stripped = [cell.strip() for cell in cells]
+        if any(stripped):
+            yield start, stripped
 
 
 def _check_header(path: Path, line: int, header: list[str]) -> list[str]:
@@ -261,55 +268,52 @@ def _twice(names: list[str]) -> list[str]:
     return sorted({name for name in names if names.count(name) > 1})
 
 
-def _validate(line: int, cells: dict[str, str]) -> tuple[RosterRow | None, list[str]]:
-    """Check one row's cells; return the row (or None) and its problems."""
-    value = {column: cells.get(column, "") for column in COLUMNS}
+def _validate(line: int, values: list[str]) -> tuple[RosterRow | None, list[str]]:
+    """Check one row's cells, in `COLUMNS` order; return the row (or None) and its problems."""
     problems = [
         f"{column} is longer than {limit} characters"
-        for column, limit in FIELD_CHARS.items()
-        if len(value[column]) > limit
+        for at, column, limit in _LIMITED
+        if len(values[at]) > limit
     ]
-    if _CONTROL.search("".join(value.values())):  # one search per row; per cell if it fails
+    if _CONTROL.search("".join(values)):  # one search per row; per cell if it fails
         problems += [
             f"{column} contains control characters"
-            for column in COLUMNS
-            if _CONTROL.search(value[column])
+            for column, value in zip(COLUMNS, values, strict=True)
+            if _CONTROL.search(value)
         ]
     if problems:
         return None, problems
-    for column in REQUIRED_COLUMNS:
-        if not value[column]:
-            problems.append(f"{column} is empty")
-    email = value["email"].lower() or None
+    name, email_cell, platform_cell, platform_id, team, role_cell, timezone, time, language = values
+    problems += [f"{column} is empty" for column in REQUIRED_COLUMNS if not values[_AT[column]]]
+    email = email_cell.lower() or None
     if email is not None and not _EMAIL.fullmatch(email):
-        problems.append(f"email {value['email']!r} is not an email address")
-    platform, platform_id = value["platform"].lower(), value["platform_id"] or None
-    problems += _platform_problems(platform, platform_id, email)
-    role = value["role"].lower() or None
+        problems.append(f"email {email_cell!r} is not an email address")
+    platform = _PLATFORM_NAMES.get(platform_cell) or platform_cell.lower()
+    problems += _platform_problems(platform, platform_id or None, email)
+    role = _ROLE_NAMES.get(role_cell) or role_cell.lower() or None
     if role is not None and role not in ROLES:
-        problems.append(f"unknown role {value['role']!r} (use {', '.join(ROLES)})")
-    timezone = value["timezone"] or None
-    if timezone is not None and timezone not in timezone_names():
+        problems.append(f"unknown role {role_cell!r} (use {', '.join(ROLES)})")
+    if timezone and timezone not in timezone_names():
         problems.append(f"unknown timezone {timezone!r} (use an IANA name such as Europe/London)")
-    send_time = parse_time_of_day(value["send_time"]) if value["send_time"] else None
-    if value["send_time"] and send_time is None:
-        problems.append(f"send_time {value['send_time']!r} is not a time of day as HH:MM")
-    language = value["language"].lower() or None
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        problems.append(f"language {value['language']!r} is not a two-letter code such as en")
+    send_time = parse_time_of_day(time) if time else None
+    if time and send_time is None:
+        problems.append(f"send_time {time!r} is not a time of day as HH:MM")
+    language = language.lower()
+    if language and not _LANGUAGE.fullmatch(language):
+        problems.append(f"language {values[_AT['language']]!r} is not a two-letter code such as en")
     if problems:
         return None, problems
     row = RosterRow(
         line=line,
-        name=value["name"],
-        team=value["team"],
+        name=name,
+        team=team,
         platform=platform or None,
-        platform_id=platform_id,
+        platform_id=platform_id or None,
         email=email,
         role=role,
-        timezone=timezone,
+        timezone=timezone or None,
         send_time=send_time,
-        language=language,
+        language=language or None,
     )
     return row, []
 

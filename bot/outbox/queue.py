@@ -18,8 +18,9 @@ from sqlalchemy import func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.messages import Choice, Outbound, OutboundKind, Spans, pages
+from bot.messages import Choice, Outbound, OutboundKind, Spans, pages, spans_length
 from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
+from content.limits import MESSAGE_CHARS
 from storage.db import insert_unless_taken
 from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus
 
@@ -89,6 +90,8 @@ def paged(
 
     Buttons go with the last part, so they come after everything they are about.
     """
+    if isinstance(text, str) and not choices and spans_length((text,)) <= MESSAGE_CHARS:
+        return [(key, Outbound(OUTBOUND_KIND[kind], text))]  # one part: what `pages` gives
     parts = pages(text_message(kind, text, choices))
     return [
         (key if number == 1 else f"{key}:{number}", part)
