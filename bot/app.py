@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.admin.roster_import import PersonDefaults
+from bot.admin.roster_import import EmailLookup, PersonDefaults
 from bot.clock import Clock, SystemClock
 from bot.coaching.escalation import sla_tick
 from bot.coaching.people import handles_cases
@@ -37,8 +37,6 @@ from bot.outbox.sent import sent_message
 from bot.scheduler import TickJob, TickScheduler, build_scheduler
 from bot.transports import InboundSink, Transport, TransportDown
 from bot.transports.console import ConsoleTransport, print_styled
-from bot.transports.slack import SlackTransport, slash_help
-from bot.transports.telegram import TelegramTransport
 from bot.web import ServesWeb, WebServer
 from storage import migrate
 from storage.db import (
@@ -151,10 +149,13 @@ def build_transports(
     """The chat platforms this process sends on, by platform name, from the settings.
 
     The console is always there (it prints through `write`); each chat platform
-    adds its transport here when its settings are given.
+    adds its transport here when its settings are given. A platform's module is
+    imported only then: its client library costs every command a second of start-up.
     """
     transports: dict[str, Transport] = {"console": ConsoleTransport(write=write)}
     if settings.slack_bot_token:
+        from bot.transports.slack import SlackTransport, slash_help
+
         transports["slack"] = SlackTransport(
             token=settings.slack_bot_token,
             api_base_url=settings.slack_api_base_url,
@@ -165,6 +166,8 @@ def build_transports(
             help_text=slash_help(learner_commands.HELP.format(example="2026-12-01")),
         )
     if settings.telegram_bot_token:
+        from bot.transports.telegram import TelegramTransport
+
         transports["telegram"] = TelegramTransport(
             token=settings.telegram_bot_token,
             base_url=settings.telegram_api_base_url,
@@ -173,6 +176,16 @@ def build_transports(
             send_rate=settings.telegram_send_rate,
         )
     return transports
+
+
+def slack_email_lookup(transports: Mapping[str, Transport]) -> EmailLookup | None:
+    """Slack's lookup of a person by email, when Slack is among `transports`."""
+    if "slack" not in transports:
+        return None
+    from bot.transports.slack import SlackTransport
+
+    slack = transports["slack"]
+    return slack.user_by_email if isinstance(slack, SlackTransport) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +296,17 @@ def build_runtime(
         transports=transports,
         person_defaults=PersonDefaults(settings.default_timezone, settings.default_send_time),
     )
-    for transport in transports.values():
-        if isinstance(transport, SlackTransport):
-            transport.home = partial(home_card, sessions=database.sessions, clock=clock)
-        if isinstance(transport, TelegramTransport):
-            transport.sent_messages = partial(sent_message, sessions=database.sessions)
-            transport.coaches = partial(handles_cases, sessions=database.sessions)
+    if "slack" in transports:
+        from bot.transports.slack import SlackTransport
+
+        if isinstance(slack := transports["slack"], SlackTransport):
+            slack.home = partial(home_card, sessions=database.sessions, clock=clock)
+    if "telegram" in transports:
+        from bot.transports.telegram import TelegramTransport
+
+        if isinstance(telegram := transports["telegram"], TelegramTransport):
+            telegram.sent_messages = partial(sent_message, sessions=database.sessions)
+            telegram.coaches = partial(handles_cases, sessions=database.sessions)
     return Runtime(database, clock, transports, dispatcher, service, admin_addresses, metrics)
 
 

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.errors import UserError
 from bot.transports import TransportDown
-from bot.transports.telegram import TelegramTransport
 
 T = TypeVar("T")
 
@@ -38,6 +37,8 @@ def telegram_bot_name(config: Settings) -> str | None:
     """The Telegram bot's username (`getMe`) when a bot is configured; a bad token is one line."""
     if not config.telegram_bot_token:
         return None
+    from bot.transports.telegram import TelegramTransport  # only when a bot is set: start-up
+
     transport = TelegramTransport(
         token=config.telegram_bot_token, base_url=config.telegram_api_base_url
     )

@@ -12,13 +12,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bot.admin.roster import COLUMNS, Roster, RosterInvalid, parse_roster
 from bot.admin.roster_import import ImportSummary, PersonDefaults, import_roster
-from bot.app import build_transports, open_database
+from bot.app import build_transports, open_database, slack_email_lookup
 from bot.clock import SystemClock
 from bot.commands.common import run, settings, telegram_bot_name
 from bot.config import Settings
 from bot.errors import UserError
 from bot.transports import TransportError
-from bot.transports.slack import SlackTransport
 
 roster_app = typer.Typer(help="Import people and teams from a CSV roster.", no_args_is_help=True)
 
@@ -55,8 +54,7 @@ def import_command(
     except RosterInvalid as invalid:
         _fail(file, invalid)
 
-    slack = build_transports(config, write=None).get("slack")
-    lookup = slack.user_by_email if isinstance(slack, SlackTransport) else None
+    lookup = slack_email_lookup(build_transports(config, write=None))
 
     async def _go(rows: Roster, progress: Callable[[int], object]) -> ImportSummary:
         async with open_database(config) as database, database.sessions.begin() as session:
