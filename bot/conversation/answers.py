@@ -30,12 +30,7 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
-from bot.coaching.struggle import (
-    NEW_ITEM_COUNTS,
-    count_outcome,
-    expected_for_new,
-    expected_for_review,
-)
+from bot.coaching.struggle import NEW_ITEM_COUNTS, expected_for_new, expected_for_review
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
@@ -105,10 +100,10 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
     review = delivery.kind == DeliveryKind.REVIEW
     if review and state is not None:
         expectation = await expected_for_review(
-            session, item=item, state=state, now=now, policy=turn.policy
+            session, turn.work.calibration, item=item, state=state, now=now, policy=turn.policy
         )
     else:
-        expectation = expected_for_new(session, item=item, counts=prompt.counts)
+        expectation = expected_for_new(turn.work.calibration, item=item, counts=prompt.counts)
     response = Response(
         person_id=person.id,
         item_id=item.id,
@@ -154,7 +149,7 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         now=now,
         admin_addresses=turn.admin_addresses,
     )
-    count_outcome(session, expectation, correct=grade.correct)
+    turn.work.calibration.count(expectation, correct=grade.correct)
     return response
 
 

@@ -49,6 +49,7 @@ from bot.conversation.reflections import (
     store_reflection,
 )
 from bot.conversation.turn import Turn
+from bot.conversation.unit_of_work import UnitOfWork
 from bot.messages import (
     Answer,
     Blocked,
@@ -246,14 +247,16 @@ class InboundRouter:
     async def _handle_together(self, batch: list[_Waiting]) -> list[_Outcome | None]:
         """The events of `batch` in one transaction; None for one processed before."""
         outcomes: list[_Outcome | None] = []
+        work = UnitOfWork()
         async with self._sessions() as session, session.begin():
             for waiting in batch:
                 try:
                     outcomes.append(
-                        await self._handle_in(session, waiting.entry_id, waiting.inbound)
+                        await self._handle_in(session, work, waiting.entry_id, waiting.inbound)
                     )
                 except _Duplicate:
                     outcomes.append(None)  # its take changed nothing: the rest go on
+            await work.finish(session)
         return outcomes
 
     async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
@@ -271,17 +274,22 @@ class InboundRouter:
 
     async def _handle_once(self, entry_id: int, inbound: Inbound) -> _Outcome:
         """One attempt in one transaction that takes the event out of the inbox as it commits."""
+        work = UnitOfWork()
         async with self._sessions() as session, session.begin():
-            return await self._handle_in(session, entry_id, inbound)
+            outcome = await self._handle_in(session, work, entry_id, inbound)
+            await work.finish(session)
+            return outcome
 
-    async def _handle_in(self, session: AsyncSession, entry_id: int, inbound: Inbound) -> _Outcome:
+    async def _handle_in(
+        self, session: AsyncSession, work: UnitOfWork, entry_id: int, inbound: Inbound
+    ) -> _Outcome:
         """Take the event out of the inbox and handle it in the caller's transaction."""
         queued_before = queued_count(session)
-        outcome = await self._handle_taken(session, entry_id, inbound)
+        outcome = await self._handle_taken(session, work, entry_id, inbound)
         return replace(outcome, queued=outcome.queued - queued_before)
 
     async def _handle_taken(
-        self, session: AsyncSession, entry_id: int, inbound: Inbound
+        self, session: AsyncSession, work: UnitOfWork, entry_id: int, inbound: Inbound
     ) -> _Outcome:
         """`_handle_in` itself; its queued count is the session's so far."""
         now = self._clock.now()
@@ -307,6 +315,7 @@ class InboundRouter:
             policy=policy_for(team),
             admin_addresses=self._admin_addresses,
             interaction=inbound.interaction if platform in self._transports else None,
+            work=work,
         )
         if join is not None:
             turn.respond(joining.ALREADY_JOINED)
