@@ -188,3 +188,13 @@ async def test_a_single_answer_that_rolls_back_writes_no_counts(database, monkey
     router._clock.advance(timedelta(minutes=1))
     assert await router.replay() == 1
     assert list((await calibration_counts(database)).values()) == [(1, 1)]
+
+
+async def test_answers_arriving_together_share_their_statements(database):
+    router, prompts = await learners_with_open_quizzes(database, 20)
+    with counted(database) as seen:
+        await asyncio.gather(*(router.handle(press(p, d, "c1")) for p, d in prompts))
+    assert await stored_answers(database) == 20
+    # Stored together and handled together: who sent them, their prompts and their struggle
+    # evidence are read once per batch, not once per answer.
+    assert seen["statements"] <= 20 * 6

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, case, cast, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
@@ -419,3 +419,106 @@ async def scored_evidence(
             evidence = Evidence(answers, correct, float(expected), float(variance))
             return Scored(window, evidence, misses)
         since = window.since  # in a cool-down: count again from the resolution
+
+
+@dataclass(slots=True)
+class RunningEvidence:
+    """A learner's evidence in their full window, kept up to date as a batch's answers come in."""
+
+    since: datetime
+    window: Window
+    evidence: Evidence
+    misses: dict[int, int]  # wrong answers by item
+
+    def add(self, *, item_id: int, correct: bool, expected: float) -> None:
+        """Count one more graded answer in the window."""
+        self.evidence = Evidence(
+            self.evidence.answers + 1,
+            self.evidence.correct + int(correct),
+            self.evidence.expected + expected,
+            self.evidence.variance + expected * (1 - expected),
+        )
+        if not correct:
+            self.misses[item_id] = self.misses.get(item_id, 0) + 1
+
+    def scored(self, item_id: int) -> Scored:
+        """What `scored_evidence` would read now for an answer to `item_id`."""
+        return Scored(self.window, self.evidence, self.misses.get(item_id, 0))
+
+
+async def window_starts(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> datetime:
+    """The start of the learner's full window at `now` (before any cool-down)."""
+    _, _, since = await _calendar_and_start(session, person=person, policy=policy, now=now)
+    return since
+
+
+async def running_evidence(
+    session: AsyncSession, learners: list[tuple[Person, TeamPolicy]], *, now: datetime
+) -> dict[int, RunningEvidence]:
+    """The evidence of several learners at `now`, in two queries; none for one in a cool-down.
+
+    A learner in a cool-down is left out: their answers count from the
+    resolution, which `scored_evidence` reads on its own.
+    """
+    starts: dict[int, tuple[Person, TeamPolicy, WorkCalendar, date, datetime]] = {}
+    for person, policy in learners:
+        calendar, today, since = await _calendar_and_start(
+            session, person=person, policy=policy, now=now
+        )
+        starts[person.id] = (person, policy, calendar, today, since)
+    if not starts:
+        return {}
+    resolved_statement = (
+        select(Escalation.person_id, func.max(Escalation.resolved_at))
+        .where(
+            col(Escalation.person_id).in_(starts), Escalation.status == EscalationStatus.RESOLVED
+        )
+        .group_by(col(Escalation.person_id))
+    )
+    resolved = dict((await session.exec(resolved_statement)).all())
+    running: dict[int, RunningEvidence] = {}
+    for person_id, (person, policy, calendar, today, since) in starts.items():
+        window = _window(
+            calendar,
+            person=person,
+            policy=policy,
+            since=since,
+            today=today,
+            resolved=resolved.get(person_id),
+        )
+        if not window.cooling:
+            running[person_id] = RunningEvidence(since, window, Evidence(), {})
+    if not running:
+        return running
+    sums = (
+        select(  # type: ignore[call-overload]  # seven columns
+            col(Response.person_id),
+            col(Response.item_id),
+            *_SUMS,
+            func.coalesce(func.sum(case((col(Response.correct), 0), else_=1)), 0),
+        )
+        .where(
+            or_(
+                *(
+                    (col(Response.person_id) == person_id) & (col(Response.answered_at) >= r.since)
+                    for person_id, r in running.items()
+                )
+            )
+        )
+        .group_by(col(Response.person_id), col(Response.item_id))
+    )
+    for person_id, item_id, answers, correct, expected, variance, misses in (
+        await session.exec(sums)
+    ).all():
+        learner = running[person_id]
+        learner.evidence = Evidence(
+            learner.evidence.answers + answers,
+            learner.evidence.correct + correct,
+            learner.evidence.expected + float(expected),
+            learner.evidence.variance + float(variance),
+        )
+        if misses:
+            learner.misses[item_id] = misses
+    return running
