@@ -45,12 +45,6 @@ def event_of(entry: InboxEntry) -> Inbound:
     return _KINDS[entry.kind].validate_python(entry.event)
 
 
-async def store(session: AsyncSession, inbound: Inbound, *, now: datetime) -> int:
-    """Add the event to the inbox (in the caller's transaction); its entry id."""
-    [entry_id] = await store_all(session, [inbound], now=now)
-    return entry_id
-
-
 async def store_all(session: AsyncSession, inbounds: list[Inbound], *, now: datetime) -> list[int]:
     """Add the events to the inbox in one statement (in the caller's transaction); their ids.
 
