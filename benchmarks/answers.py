@@ -6,8 +6,9 @@ for 90 days (bulk inserted), and has today's quiz prompts sent and open. Answers
 (button presses through `InboundRouter.handle`, as `run` wires it: the dispatcher
 is only woken) arrive at a steady rate, each in its own task; the figures are the
 latency of each `handle` (p50, p99, max), the process's CPU time per answer
-(comparable on a busy machine, where the wall-clock rate is not), and how many
-answers were stored against how many were sent (they must be equal).
+(comparable on a busy machine, where the wall-clock rate is not), the SQL
+statements and commits per answer, and how many answers were stored against
+how many were sent (they must be equal).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from benchmarks.bench_support import (
     bulk_insert,
@@ -122,6 +123,17 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
             latencies.append(time.perf_counter() - started)
 
         tasks = []
+        seen = {"statements": 0, "commits": 0}
+
+        def statement(*_: object) -> None:
+            seen["statements"] += 1
+
+        def commit(*_: object) -> None:
+            seen["commits"] += 1
+
+        engine = database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
         started, cpu = time.perf_counter(), time.process_time()
         for n in range(total):
             wait = started + n / args.rate - time.perf_counter()
@@ -130,6 +142,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
             tasks.append(asyncio.create_task(answer(n)))
         await asyncio.gather(*tasks)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
         async with database.sessions() as session:
             stored = (
                 await session.execute(
@@ -143,6 +157,8 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
             "stored": stored,
             "rate": total / elapsed,
             "cpu": cpu / total * 1000,
+            "statements": seen["statements"] / total,
+            "commits": seen["commits"] / total,
             "p50": statistics.median(ordered) * 1000,
             "p99": ordered[int(len(ordered) * 0.99) - 1] * 1000,
             "max": ordered[-1] * 1000,
@@ -162,7 +178,8 @@ def main() -> None:
     print(
         f"{database}, {args.learners} learners, {HISTORY_DAYS} days of history: "
         f"{f['sent']:.0f} answers at {f['rate']:.0f}/s; p50 {f['p50']:.1f} ms, "
-        f"p99 {f['p99']:.1f} ms, max {f['max']:.0f} ms; {f['cpu']:.1f} ms CPU per answer; "
+        f"p99 {f['p99']:.1f} ms, max {f['max']:.0f} ms; {f['cpu']:.1f} ms CPU, "
+        f"{f['statements']:.1f} SQL statements and {f['commits']:.2f} commits per answer; "
         f"stored {f['stored']:.0f} of {f['sent']:.0f} ({f['raised']:.0f} raised an error)"
     )
 

@@ -145,3 +145,56 @@ async def test_answers_processed_together_are_calibrated_as_if_one_by_one(databa
     ]
     assert expected == pytest.approx(sorted(one_by_one, reverse=True))
     assert (counts.answers, counts.correct) == (12, 12)
+
+
+async def calibration_counts(database) -> dict[str, tuple[int, int]]:
+    """(answers, correct) of each calibration row, by scope."""
+    async with database.sessions() as session:
+        rows = (await session.exec(select(Calibration))).all()
+    return {row.scope: (row.answers, row.correct) for row in rows}
+
+
+async def test_a_batch_that_rolls_back_counts_only_the_answers_then_kept(database, monkeypatch):
+    router, prompts = await learners_with_open_quizzes(database, 10)
+    failing_press = f"press-{prompts[-1][1].id}"  # the last answer fails: the batch rolls back
+    route = router_module.InboundRouter._route
+
+    async def failing(self, turn, inbound):
+        await route(self, turn, inbound)
+        if inbound.event_id == failing_press:
+            raise RuntimeError("the database went away after grading this one")
+
+    monkeypatch.setattr(router_module.InboundRouter, "_route", failing)
+    picks = ["c1", "c2"] * 5  # five right, five wrong
+    presses = [press(p, d, pick) for (p, d), pick in zip(prompts, picks, strict=True)]
+    await asyncio.gather(*(router.handle(answer) for answer in presses))
+    assert await stored_answers(database) == 9
+    # The nine kept answers are counted once each; the rolled-back ones and the failed one not.
+    assert list((await calibration_counts(database)).values()) == [(9, 5)]
+
+
+async def test_a_single_answer_that_rolls_back_writes_no_counts(database, monkeypatch):
+    router, [(ada, prompt)] = await learners_with_open_quizzes(database, 1)
+    route = router_module.InboundRouter._route
+
+    async def failing(self, turn, inbound):
+        await route(self, turn, inbound)
+        raise RuntimeError("the database went away after grading")
+
+    monkeypatch.setattr(router_module.InboundRouter, "_route", failing)
+    await router.handle(press(ada, prompt, "c1"))
+    assert await calibration_counts(database) == {}
+    monkeypatch.setattr(router_module.InboundRouter, "_route", route)
+    router._clock.advance(timedelta(minutes=1))
+    assert await router.replay() == 1
+    assert list((await calibration_counts(database)).values()) == [(1, 1)]
+
+
+async def test_answers_arriving_together_share_their_statements(database):
+    router, prompts = await learners_with_open_quizzes(database, 20)
+    with counted(database) as seen:
+        await asyncio.gather(*(router.handle(press(p, d, "c1")) for p, d in prompts))
+    assert await stored_answers(database) == 20
+    # Stored together and handled together: who sent them, their prompts and their struggle
+    # evidence are read once per batch, not once per answer.
+    assert seen["statements"] <= 20 * 6

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import SessionFactory
@@ -68,6 +68,33 @@ async def person_and_team_at(
     params = {"platform": platform, "address": platform_id}
     row = (await session.exec(_PERSON_AND_TEAM, params=params)).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+async def people_and_teams_at(
+    session: AsyncSession, addresses: Sequence[str]
+) -> dict[str, tuple[Person, Team | None]]:
+    """The people at these addresses with their teams, in one query; strangers left out."""
+    by_platform: dict[str, set[str]] = {}
+    for address in addresses:
+        platform, platform_id = split_address(address)
+        by_platform.setdefault(platform, set()).add(platform_id)
+    if not by_platform:
+        return {}
+    statement = (
+        select(Person, Team)
+        .outerjoin(Team, col(Team.id) == Person.team_id)
+        .where(
+            or_(
+                *(
+                    (col(Person.platform) == platform) & col(Person.platform_id).in_(ids)
+                    for platform, ids in by_platform.items()
+                )
+            )
+        )
+    )
+    return {
+        person.address: (person, team) for person, team in (await session.exec(statement)).all()
+    }
 
 
 async def team_of(session: AsyncSession, person: Person) -> Team | None:

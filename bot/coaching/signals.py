@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, coaches_for, open_case, open_case_of
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import scored_evidence
+from bot.coaching.struggle import Scored, scored_evidence
 from storage.db import SessionFactory
 from storage.models import (
     GRADED_DAY_KINDS,
@@ -50,16 +50,22 @@ WEEK = timedelta(days=7)
 
 
 async def answer_signal(
-    session: AsyncSession, *, person: Person, response: Response, policy: TeamPolicy
+    session: AsyncSession,
+    *,
+    person: Person,
+    response: Response,
+    policy: TeamPolicy,
+    scored: Scored | None = None,
 ) -> tuple[str, str] | None:
     """The first signal this answer raises, as (signal name, reason in coach words), or None.
 
     Both look only at the scored window (docs/struggle.md): the last
     `struggle_days` working days, or since the last resolved case in its cool-down.
+    `scored` is that window's evidence with this answer in it, when the caller has it.
     """
     if not (policy.signal_repeat_miss or policy.signal_score):
         return None
-    scored = await scored_evidence(
+    scored = scored or await scored_evidence(
         session, person=person, policy=policy, now=response.answered_at, item_id=response.item_id
     )
     repeated = not response.correct and scored.misses >= policy.repeat_miss_count
@@ -109,13 +115,16 @@ async def after_answer(
     policy: TeamPolicy,
     now: datetime,
     admin_addresses: Sequence[str] = (),
+    scored: Scored | None = None,
 ) -> Escalation | None:
     """Evaluate the answer signals and open (or add to) the learner's case.
 
     Past the coaches' weekly limit no case opens; the learner is listed in the
     coaches' digest by strength of evidence instead (`outbox/digest.py`).
     """
-    raised = await answer_signal(session, person=person, response=response, policy=policy)
+    raised = await answer_signal(
+        session, person=person, response=response, policy=policy, scored=scored
+    )
     if raised is None:
         return None
     signal, reason = raised

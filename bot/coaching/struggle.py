@@ -2,8 +2,8 @@
 
 Each graded answer stores what was expected of it (`Response.expected`),
 calibrated on the pack's observed outcomes (`Calibration` counts, kept
-incrementally: one read per answer, and the counts of a transaction's answers
-written in one statement as it commits):
+incrementally: the answers handled in one transaction add theirs to its
+`PendingCounts`, which the transaction writes in one statement before it commits):
 
 * a new lesson item: the item's observed share correct, shrunk towards the
   pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
@@ -22,16 +22,15 @@ chance explains.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, case, cast, event, func, literal
+from sqlalchemy import String, bindparam, case, cast, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
@@ -95,21 +94,21 @@ NEW_ITEM_COUNTS = (
 
 
 def expected_for_new(
-    session: AsyncSession, *, item: Item, counts: tuple[int, int, int, int]
+    pending: PendingCounts, *, item: Item, counts: tuple[int, int, int, int]
 ) -> Expectation:
     """The chance a typical learner gets this new lesson item right.
 
-    `counts` are the item's `NEW_ITEM_COUNTS`, read with the item; answers of
-    this transaction not yet written are added here.
+    `counts` are the item's `NEW_ITEM_COUNTS`, read with the item; the answers
+    of this transaction not yet written (`pending`) are added here.
     """
     scope = f"{NEW_PREFIX}{item.id}"
     pack_answers, pack_correct, answers, correct = counts
-    for (pack_id, counted_scope), pending in _pending(session).items():
+    for (pack_id, counted_scope), added in pending.rows.items():
         if pack_id == item.pack_id and counted_scope.startswith(NEW_PREFIX):
-            pack_answers += pending.answers
-            pack_correct += pending.correct
+            pack_answers += added.answers
+            pack_correct += added.correct
             if counted_scope == scope:
-                answers, correct = answers + pending.answers, correct + pending.correct
+                answers, correct = answers + added.answers, correct + added.correct
     pack_share = shrunk_share(correct=pack_correct, answers=pack_answers, prior=PACK_SHARE_START)
     value = shrunk_share(correct=correct, answers=answers, prior=pack_share)
     return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)
@@ -121,43 +120,67 @@ def recalibrated(predicted: float, *, correct: float, expected: float, floor: fl
     return min(max(predicted * ratio, floor), CEILING)
 
 
+_BUCKET = select(Calibration.correct, Calibration.predicted).where(  # built once
+    Calibration.pack_id == bindparam("pack_id"), Calibration.scope == bindparam("scope")
+)
+
+
 async def expected_for_review(
-    session: AsyncSession, *, item: Item, state: ReviewState, now: datetime, policy: TeamPolicy
+    session: AsyncSession,
+    pending: PendingCounts,
+    *,
+    item: Item,
+    state: ReviewState,
+    now: datetime,
+    policy: TeamPolicy,
 ) -> Expectation:
-    """`g + (1 − g)·R` for a review of `item` at `now`, recalibrated on the pack's reviews."""
+    """`g + (1 − g)·R` for a review of `item` at `now`, recalibrated on the pack's reviews.
+
+    The bucket's stored counts are read once per transaction (`pending` keeps
+    them); this transaction's own unwritten answers are added to them.
+    """
     floor = guess_floor(item)
     recall = retrievability(policy, state, now)
     predicted = floor + (1 - floor) * recall
     scope = f"review:{min(int(recall * R_BUCKETS), R_BUCKETS - 1)}"
-    counts = (
-        await session.exec(
-            select(Calibration.correct, Calibration.predicted).where(
-                Calibration.pack_id == item.pack_id, Calibration.scope == scope
-            )
-        )
-    ).first()
-    correct, expected = counts if counts is not None else (0, 0.0)
-    if (pending := _pending(session).get((item.pack_id, scope))) is not None:
-        correct, expected = correct + pending.correct, expected + pending.predicted
+    key = (item.pack_id, scope)
+    if key not in pending.stored:
+        params = {"pack_id": item.pack_id, "scope": scope}
+        pending.stored[key] = (await session.exec(_BUCKET, params=params)).first() or (0, 0.0)
+    correct, expected = pending.stored[key]
+    if (added := pending.rows.get(key)) is not None:
+        correct, expected = correct + added.correct, expected + added.predicted
     value = recalibrated(predicted, correct=correct, expected=expected, floor=floor)
     return Expectation(value, item.pack_id, scope, predicted)
 
 
-_PENDING = "calibration_pending"  # session.info key: counts written as the session commits
-
-
 @dataclass(slots=True)
 class _Counts:
-    """Outcomes added to one calibration row by this session's answers, not yet written."""
+    """Outcomes added to one calibration row by a transaction's answers, not yet written."""
 
     answers: int = 0
     correct: int = 0
     predicted: float = 0.0
 
 
-def _pending(session: AsyncSession | Session) -> dict[tuple[str, str], _Counts]:
-    """This session's unwritten calibration counts by (pack id, scope)."""
-    return session.info.setdefault(_PENDING, {})
+@dataclass(slots=True)
+class PendingCounts:
+    """The calibration outcomes of the answers handled in one transaction, until it writes them.
+
+    The router's unit of work owns one per transaction and calls `write_counts`
+    just before committing; a transaction that rolls back drops it, so nothing
+    of its answers is counted. `stored` caches review buckets read meanwhile.
+    """
+
+    rows: dict[tuple[str, str], _Counts] = field(default_factory=dict)
+    stored: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+
+    def count(self, expectation: Expectation, *, correct: bool) -> None:
+        """Add one answer's outcome; later answers of the transaction read it included."""
+        counts = self.rows.setdefault((expectation.pack_id, expectation.scope), _Counts())
+        counts.answers += 1
+        counts.correct += int(correct)
+        counts.predicted += expectation.predicted
 
 
 @lru_cache(maxsize=2)
@@ -181,39 +204,21 @@ def _count_statement(dialect: str) -> Any:
     )
 
 
-def count_outcome(session: AsyncSession, expectation: Expectation, *, correct: bool) -> None:
-    """Add one answer's outcome to its calibration counts, written as the session commits.
-
-    Later answers in the same transaction read the counts with it included.
-    """
-    counts = _pending(session).setdefault((expectation.pack_id, expectation.scope), _Counts())
-    counts.answers += 1
-    counts.correct += int(correct)
-    counts.predicted += expectation.predicted
-
-
-@event.listens_for(Session, "before_commit")
-def _write_counts(session: Session) -> None:
-    """Write the session's calibration counts in one statement, just before it commits.
+async def write_counts(session: AsyncSession, pending: PendingCounts) -> None:
+    """Write a transaction's calibration counts in one statement, as its last step before commit.
 
     The rows are locked only from here to the commit, and always in the same
     order, so transactions answering the same questions never deadlock on them.
     """
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
+    if not pending.rows:
         return
     rows = [
         {"pack_id": pack_id, "scope": scope, **asdict(counts)}
-        for (pack_id, scope), counts in sorted(pending.items())
+        for (pack_id, scope), counts in sorted(pending.rows.items())
     ]
-    connection = session.connection()
-    connection.execute(_count_statement(connection.dialect.name), rows)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_counts(session: Session) -> None:
-    """Counts of answers rolled back are not written."""
-    session.info.pop(_PENDING, None)
+    dialect = session.get_bind().dialect.name
+    await session.exec(_count_statement(dialect), params=rows)
+    pending.rows.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,3 +419,106 @@ async def scored_evidence(
             evidence = Evidence(answers, correct, float(expected), float(variance))
             return Scored(window, evidence, misses)
         since = window.since  # in a cool-down: count again from the resolution
+
+
+@dataclass(slots=True)
+class RunningEvidence:
+    """A learner's evidence in their full window, kept up to date as a batch's answers come in."""
+
+    since: datetime
+    window: Window
+    evidence: Evidence
+    misses: dict[int, int]  # wrong answers by item
+
+    def add(self, *, item_id: int, correct: bool, expected: float) -> None:
+        """Count one more graded answer in the window."""
+        self.evidence = Evidence(
+            self.evidence.answers + 1,
+            self.evidence.correct + int(correct),
+            self.evidence.expected + expected,
+            self.evidence.variance + expected * (1 - expected),
+        )
+        if not correct:
+            self.misses[item_id] = self.misses.get(item_id, 0) + 1
+
+    def scored(self, item_id: int) -> Scored:
+        """What `scored_evidence` would read now for an answer to `item_id`."""
+        return Scored(self.window, self.evidence, self.misses.get(item_id, 0))
+
+
+async def window_starts(
+    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
+) -> datetime:
+    """The start of the learner's full window at `now` (before any cool-down)."""
+    _, _, since = await _calendar_and_start(session, person=person, policy=policy, now=now)
+    return since
+
+
+async def running_evidence(
+    session: AsyncSession, learners: list[tuple[Person, TeamPolicy]], *, now: datetime
+) -> dict[int, RunningEvidence]:
+    """The evidence of several learners at `now`, in two queries; none for one in a cool-down.
+
+    A learner in a cool-down is left out: their answers count from the
+    resolution, which `scored_evidence` reads on its own.
+    """
+    starts: dict[int, tuple[Person, TeamPolicy, WorkCalendar, date, datetime]] = {}
+    for person, policy in learners:
+        calendar, today, since = await _calendar_and_start(
+            session, person=person, policy=policy, now=now
+        )
+        starts[person.id] = (person, policy, calendar, today, since)
+    if not starts:
+        return {}
+    resolved_statement = (
+        select(Escalation.person_id, func.max(Escalation.resolved_at))
+        .where(
+            col(Escalation.person_id).in_(starts), Escalation.status == EscalationStatus.RESOLVED
+        )
+        .group_by(col(Escalation.person_id))
+    )
+    resolved = dict((await session.exec(resolved_statement)).all())
+    running: dict[int, RunningEvidence] = {}
+    for person_id, (person, policy, calendar, today, since) in starts.items():
+        window = _window(
+            calendar,
+            person=person,
+            policy=policy,
+            since=since,
+            today=today,
+            resolved=resolved.get(person_id),
+        )
+        if not window.cooling:
+            running[person_id] = RunningEvidence(since, window, Evidence(), {})
+    if not running:
+        return running
+    sums = (
+        select(  # type: ignore[call-overload]  # seven columns
+            col(Response.person_id),
+            col(Response.item_id),
+            *_SUMS,
+            func.coalesce(func.sum(case((col(Response.correct), 0), else_=1)), 0),
+        )
+        .where(
+            or_(
+                *(
+                    (col(Response.person_id) == person_id) & (col(Response.answered_at) >= r.since)
+                    for person_id, r in running.items()
+                )
+            )
+        )
+        .group_by(col(Response.person_id), col(Response.item_id))
+    )
+    for person_id, item_id, answers, correct, expected, variance, misses in (
+        await session.exec(sums)
+    ).all():
+        learner = running[person_id]
+        learner.evidence = Evidence(
+            learner.evidence.answers + answers,
+            learner.evidence.correct + correct,
+            learner.evidence.expected + float(expected),
+            learner.evidence.variance + float(variance),
+        )
+        if misses:
+            learner.misses[item_id] = misses
+    return running

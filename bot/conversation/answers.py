@@ -30,12 +30,7 @@ from bot.coaching.grading import (
 from bot.coaching.people import local_today
 from bot.coaching.review import apply_review
 from bot.coaching.signals import after_answer
-from bot.coaching.struggle import (
-    NEW_ITEM_COUNTS,
-    count_outcome,
-    expected_for_new,
-    expected_for_review,
-)
+from bot.coaching.struggle import NEW_ITEM_COUNTS, expected_for_new, expected_for_review
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
@@ -98,17 +93,22 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
 
 
 async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade) -> Response:
-    """Store the graded answer with its expectation, update FSRS, queue the feedback."""
-    session, person, now = turn.session, turn.person, turn.now
-    item, state = prompt.item, prompt.state
+    """Store the graded answer with its expectation, update FSRS, queue the feedback.
+
+    The rows are flushed with the transaction's other writes (or by the next
+    query): the struggle evidence comes from the unit of work when it was read ahead.
+    """
+    session, person, now, work = turn.session, turn.person, turn.now, turn.work
+    item = prompt.item
+    state = work.review_states.get((person.id, item.id), prompt.state)  # answered in this batch
     late = delivery.local_date is not None and delivery.local_date < local_today(person, now)
     review = delivery.kind == DeliveryKind.REVIEW
     if review and state is not None:
         expectation = await expected_for_review(
-            session, item=item, state=state, now=now, policy=turn.policy
+            session, work.calibration, item=item, state=state, now=now, policy=turn.policy
         )
     else:
-        expectation = expected_for_new(session, item=item, counts=prompt.counts)
+        expectation = expected_for_new(work.calibration, item=item, counts=prompt.counts)
     response = Response(
         person_id=person.id,
         item_id=item.id,
@@ -121,7 +121,8 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         answered_at=now,
     )
     session.add(response)
-    apply_review(
+    work.answered.add(delivery.id)
+    work.review_states[(person.id, item.id)] = apply_review(
         session,
         state=state,
         person_id=person.id,
@@ -145,7 +146,15 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
             kind=OutboundKind.QUIZ, sections=(*question.sections, (verdict(grade),))
         )
         queue_edit(session, delivery, answered, why="answered", now=now)
-    await session.flush()
+    scored = await work.graded(
+        session,
+        person=person,
+        policy=turn.policy,
+        now=now,
+        item_id=item.id,
+        correct=grade.correct,
+        expected=expectation.value,
+    )
     await after_answer(
         session,
         person=person,
@@ -153,8 +162,9 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         policy=turn.policy,
         now=now,
         admin_addresses=turn.admin_addresses,
+        scored=scored,
     )
-    count_outcome(session, expectation, correct=grade.correct)
+    work.calibration.count(expectation, correct=grade.correct)
     return response
 
 
@@ -180,7 +190,7 @@ class PromptRow:
 
 
 _LATER = aliased(Delivery)
-_PROMPT_STATE = (  # built once: every button press and typed answer runs it
+_PROMPTS_STATE = (
     select(  # type: ignore[call-overload]  # nine columns
         Delivery,
         exists().where(col(Response.delivery_id) == Delivery.id),
@@ -199,17 +209,28 @@ _PROMPT_STATE = (  # built once: every button press and typed answer runs it
         ReviewState,
         and_(col(ReviewState.item_id) == Item.id, col(ReviewState.person_id) == Delivery.person_id),
     )
-    .where(Delivery.id == bindparam("delivery_id"))
 )
+# Built once: every button press and typed answer runs it.
+_PROMPT_STATE = _PROMPTS_STATE.where(Delivery.id == bindparam("delivery_id"))
+
+
+def _prompt_row(row: Any) -> PromptRow:
+    """A row of `_PROMPT_STATE` as a `PromptRow`."""
+    delivery, answered, closed, item, state, *counts = row
+    return PromptRow(delivery, answered, closed, item, state, tuple(counts))
 
 
 async def load_prompt(session: AsyncSession, delivery_id: int) -> PromptRow | None:
     """The delivery (into the session) with its prompt's state, in one query; None if unknown."""
     row = (await session.exec(_PROMPT_STATE, params={"delivery_id": delivery_id})).first()
-    if row is None:
-        return None
-    delivery, answered, closed, item, state, *counts = row
-    return PromptRow(delivery, answered, closed, item, state, tuple(counts))
+    return _prompt_row(row) if row is not None else None
+
+
+async def load_prompts(session: AsyncSession, delivery_ids: list[int]) -> dict[int, PromptRow]:
+    """`load_prompt` for several deliveries in one query, by delivery id; unknown ones left out."""
+    statement = _PROMPTS_STATE.where(col(Delivery.id).in_(delivery_ids))
+    rows = (await session.exec(statement)).all()
+    return {prompt.delivery.id: prompt for prompt in map(_prompt_row, rows)}
 
 
 async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -> _Prompt | None:
@@ -221,7 +242,7 @@ async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -
     """
     row = loaded if loaded is not None and loaded.delivery is delivery else None
     row = row or await load_prompt(turn.session, delivery.id)
-    if row is not None and row.answered:
+    if row is not None and (row.answered or delivery.id in turn.work.answered):
         turn.respond(ALREADY_ANSWERED)
     elif row is not None and row.closed:
         turn.respond(CLOSED)

@@ -29,7 +29,9 @@ _KINDS: dict[str, TypeAdapter[Inbound]] = {
     for kind in (Answer, PollAnswer, Text, Command, CoachAction, Join, Blocked)
 }
 _TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-_STORE = insert(_TABLE).returning(_TABLE.c.id)
+# The event comes back with its id: on SQLite, asking the ids in parameter order instead
+# would insert one row per statement.
+_STORE = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event)
 
 
 def _stored(inbound: Inbound) -> dict[str, object]:
@@ -43,16 +45,29 @@ def event_of(entry: InboxEntry) -> Inbound:
     return _KINDS[entry.kind].validate_python(entry.event)
 
 
-async def store(session: AsyncSession, inbound: Inbound, *, now: datetime) -> int:
-    """Add the event to the inbox (in the caller's transaction); its entry id."""
-    params = {**_stored(inbound), "received_at": now, "attempts": 0}
-    return (await session.exec(_STORE, params=params)).scalar_one()
+async def store_all(session: AsyncSession, inbounds: list[Inbound], *, now: datetime) -> list[int]:
+    """Add the events to the inbox in one statement (in the caller's transaction); their ids.
+
+    The events must differ in address or event id.
+    """
+    params = [{**_stored(inbound), "received_at": now, "attempts": 0} for inbound in inbounds]
+    rows = (await session.exec(_STORE, params=params)).all()
+    ids = {(event["address"], event["event_id"]): entry_id for entry_id, event in rows}
+    return [ids[inbound.address, inbound.event_id] for inbound in inbounds]
 
 
 async def take(session: AsyncSession, entry_id: int) -> bool:
     """Remove the entry in the handling transaction; False if it was handled already."""
     statement = delete(InboxEntry).where(col(InboxEntry.id) == entry_id)
     return bool((await session.exec(statement)).rowcount)
+
+
+async def take_all(session: AsyncSession, entry_ids: list[int]) -> set[int]:
+    """`take` for several entries in one statement; the ids taken (not handled already)."""
+    statement = (
+        delete(InboxEntry).where(col(InboxEntry.id).in_(entry_ids)).returning(col(InboxEntry.id))
+    )
+    return set((await session.exec(statement)).scalars().all())
 
 
 async def failed(sessions: SessionFactory, entry_id: int, error: str) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,14 +32,16 @@ from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.pauses import mark_unreachable
-from bot.coaching.people import person_and_team_at, split_address
+from bot.coaching.people import people_and_teams_at, person_and_team_at, split_address
 from bot.coaching.policy import policy_for
+from bot.coaching.struggle import running_evidence
 from bot.conversation import coach_commands, inbox, joining, learner_commands, onboarding
 from bot.conversation.answers import (
     DONE,
     answer_button,
     answer_typed,
     load_prompt,
+    load_prompts,
     open_typed_prompt,
 )
 from bot.conversation.reflections import (
@@ -49,6 +51,7 @@ from bot.conversation.reflections import (
     store_reflection,
 )
 from bot.conversation.turn import Turn
+from bot.conversation.unit_of_work import UnitOfWork
 from bot.messages import (
     Answer,
     Blocked,
@@ -64,7 +67,7 @@ from bot.messages import (
 )
 from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
-from storage.db import SessionFactory, retried_on_lost_connection
+from storage.db import SessionFactory, insert_unless_taken, retried_on_lost_connection
 from storage.models import (
     PACK_KINDS,
     PROMPT_KINDS,
@@ -89,7 +92,15 @@ WORKING = 8  # events stored or processed at once: below the connection pool's s
 BATCH = 50  # waiting events processed in one transaction at most
 
 
-_MARK_PROCESSED = insert(ProcessedEvent)  # built once; the values come as parameters
+_SEEN = (col(ProcessedEvent.platform), col(ProcessedEvent.event_id))
+
+
+@dataclass(frozen=True, slots=True)
+class _Arriving:
+    """An event to store, and the future its `handle` call awaits: its entry id, None if seen."""
+
+    inbound: Inbound
+    stored: asyncio.Future[int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +113,7 @@ class _Waiting:
 
 
 class _Duplicate(Exception):
-    """The event id was processed before."""
+    """The event was processed meanwhile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,7 @@ class InboundRouter:
         # SQLite has one writer: a second event at once would only wait in its busy loop.
         sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self._working = asyncio.Semaphore(1 if sqlite else WORKING)
+        self._arriving: deque[_Arriving] = deque()
         self._waiting: deque[_Waiting] = deque()
         self._transports = dict(transports or {})
         self._defaults = person_defaults or PersonDefaults(
@@ -155,17 +167,17 @@ class InboundRouter:
         by a lost database connection are done again at once.
         """
         inbound = without_nul(inbound)
-        try:
-            async with self._working:
-                entry_id = await retried_on_lost_connection(
-                    partial(self._store, inbound),
-                    what=f"storing event {inbound.event_id}",
-                    sleep=self._clock.sleep,
-                )
-        except _Duplicate:
+        loop = asyncio.get_running_loop()
+        arriving = _Arriving(inbound, loop.create_future())
+        self._arriving.append(arriving)
+        async with self._working:
+            if not arriving.stored.done():  # else a batch stored meanwhile held it
+                await self._store_arriving()
+        entry_id = await arriving.stored
+        if entry_id is None:
             log.info("event %s from %s already processed", inbound.event_id, inbound.address)
             return
-        done = asyncio.get_running_loop().create_future()
+        done = loop.create_future()
         self._waiting.append(_Waiting(entry_id, inbound, done))
         async with self._working:
             if not done.done():  # else a batch taken meanwhile held it
@@ -178,17 +190,50 @@ class InboundRouter:
             sessions=self._sessions, now=self._clock.now(), handle=self._process
         )
 
-    async def _store(self, inbound: Inbound) -> int:
-        """Record the event id as seen and store the event, in one short transaction."""
+    async def _store_arriving(self) -> None:
+        """Store up to `BATCH` arriving events in one short transaction, in arrival order.
+
+        A failure reaches each of their `handle` calls, as if each had been stored alone.
+        """
+        batch = [self._arriving.popleft() for _ in range(min(BATCH, len(self._arriving)))]
+        if not batch:
+            return
+        try:
+            entry_ids = await retried_on_lost_connection(
+                partial(self._store, [arriving.inbound for arriving in batch]),
+                what=f"storing {len(batch)} event(s) from {batch[0].inbound.address}",
+                sleep=self._clock.sleep,
+            )
+        except Exception as exc:
+            for arriving in batch:
+                arriving.stored.set_exception(exc)
+            return
+        for arriving, entry_id in zip(batch, entry_ids, strict=True):
+            arriving.stored.set_result(entry_id)
+
+    async def _store(self, inbounds: list[Inbound]) -> list[int | None]:
+        """Record the event ids as seen and store the events new to us; None for one seen before.
+
+        A second delivery of a seen event id (even within `inbounds`) is left out
+        by the unique key, without an error that would spoil the others.
+        """
         now = self._clock.now()
-        platform, _ = split_address(inbound.address)
-        seen = {"platform": platform, "event_id": inbound.event_id, "processed_at": now}
+        keys = [(split_address(inbound.address)[0], inbound.event_id) for inbound in inbounds]
+        seen = [
+            {"platform": platform, "event_id": event_id, "processed_at": now}
+            for platform, event_id in keys
+        ]
         async with self._sessions.begin() as session:
-            try:
-                await session.exec(_MARK_PROCESSED, params=seen)
-            except IntegrityError as exc:
-                raise _Duplicate from exc
-            return await inbox.store(session, inbound, now=now)
+            mark = insert_unless_taken(session, ProcessedEvent, unique=("platform", "event_id"))
+            rows = (await session.exec(mark.returning(*_SEEN), params=seen)).all()
+            fresh = {(platform, event_id) for platform, event_id in rows}
+            is_new = []
+            for key in keys:
+                is_new.append(key in fresh)
+                fresh.discard(key)  # the same id twice in one batch: the first is stored
+            new = [inbound for inbound, stored in zip(inbounds, is_new, strict=True) if stored]
+            entry_ids = iter(await inbox.store_all(session, new, now=now) if new else [])
+        return [next(entry_ids) if stored else None for stored in is_new]
 
     async def _process(self, entry_id: int, inbound: Inbound) -> None:
         """Process a stored event; a failure is logged and the event stays for `replay`."""
@@ -222,6 +267,8 @@ class InboundRouter:
         (`_process`), so one bad event never holds back the others.
         """
         batch = [self._waiting.popleft() for _ in range(min(BATCH, len(self._waiting)))]
+        if not batch:
+            return  # a batch taken meanwhile held them all
         try:
             if len(batch) == 1:
                 await self._process(batch[0].entry_id, batch[0].inbound)
@@ -244,16 +291,22 @@ class InboundRouter:
                     waiting.done.set_result(None)
 
     async def _handle_together(self, batch: list[_Waiting]) -> list[_Outcome | None]:
-        """The events of `batch` in one transaction; None for one processed before."""
+        """The events of `batch` in one transaction; None for one processed before.
+
+        What their answers need is read ahead for all of them (`_read_ahead`).
+        """
         outcomes: list[_Outcome | None] = []
+        work = UnitOfWork()
         async with self._sessions() as session, session.begin():
+            taken = await inbox.take_all(session, [waiting.entry_id for waiting in batch])
+            events = [waiting.inbound for waiting in batch if waiting.entry_id in taken]
+            await _read_ahead(session, work, events, now=self._clock.now())
             for waiting in batch:
-                try:
-                    outcomes.append(
-                        await self._handle_in(session, waiting.entry_id, waiting.inbound)
-                    )
-                except _Duplicate:
-                    outcomes.append(None)  # its take changed nothing: the rest go on
+                if waiting.entry_id not in taken:
+                    outcomes.append(None)  # processed meanwhile: the rest go on
+                    continue
+                outcomes.append(await self._handle_in(session, work, waiting.inbound))
+            await work.finish(session)
         return outcomes
 
     async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
@@ -271,24 +324,32 @@ class InboundRouter:
 
     async def _handle_once(self, entry_id: int, inbound: Inbound) -> _Outcome:
         """One attempt in one transaction that takes the event out of the inbox as it commits."""
+        work = UnitOfWork()
         async with self._sessions() as session, session.begin():
-            return await self._handle_in(session, entry_id, inbound)
+            if not await inbox.take(session, entry_id):
+                raise _Duplicate
+            outcome = await self._handle_in(session, work, inbound)
+            await work.finish(session)
+            return outcome
 
-    async def _handle_in(self, session: AsyncSession, entry_id: int, inbound: Inbound) -> _Outcome:
-        """Take the event out of the inbox and handle it in the caller's transaction."""
+    async def _handle_in(
+        self, session: AsyncSession, work: UnitOfWork, inbound: Inbound
+    ) -> _Outcome:
+        """Handle an event taken out of the inbox, in the caller's transaction."""
         queued_before = queued_count(session)
-        outcome = await self._handle_taken(session, entry_id, inbound)
+        outcome = await self._handle_taken(session, work, inbound)
         return replace(outcome, queued=outcome.queued - queued_before)
 
     async def _handle_taken(
-        self, session: AsyncSession, entry_id: int, inbound: Inbound
+        self, session: AsyncSession, work: UnitOfWork, inbound: Inbound
     ) -> _Outcome:
         """`_handle_in` itself; its queued count is the session's so far."""
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
-        if not await inbox.take(session, entry_id):
-            raise _Duplicate
-        person, team = await person_and_team_at(session, inbound.address)
+        if not isinstance(inbound, Answer | PollAnswer):
+            work.forget_read_ahead()  # it may change what was read ahead
+        read = work.people.get(inbound.address)
+        person, team = read or await person_and_team_at(session, inbound.address)
         if isinstance(inbound, Blocked):
             if person is not None and person.status == PersonStatus.ACTIVE:
                 await mark_unreachable(session, person)
@@ -307,6 +368,7 @@ class InboundRouter:
             policy=policy_for(team),
             admin_addresses=self._admin_addresses,
             interaction=inbound.interaction if platform in self._transports else None,
+            work=work,
         )
         if join is not None:
             turn.respond(joining.ALREADY_JOINED)
@@ -368,6 +430,29 @@ class InboundRouter:
                 await coach_commands.act(turn, case_id, action, text)
 
 
+async def _read_ahead(
+    session: AsyncSession, work: UnitOfWork, events: list[Inbound], *, now: datetime
+) -> None:
+    """Read what a batch's quiz answers need, a query each for all of them.
+
+    The senders with their teams, the prompts answered with their items and
+    review states, and each answering learner's struggle evidence.
+    """
+    if len(events) < 2:
+        return  # one event reads for itself, as cheaply
+    work.people.update(await people_and_teams_at(session, [event.address for event in events]))
+    answers = [event for event in events if isinstance(event, Answer)]
+    work.prompts.update(await load_prompts(session, [answer.delivery_id for answer in answers]))
+    learners = {
+        person.id: (person, policy_for(team))
+        for event in answers
+        if (read := work.people.get(event.address)) is not None
+        for person, team in [read]
+        if person.role == Role.LEARNER
+    }
+    work.evidence.update(await running_evidence(session, list(learners.values()), now=now))
+
+
 def _is_coach(person: Person) -> bool:
     """Coaches and admins may act on cases."""
     return person.role in (Role.COACH, Role.ADMIN)
@@ -385,14 +470,16 @@ async def _own_delivery(turn: Turn, delivery_id: int) -> Delivery | None:
 
 async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) -> None:
     """Buttons under one of our messages: quiz choices or a case action."""
-    loaded = await load_prompt(turn.session, delivery_id)  # the delivery too: one query
-    delivery = await _own_delivery(turn, delivery_id)
+    loaded = turn.work.prompts.get(delivery_id) or await load_prompt(turn.session, delivery_id)
+    delivery = await _own_delivery(turn, delivery_id)  # loaded with the prompt: no query
     button = coach_commands.parse_button(choice_ids[0]) if len(choice_ids) == 1 else None
     if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
+        turn.work.forget_read_ahead()  # a case claimed or resolved changes its learner's window
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
         await answer_button(turn, delivery, choice_ids, loaded=loaded)
     elif delivery is not None and (setting := onboarding.setup_choice(choice_ids)) is not None:
+        turn.work.forget_read_ahead()  # a new time zone moves the learner's window
         await onboarding.answer(turn, *setting)
     else:
         turn.respond(BUTTON_GONE)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
+from bot.conversation.unit_of_work import UnitOfWork
 from bot.messages import InteractionRef, Outbound, Spans, spans_markdown
 from bot.outbox.queue import Body, queue
 from content.limits import MESSAGE_CHARS, RESPOND_CHARS
@@ -30,6 +31,7 @@ class Turn:
     platform's transport can; `responses` collects those answers (text, alert)
     for the router to give after the transaction commits. An interaction that
     takes `replies` (a Slack slash command) gets the replies too, seen only by the sender.
+    `work` is the transaction's unit of work, shared by the events handled in it.
     """
 
     session: AsyncSession
@@ -40,6 +42,7 @@ class Turn:
     admin_addresses: Sequence[str] = ()
     interaction: InteractionRef | None = None
     responses: list[tuple[str, bool]] = field(default_factory=list)
+    work: UnitOfWork = field(default_factory=UnitOfWork)
 
     def reply(
         self,
