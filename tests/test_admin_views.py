@@ -219,10 +219,12 @@ def test_export_and_forget(seeded, cli, database_url):
 
 def test_forget_discards_the_events_the_learner_sent_that_wait_unhandled(seeded, cli, database_url):
     async def store_failed_texts(database: Database) -> None:
+        said = [
+            Text(f"console:{name}", f"{name}-stuck", f"{name} says something private")
+            for name in ("bob", "ada")
+        ]
         async with database.sessions.begin() as session:
-            for name in ("bob", "ada"):
-                said = Text(f"console:{name}", f"{name}-stuck", f"{name} says something private")
-                await inbox.store(session, said, now=MONDAY)
+            await inbox.store_all(session, said, now=MONDAY)
             await session.exec(
                 update(InboxEntry).values(attempts=inbox.MAX_ATTEMPTS, last_error="a bug")
             )
