@@ -49,6 +49,9 @@ class TeamPolicy(BaseModel):
     struggle_threshold: float = Field(
         -2.5, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
     )
+    struggle_margin: float = Field(
+        0.05, ge=0, le=0.5, description="Shortfall per answer a case must clearly exceed."
+    )
     struggle_days: int = Field(10, ge=3, le=60, description="Working days of answers scored.")
     struggle_min_answers: int = Field(10, ge=3, description="Answers needed before a case opens.")
     struggle_cooldown_days: int = Field(
