@@ -157,17 +157,17 @@ async def expected_for_review(
     predicted = floor + (1 - floor) * recall
     seen = state.last_review if state.last_review is not None else now
     scope, tenth = review_scope(recall=recall, days=(now - seen).total_seconds() / 86400)
-    band = Calibration.scope == scope
+    band = col(Calibration.scope) == scope
     row = (
         await session.exec(
-            select(  # type: ignore[call-overload]  # four sums
+            select(
                 func.coalesce(func.sum(case((band, Calibration.correct), else_=0)), 0),
                 func.coalesce(func.sum(case((band, Calibration.predicted), else_=0.0)), 0.0),
                 func.coalesce(func.sum(Calibration.correct), 0),
                 func.coalesce(func.sum(Calibration.predicted), 0.0),
             ).where(
                 Calibration.pack_id == item.pack_id,
-                (Calibration.scope == tenth) | col(Calibration.scope).startswith(f"{tenth}:"),
+                (col(Calibration.scope) == tenth) | col(Calibration.scope).startswith(f"{tenth}:"),
             )
         )
     ).one()
