@@ -98,9 +98,9 @@ async def test_low_z_score_opens_one_case_saying_why_in_coach_words(database):
     [(case, _)] = await cases(database)
     assert case.evidence["signal"] == "score"
     assert case.reason.startswith(
-        "answered 0 of 3 right in the last 10 working days where a typical learner gets 2"
+        "answered 0 of 3 right in the last 15 working days where a typical learner gets 2"
     )
-    assert case.evidence["score"] <= -2.5
+    assert case.evidence["score"] <= -2.25
     assert [a["correct"] for a in case.evidence["answers"]] == [False, False, False]
     assert case.evidence["misses_by_topic"] == {"phone": 3}
     card = case_card(case, ada).text
@@ -116,6 +116,21 @@ async def test_a_typical_mix_of_right_and_wrong_opens_nothing(database):
     for day, item in enumerate(items):
         await answer_on_day(database, clock, service, ada, item, day, "c1" if day % 4 else "c0")
     assert await cases(database) == []  # 3 of 12 wrong where 3 of 4 are expected right
+
+
+async def test_a_small_shortfall_over_many_answers_is_within_the_margin(database):
+    clock, service, [ada], items = await world(database, lessons=25)
+    await typical(database, items, correct=18)
+    wrong = {2, 6, 10, 13, 17, 20, 24}  # 18 of 25 right, spread out
+    for number, item in enumerate(items):
+        choice = "c0" if number in wrong else "c1"
+        await answer_on_day(database, clock, service, ada, item, number // 5, choice)
+    # a typical learner gets 22 or 23 (z = −3.0), but 5 points below typical explains it
+    # well enough (z = −2.1 against that)
+    assert await cases(database) == []
+    async with database.sessions() as session:
+        expected = sum((await session.exec(select(Response.expected))).all())
+    assert 22 < expected < 23
 
 
 async def test_score_waits_for_enough_answers(database):
@@ -153,7 +168,7 @@ async def test_after_the_cool_down_the_whole_window_counts_again(database):
     await resolve(database, clock, case)
     await answer_on_day(database, clock, service, ada, items[3], 3, "c0")
     [_, (again, _)] = await cases(database)  # a day later: the four misses count together
-    assert again.reason.startswith("answered 0 of 4 right in the last 10 working days")
+    assert again.reason.startswith("answered 0 of 4 right in the last 15 working days")
 
 
 async def test_past_the_weekly_case_limit_a_learner_is_listed_in_the_digest(database):
@@ -209,7 +224,7 @@ async def test_review_expectation_is_fsrs_recalibrated_on_observed_reviews(datab
     await answer_on_day(database, clock, service, ada, items[0], 0, "c1")
     async with database.sessions() as session:
         pack_id = items[0].pack_id
-        for bucket in range(R_BUCKETS):  # reviews went half as well as FSRS predicted
+        for bucket in range(R_BUCKETS):  # per tenth of R (rows from before interval bands)
             session.add(
                 Calibration(
                     pack_id=pack_id,
@@ -226,9 +241,46 @@ async def test_review_expectation_is_fsrs_recalibrated_on_observed_reviews(datab
     floor = guess_floor(items[0])
     async with database.sessions() as session:
         answer = (await session.exec(select(Response).where(col(Response.review)))).one()
-        bucket = (await session.exec(select(Calibration).where(Calibration.answers == 101))).one()
+        [counted] = (
+            await session.exec(
+                select(Calibration).where(
+                    Calibration.answers == 1, col(Calibration.scope).startswith("review:")
+                )
+            )
+        ).all()
     assert answer.expected == pytest.approx(max((floor + (1 - floor) * recall) * 0.5, floor))
-    assert bucket.scope == f"review:{int(recall * R_BUCKETS)}" and bucket.correct == 41
+    assert counted.scope == f"review:{int(recall * R_BUCKETS)}:2"  # its tenth, seen 2 days before
+    assert counted.correct == 1
+
+
+async def test_review_expectation_follows_reviews_after_a_similar_interval(database):
+    clock, service, [ada], items = await world(database)
+    await answer_on_day(database, clock, service, ada, items[0], 0, "c1")
+    async with database.sessions() as session:
+        pack_id = items[0].pack_id
+        for bucket in range(R_BUCKETS):
+            for band, correct in ((0, 900), (2, 40)):  # within a day as FSRS said; 2–4 days not
+                session.add(
+                    Calibration(
+                        pack_id=pack_id,
+                        scope=f"review:{bucket}:{band}",
+                        answers=1000 if band == 0 else 100,
+                        correct=correct,
+                        predicted=900 if band == 0 else 90,
+                    )
+                )
+        state = (await session.exec(select(ReviewState))).one()
+        await session.commit()
+    await answer_on_day(database, clock, service, ada, items[0], 2, "c1", kind="review")
+    predicted = guess_floor(items[0]) + (1 - guess_floor(items[0])) * retrievability(
+        TeamPolicy(), state, clock.now()
+    )
+    async with database.sessions() as session:
+        answer = (await session.exec(select(Response).where(col(Response.review)))).one()
+    tenth = (940 + 10) / (990 + 10)  # the whole tenth: the prior while a band has few reviews
+    band = (40 + 10 * tenth) / (90 + 10)
+    assert answer.expected == pytest.approx(max(predicted * band, guess_floor(items[0])))
+    assert answer.expected < 0.6 * predicted  # judged as reviews two days on went, not the tenth
 
 
 async def test_same_item_missed_three_times_opens_one_case(database):

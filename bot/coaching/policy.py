@@ -47,15 +47,18 @@ class TeamPolicy(BaseModel):
     nudge_after_hours: float = Field(3, gt=0, le=24, description="Hours before one reminder.")
     working_hours_end: str = Field("17:00", description="Local time after which nobody is nudged.")
     struggle_threshold: float = Field(
-        -2.5, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
+        -2.25, le=-1, ge=-5, description="Struggle z-score at or below which a case opens."
     )
-    struggle_days: int = Field(10, ge=3, le=60, description="Working days of answers scored.")
+    struggle_margin: float = Field(
+        0.05, ge=0, le=0.5, description="Shortfall per answer a case must clearly exceed."
+    )
+    struggle_days: int = Field(15, ge=3, le=60, description="Working days of answers scored.")
     struggle_min_answers: int = Field(10, ge=3, description="Answers needed before a case opens.")
     struggle_cooldown_days: int = Field(
-        10, ge=0, le=60, description="Working days after a case when only newer answers count."
+        15, ge=0, le=60, description="Working days after a case when only newer answers count."
     )
     struggle_cases_per_coach_week: int = Field(
-        3, ge=0, le=50, description="New struggle cases per coach per week; the rest go to digests."
+        5, ge=0, le=50, description="New struggle cases per coach per week; the rest go to digests."
     )
     repeat_miss_count: int = Field(3, ge=2, description="Misses of one item that open a case.")
     silent_days: int = Field(5, ge=1, description="Working days without an answer.")

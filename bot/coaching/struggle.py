@@ -9,14 +9,19 @@ incrementally: the answers handled in one transaction add theirs to its
   pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
   pack-wide share is itself shrunk towards 0.75 the same way;
 * a review item: FSRS's prediction `g + (1 − g)·R` (g the guessing floor),
-  scaled by how reviews predicted in the same tenth of R actually went:
-  `× (correct + 10) / (predicted + 10)`, so a cohort that forgets faster
-  than FSRS assumes is not all flagged.
+  scaled by how the pack's reviews at the same tenth of R *and* after a
+  similar interval (doubling bands of days since the item was last seen)
+  actually went: `× (correct + 10·r) / (predicted + 10)`, where `r`, the
+  ratio of the whole tenth, is the prior while the band has few reviews. A
+  cohort that forgets faster than FSRS assumes, more so after long
+  intervals, is not all flagged.
 
 The evidence is then `z = Σ(correct − expected) / √Σ expected·(1 − expected)`
 over the learner's answers in a rolling window of working days: near 0 for a
 typical learner, about −2 or below only when the shortfall is larger than
-chance explains.
+chance explains. A case needs the shortfall beyond the team's margin to be
+that unlikely: `(Σ(correct − expected) + margin·answers) / √Σ expected·(1 − expected)`
+at or below the threshold.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ from storage.models import (
 PRIOR_WEIGHT = 5
 PACK_SHARE_START = 0.75
 R_BUCKETS = 10
-BUCKET_WEIGHT = 10.0  # predicted successes' worth of trust in FSRS before outcomes count
+INTERVAL_BANDS = 8  # days since last seen: under 1, 1–2, 2–4, … 32–64, 64 or more
+BUCKET_WEIGHT = 10.0  # predicted successes' worth of trust in the prior before outcomes count
 CEILING = 0.99  # never expect certainty: one miss would weigh without limit
 NEW_PREFIX = "item:"
 
@@ -114,14 +120,37 @@ def expected_for_new(
     return Expectation(min(value, CEILING), item.pack_id, scope, 0.0)
 
 
-def recalibrated(predicted: float, *, correct: float, expected: float, floor: float) -> float:
-    """FSRS's prediction scaled by how its bucket's reviews actually went, within [g, 0.99]."""
-    ratio = (correct + BUCKET_WEIGHT) / (expected + BUCKET_WEIGHT)
+def shrunk_ratio(*, correct: float, predicted: float, prior: float = 1.0) -> float:
+    """Observed over predicted successes, trusting `prior` as much as 10 predicted successes."""
+    return (correct + BUCKET_WEIGHT * prior) / (predicted + BUCKET_WEIGHT)
+
+
+def recalibrated(predicted: float, *, ratio: float, floor: float) -> float:
+    """FSRS's prediction scaled by its calibration ratio, within [g, 0.99]."""
     return min(max(predicted * ratio, floor), CEILING)
 
 
-_BUCKET = select(Calibration.correct, Calibration.predicted).where(  # built once
-    Calibration.pack_id == bindparam("pack_id"), Calibration.scope == bindparam("scope")
+def interval_band(days: float) -> int:
+    """Doubling bands of the days since an item was last seen: 0 under a day, 1 for 1–2, …"""
+    if days < 1:
+        return 0
+    return min(int(math.log2(days)) + 1, INTERVAL_BANDS - 1)
+
+
+def review_scope(*, recall: float, days: float) -> tuple[str, str]:
+    """The calibration row of a review: its tenth of R and interval band; and the tenth's own."""
+    tenth = f"review:{min(int(recall * R_BUCKETS), R_BUCKETS - 1)}"
+    return f"{tenth}:{interval_band(days)}", tenth
+
+
+def _in_tenth(scope: str, tenth: str) -> bool:
+    """Whether a calibration row counts towards `tenth` (its own row or one of its bands)."""
+    return scope == tenth or scope.startswith(f"{tenth}:")
+
+
+_TENTH = select(Calibration.scope, Calibration.correct, Calibration.predicted).where(  # built once
+    Calibration.pack_id == bindparam("pack_id"),
+    or_(Calibration.scope == bindparam("tenth"), col(Calibration.scope).like(bindparam("bands"))),
 )
 
 
@@ -136,21 +165,36 @@ async def expected_for_review(
 ) -> Expectation:
     """`g + (1 − g)·R` for a review of `item` at `now`, recalibrated on the pack's reviews.
 
-    The bucket's stored counts are read once per transaction (`pending` keeps
+    The ratio of the review's tenth of R and interval band is shrunk towards
+    the ratio of the whole tenth (all its bands, and the rows of before bands).
+    The tenth's stored rows are read once per transaction (`pending` keeps
     them); this transaction's own unwritten answers are added to them.
     """
     floor = guess_floor(item)
     recall = retrievability(policy, state, now)
     predicted = floor + (1 - floor) * recall
-    scope = f"review:{min(int(recall * R_BUCKETS), R_BUCKETS - 1)}"
-    key = (item.pack_id, scope)
+    seen = state.last_review if state.last_review is not None else now
+    scope, tenth = review_scope(recall=recall, days=(now - seen).total_seconds() / 86400)
+    key = (item.pack_id, tenth)
     if key not in pending.stored:
-        params = {"pack_id": item.pack_id, "scope": scope}
-        pending.stored[key] = (await session.exec(_BUCKET, params=params)).first() or (0, 0.0)
-    correct, expected = pending.stored[key]
-    if (added := pending.rows.get(key)) is not None:
-        correct, expected = correct + added.correct, expected + added.predicted
-    value = recalibrated(predicted, correct=correct, expected=expected, floor=floor)
+        params = {"pack_id": item.pack_id, "tenth": tenth, "bands": f"{tenth}:%"}
+        rows = (await session.exec(_TENTH, params=params)).all()
+        pending.stored[key] = {row: (correct, predicted) for row, correct, predicted in rows}
+    stored = pending.stored[key]
+    correct, expected = stored.get(scope, (0, 0.0))
+    tenth_correct = sum(counted for counted, _ in stored.values())
+    tenth_expected = sum(predicted for _, predicted in stored.values())
+    for (pack_id, counted), added in pending.rows.items():
+        if pack_id == item.pack_id and _in_tenth(counted, tenth):
+            tenth_correct, tenth_expected = (
+                tenth_correct + added.correct,
+                tenth_expected + added.predicted,
+            )
+            if counted == scope:
+                correct, expected = correct + added.correct, expected + added.predicted
+    prior = shrunk_ratio(correct=tenth_correct, predicted=tenth_expected)
+    ratio = shrunk_ratio(correct=correct, predicted=expected, prior=prior)
+    value = recalibrated(predicted, ratio=ratio, floor=floor)
     return Expectation(value, item.pack_id, scope, predicted)
 
 
@@ -169,11 +213,12 @@ class PendingCounts:
 
     The router's unit of work owns one per transaction and calls `write_counts`
     just before committing; a transaction that rolls back drops it, so nothing
-    of its answers is counted. `stored` caches review buckets read meanwhile.
+    of its answers is counted. `stored` caches the review rows read meanwhile, by
+    pack and tenth of R.
     """
 
     rows: dict[tuple[str, str], _Counts] = field(default_factory=dict)
-    stored: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    stored: dict[tuple[str, str], dict[str, tuple[int, float]]] = field(default_factory=dict)
 
     def count(self, expectation: Expectation, *, correct: bool) -> None:
         """Add one answer's outcome; later answers of the transaction read it included."""
@@ -237,9 +282,22 @@ class Evidence:
             return 0.0
         return (self.correct - self.expected) / math.sqrt(self.variance)
 
+    def beyond(self, margin: float) -> float:
+        """The z of a shortfall of `margin` per answer fewer than found: ≤ z, 0 without answers.
+
+        A strongly negative value says the learner is very unlikely to be
+        only `margin` (or less) below a typical learner.
+        """
+        if self.variance <= 0:
+            return 0.0
+        return (self.correct - self.expected + margin * self.answers) / math.sqrt(self.variance)
+
     def strong(self, policy: TeamPolicy) -> bool:
-        """Enough answers, and a shortfall at or past the team's threshold."""
-        return self.answers >= policy.struggle_min_answers and self.z <= policy.struggle_threshold
+        """Enough answers, and a shortfall beyond the team's margin at or past its threshold."""
+        return (
+            self.answers >= policy.struggle_min_answers
+            and self.beyond(policy.struggle_margin) <= policy.struggle_threshold
+        )
 
     def in_words(self, days: int) -> str:
         """The evidence as a coach reads it."""
