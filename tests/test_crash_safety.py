@@ -191,9 +191,14 @@ async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
                     if poll is not None and poll["id"] in recorded and poll["id"] not in voted:
                         voted.add(poll["id"])
                         await fake.vote(message.chat_id, message, poll["options"][0]["text"])
-                if cuts and len(fake.messages) >= cuts[0]:
+                # Between two of its connections the bot may hold none: then cut at the next look.
+                if (
+                    cuts
+                    and len(fake.messages) >= cuts[0]
+                    and (count := await cut_connections(database))
+                ):
                     cuts.pop(0)
-                    ended.append(await cut_connections(database))
+                    ended.append(count)
                 calls = len(fake.calls)
                 with contextlib.suppress(TimeoutError):  # at most half a second between looks
                     await fake.until(lambda calls=calls: len(fake.calls) > calls, timeout=0.5)
@@ -201,7 +206,7 @@ async def test_run_carries_on_when_the_database_drops_its_connections_mid_run(
     finally:
         if bot.process.returncode is None:
             bot.process.kill()
-    assert cuts == [] and min(ended) >= 1, ended  # each cut ended the bot's connections
+    assert cuts == [], ended  # each of the three cuts ended some of the bot's connections
     told = [line for line in bot.err if re.search(CONNECTION_LOST, line)]
     assert told, bot.err[-10:]
     assert [line for line in bot.err if "Traceback" in line] == []
