@@ -282,6 +282,15 @@ class Evidence:
             return 0.0
         return (self.correct - self.expected) / math.sqrt(self.variance)
 
+    def plus(self, *, answers: int, correct: int, expected: float, variance: float) -> Evidence:
+        """This evidence with more graded answers counted in."""
+        return Evidence(
+            self.answers + answers,
+            self.correct + correct,
+            self.expected + expected,
+            self.variance + variance,
+        )
+
     def beyond(self, margin: float) -> float:
         """The z of a shortfall of `margin` per answer fewer than found: ≤ z, 0 without answers.
 
@@ -483,18 +492,15 @@ async def scored_evidence(
 class RunningEvidence:
     """A learner's evidence in their full window, kept up to date as a batch's answers come in."""
 
-    since: datetime
+    today: date  # the learner's local date the window was read for: it moves with the date
     window: Window
     evidence: Evidence
     misses: dict[int, int]  # wrong answers by item
 
     def add(self, *, item_id: int, correct: bool, expected: float) -> None:
         """Count one more graded answer in the window."""
-        self.evidence = Evidence(
-            self.evidence.answers + 1,
-            self.evidence.correct + int(correct),
-            self.evidence.expected + expected,
-            self.evidence.variance + expected * (1 - expected),
+        self.evidence = self.evidence.plus(
+            answers=1, correct=int(correct), expected=expected, variance=expected * (1 - expected)
         )
         if not correct:
             self.misses[item_id] = self.misses.get(item_id, 0) + 1
@@ -502,14 +508,6 @@ class RunningEvidence:
     def scored(self, item_id: int) -> Scored:
         """What `scored_evidence` would read now for an answer to `item_id`."""
         return Scored(self.window, self.evidence, self.misses.get(item_id, 0))
-
-
-async def window_starts(
-    session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime
-) -> datetime:
-    """The start of the learner's full window at `now` (before any cool-down)."""
-    _, _, since = await _calendar_and_start(session, person=person, policy=policy, now=now)
-    return since
 
 
 async def running_evidence(
@@ -547,7 +545,7 @@ async def running_evidence(
             resolved=resolved.get(person_id),
         )
         if not window.cooling:
-            running[person_id] = RunningEvidence(since, window, Evidence(), {})
+            running[person_id] = RunningEvidence(today, window, Evidence(), {})
     if not running:
         return running
     sums = (
@@ -560,8 +558,9 @@ async def running_evidence(
         .where(
             or_(
                 *(
-                    (col(Response.person_id) == person_id) & (col(Response.answered_at) >= r.since)
-                    for person_id, r in running.items()
+                    (col(Response.person_id) == person_id)
+                    & (col(Response.answered_at) >= learner.window.since)
+                    for person_id, learner in running.items()
                 )
             )
         )
@@ -571,11 +570,8 @@ async def running_evidence(
         await session.exec(sums)
     ).all():
         learner = running[person_id]
-        learner.evidence = Evidence(
-            learner.evidence.answers + answers,
-            learner.evidence.correct + correct,
-            learner.evidence.expected + float(expected),
-            learner.evidence.variance + float(variance),
+        learner.evidence = learner.evidence.plus(
+            answers=answers, correct=correct, expected=float(expected), variance=float(variance)
         )
         if misses:
             learner.misses[item_id] = misses

@@ -146,14 +146,8 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
             kind=OutboundKind.QUIZ, sections=(*question.sections, (verdict(grade),))
         )
         queue_edit(session, delivery, answered, why="answered", now=now)
-    scored = await work.graded(
-        session,
-        person=person,
-        policy=turn.policy,
-        now=now,
-        item_id=item.id,
-        correct=grade.correct,
-        expected=expectation.value,
+    scored = work.graded(
+        person=person, now=now, item_id=item.id, correct=grade.correct, expected=expectation.value
     )
     await after_answer(
         session,

@@ -21,14 +21,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.coaching.policy import TeamPolicy
-from bot.coaching.struggle import (
-    PendingCounts,
-    RunningEvidence,
-    Scored,
-    window_starts,
-    write_counts,
-)
+from bot.coaching.calendar import local_date
+from bot.coaching.struggle import PendingCounts, RunningEvidence, Scored, write_counts
 from storage.models import Person, ReviewState, Team
 
 if TYPE_CHECKING:
@@ -52,16 +46,8 @@ class UnitOfWork:
         self.prompts.clear()
         self.evidence.clear()
 
-    async def graded(
-        self,
-        session: AsyncSession,
-        *,
-        person: Person,
-        policy: TeamPolicy,
-        now: datetime,
-        item_id: int,
-        correct: bool,
-        expected: float,
+    def graded(
+        self, *, person: Person, now: datetime, item_id: int, correct: bool, expected: float
     ) -> Scored | None:
         """Count a graded answer in the learner's evidence read ahead; their evidence, if read.
 
@@ -71,7 +57,7 @@ class UnitOfWork:
         running = self.evidence.get(person.id)
         if running is None:
             return None
-        if await window_starts(session, person=person, policy=policy, now=now) != running.since:
+        if local_date(now, person.timezone) != running.today:
             del self.evidence[person.id]
             return None
         running.add(item_id=item_id, correct=correct, expected=expected)
