@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -335,13 +335,14 @@ async def _plan_in(
             outcomes[learner.person_id] = "not enrolled in a pack"
             continue
         _, status, paused_until, active, finished = found[learner.person_id]
-        if paused_until is not None and today >= paused_until:  # the pause is over: resume
+        locked = replace(learner, paused_until=paused_until)  # as read under the lock
+        if paused_until is not None and not is_paused(locked, today):  # over: resume them
             person = await session.get_one(Person, learner.person_id)
             await resume_if_due(session, person=person, now=tick.now)
-            paused_until = person.paused_until
+            locked = replace(locked, paused_until=person.paused_until)
         if status != PersonStatus.ACTIVE:
             outcomes[learner.person_id] = str(status)
-        elif paused_until is not None and today < paused_until:
+        elif is_paused(locked, today):
             outcomes[learner.person_id] = "paused"
         elif not active:
             outcomes[learner.person_id] = "not enrolled in a pack"
