@@ -383,6 +383,7 @@ async def _run_until(
     await web_server.start()
     try:
         async with started(runtime.transports, runtime.service.handle):
+            await runtime.dispatcher.take_back_own_claims()
             scheduler.start()
             sending = asyncio.create_task(runtime.dispatcher.run())
             say(

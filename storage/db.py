@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Insert, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.one_trip import one_trip_creator
+
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
+InsertT = TypeVar("InsertT", bound=Insert)
 log = logging.getLogger(__name__)
 
 IN_LIST_SIZE = 500  # values per IN list: far below every driver's parameter limit
@@ -69,9 +72,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the async engine; SQLite connections get foreign keys and WAL."""
     url = normalise_url(url)
     # A pooled PostgreSQL connection is tested before it is handed out, so the dead
-    # connections a server restart leaves in the pool are replaced, not used.
-    ping = make_url(url).get_backend_name() == "postgresql"
-    engine = create_async_engine(url, echo=echo, pool_pre_ping=ping)
+    # connections a server restart leaves in the pool are replaced, not used. SQLite
+    # connections make one trip to their thread per statement (`one_trip`).
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, echo=echo, async_creator=one_trip_creator(parsed))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -81,9 +88,19 @@ def insert_unless_taken(
     session: AsyncSession, model: type[SQLModel], *, unique: Sequence[str]
 ) -> postgresql.Insert | sqlite.Insert:
     """`INSERT … ON CONFLICT (unique) DO NOTHING` into `model`'s table, in the session's dialect."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    insert = insert_for(session.get_bind().dialect.name)
+    return core_insert(insert(table).on_conflict_do_nothing(index_elements=list(unique)))
+
+
+def core_insert(statement: InsertT) -> InsertT:
+    """`statement` as a session runs a plain Core insert: no ORM bookkeeping per row."""
+    return statement.execution_options(dml_strategy="raw")
+
+
+def insert_for(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """The `insert` with `ON CONFLICT` clauses of a dialect: PostgreSQL's, else SQLite's."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def in_chunks(values: list[T], size: int = IN_LIST_SIZE) -> list[list[T]]:

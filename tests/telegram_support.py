@@ -84,6 +84,7 @@ async def telegram_world(
     await server.start()
     fake.webhook_target = f"http://127.0.0.1:{server.port}/telegram/webhook"
     await transport.start(runtime.service.handle)
+    await runtime.dispatcher.take_back_own_claims()  # as `run` does before it sends
     sending = asyncio.create_task(runtime.dispatcher.run())
     try:
         yield TelegramWorld(fake, transport, runtime, clock)

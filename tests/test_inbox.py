@@ -28,12 +28,12 @@ async def test_an_answer_whose_processing_fails_is_kept_and_graded_on_replay(
         await session.commit()
     clock = SimulatedClock(MONDAY_9AM + timedelta(minutes=5))
     router = InboundRouter(sessions=database.sessions, clock=clock)
-    real_after_answer = bot.conversation.answers.after_answer
+    real_scored_evidence = bot.conversation.answers.scored_evidence
 
     async def database_gone(*args, **kwargs):
         raise ConnectionResetError("the database restarted")
 
-    monkeypatch.setattr(bot.conversation.answers, "after_answer", database_gone)
+    monkeypatch.setattr(bot.conversation.answers, "scored_evidence", database_gone)
     await router.handle(Answer("console:ada", "e1", quiz.id, ("c2",)))  # no traceback out
 
     async with database.sessions() as session:
@@ -42,7 +42,7 @@ async def test_an_answer_whose_processing_fails_is_kept_and_graded_on_replay(
     assert "ConnectionResetError" in kept.last_error
     assert "it is kept and retried" in caplog.text
 
-    monkeypatch.setattr(bot.conversation.answers, "after_answer", real_after_answer)
+    monkeypatch.setattr(bot.conversation.answers, "scored_evidence", real_scored_evidence)
     clock.advance(timedelta(minutes=1))
     assert await router.replay() == 1
     await router.handle(Answer("console:ada", "e1", quiz.id, ("c2",)))  # the platform retries

@@ -100,6 +100,7 @@ async def test_a_restarted_process_takes_its_own_claims_back_at_once(database):
 
     console = ConsoleTransport(write=None)
     restarted = dispatcher(database, clock, console, worker="host-a")
+    await restarted.take_back_own_claims()  # as `run` does as it starts
     running = asyncio.create_task(restarted.run())
     for _ in range(20000):  # no clock advance: the claims are not stale yet
         if len(console.sent) == 2:

@@ -162,7 +162,12 @@ async def test_bot_api_failures_become_the_transport_errors_of_the_port(
     database, status, description, raised
 ):
     async with telegram_world(database) as world:
-        world.fake.fail(status, description=description, retry_after=3 if status == 429 else None)
+        world.fake.fail(  # the send's call, not the background poll that may come first
+            status,
+            method="sendMessage",
+            description=description,
+            retry_after=3 if status == 429 else None,
+        )
         with pytest.raises(raised) as caught:
             await world.transport.send("telegram:42", Outbound(OutboundKind.NOTICE, "hi"))
     if raised is RateLimited:
@@ -175,7 +180,7 @@ async def test_bot_api_failures_become_the_transport_errors_of_the_port(
 @pytest.mark.filterwarnings("error::telegram.warnings.PTBDeprecationWarning")
 async def test_a_429_is_read_without_deprecation_warnings(database):
     async with telegram_world(database) as world:
-        world.fake.fail(429, retry_after=4)
+        world.fake.fail(429, method="sendMessage", retry_after=4)
         with pytest.raises(RateLimited) as caught:
             await world.transport.send("telegram:42", Outbound(OutboundKind.NOTICE, "hi"))
     assert caught.value.retry_after == 4

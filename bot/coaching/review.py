@@ -8,17 +8,20 @@ time so the planner can query it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, Scheduler
 from fsrs.card import CardDict
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
+from storage.db import core_insert, insert_for
 from storage.models import ReviewState
 
 
@@ -102,6 +105,36 @@ async def record_review(
     )
 
 
+def reviewed(
+    state: ReviewState | None,
+    *,
+    person_id: int,
+    item_id: int,
+    correct: bool,
+    late: bool,
+    now: datetime,
+    policy: TeamPolicy,
+) -> ReviewState:
+    """The review state after one graded answer, as a new object outside any session.
+
+    `state` (the learner's state for the item, None before their first answer)
+    is left as it was.
+    """
+    card = card_of(state) if state else Card(card_id=item_id)
+    card, _ = scheduler_for(policy).review_card(
+        card, rating_for(correct=correct, late=late), _utc(now)
+    )
+    return ReviewState(
+        person_id=person_id,
+        item_id=item_id,
+        card=dict(card.to_dict()),
+        due=card.due,
+        last_review=card.last_review,
+        reviews=(state.reviews if state else 0) + 1,
+        lapses=(state.lapses if state else 0) + (0 if correct else 1),
+    )
+
+
 def apply_review(
     session: AsyncSession,
     *,
@@ -114,19 +147,47 @@ def apply_review(
     policy: TeamPolicy,
 ) -> ReviewState:
     """`record_review` with the learner's review state for the item already loaded."""
-    card = card_of(state) if state else Card(card_id=item_id)
-    card, _ = scheduler_for(policy).review_card(
-        card, rating_for(correct=correct, late=late), _utc(now)
+    after = reviewed(
+        state,
+        person_id=person_id,
+        item_id=item_id,
+        correct=correct,
+        late=late,
+        now=now,
+        policy=policy,
     )
     if state is None:
-        state = ReviewState(person_id=person_id, item_id=item_id, due=card.due)
-        session.add(state)
-    state.card = dict(card.to_dict())
-    state.due = card.due
-    state.last_review = card.last_review
-    state.reviews += 1
-    state.lapses += 0 if correct else 1
+        session.add(after)
+        return after
+    for column in _CHANGED:
+        setattr(state, column, getattr(after, column))
     return state
+
+
+_CHANGED = ("card", "due", "last_review", "reviews", "lapses")  # what an answer changes
+
+
+@lru_cache(maxsize=2)
+def _store_statement(dialect: str) -> Any:
+    """The review state upsert for one dialect, built once (it runs as answers commit)."""
+    statement = insert_for(dialect)(ReviewState).values(
+        {name: bindparam(name) for name in ("person_id", "item_id", *_CHANGED)}
+    )
+    return core_insert(statement).on_conflict_do_update(
+        index_elements=["person_id", "item_id"],
+        set_={name: statement.excluded[name] for name in _CHANGED},
+    )
+
+
+async def store_states(session: AsyncSession, states: Iterable[ReviewState]) -> None:
+    """Write review states made by `reviewed`, new or not, in one statement."""
+    rows = [
+        {name: getattr(state, name) for name in ("person_id", "item_id", *_CHANGED)}
+        for state in states
+    ]
+    if rows:
+        dialect = session.get_bind().dialect.name
+        await session.exec(_store_statement(dialect), params=rows)
 
 
 async def shift_reviews(session: AsyncSession, *, person_id: int, by: timedelta) -> int:

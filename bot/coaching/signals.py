@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.coaching.escalation import OPEN_STATUSES, coaches_for, open_case, open_case_of
 from bot.coaching.people import local_today
 from bot.coaching.policy import TeamPolicy, policy_for
-from bot.coaching.struggle import Scored, scored_evidence
+from bot.coaching.struggle import Scored
 from storage.db import SessionFactory
 from storage.models import (
     GRADED_DAY_KINDS,
@@ -49,32 +49,28 @@ STRUGGLE_SIGNALS = ("score", "repeat_miss")  # the answer signals under the coac
 WEEK = timedelta(days=7)
 
 
-async def answer_signal(
-    session: AsyncSession,
-    *,
-    person: Person,
-    response: Response,
-    policy: TeamPolicy,
-    scored: Scored | None = None,
+def answer_signal(
+    *, item: Item, correct: bool, policy: TeamPolicy, scored: Scored | None
 ) -> tuple[str, str] | None:
-    """The first signal this answer raises, as (signal name, reason in coach words), or None.
+    """The first signal an answer raises, as (signal name, reason in coach words), or None.
 
     Both look only at the scored window (docs/struggle.md): the last
     `struggle_days` working days, or since the last resolved case in its cool-down.
-    `scored` is that window's evidence with this answer in it, when the caller has it.
+    `scored` is that window's evidence with this answer in it (None: not read,
+    since neither signal is on).
     """
-    if not (policy.signal_repeat_miss or policy.signal_score):
+    if scored is None:
         return None
-    scored = scored or await scored_evidence(
-        session, person=person, policy=policy, now=response.answered_at, item_id=response.item_id
-    )
-    repeated = not response.correct and scored.misses >= policy.repeat_miss_count
-    if policy.signal_repeat_miss and repeated:
-        item = await session.get_one(Item, response.item_id)
+    if policy.signal_repeat_miss and not correct and scored.misses >= policy.repeat_miss_count:
         return "repeat_miss", f"missed “{item.prompt}” ({item.key}) {scored.misses} times"
     if policy.signal_score and scored.evidence.strong(policy):
         return "score", scored.evidence.in_words(scored.window.days)
     return None
+
+
+def watches_answers(policy: TeamPolicy) -> bool:
+    """Whether either answer signal is on, so an answer's window evidence is needed."""
+    return policy.signal_repeat_miss or policy.signal_score
 
 
 def _signal_of() -> Any:
@@ -107,26 +103,20 @@ async def past_case_limit(
     return opened >= policy.struggle_cases_per_coach_week * coaches
 
 
-async def after_answer(
+async def raise_case(
     session: AsyncSession,
     *,
     person: Person,
-    response: Response,
+    raised: tuple[str, str],
     policy: TeamPolicy,
     now: datetime,
     admin_addresses: Sequence[str] = (),
-    scored: Scored | None = None,
 ) -> Escalation | None:
-    """Evaluate the answer signals and open (or add to) the learner's case.
+    """Open (or add to) the learner's case for an answer signal (`answer_signal`).
 
     Past the coaches' weekly limit no case opens; the learner is listed in the
     coaches' digest by strength of evidence instead (`outbox/digest.py`).
     """
-    raised = await answer_signal(
-        session, person=person, response=response, policy=policy, scored=scored
-    )
-    if raised is None:
-        return None
     signal, reason = raised
     existing = await open_case_of(session, person.id)
     if existing is None and await past_case_limit(session, person=person, policy=policy, now=now):

@@ -34,7 +34,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, case, cast, func, literal
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +41,7 @@ from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
 from bot.coaching.grading import guess_floor
 from bot.coaching.policy import TeamPolicy
 from bot.coaching.review import retrievability
+from storage.db import core_insert, insert_for
 from storage.models import (
     Calibration,
     Escalation,
@@ -231,15 +231,14 @@ class PendingCounts:
 @lru_cache(maxsize=2)
 def _count_statement(dialect: str) -> Any:
     """The calibration upsert for one dialect, built once (it runs as answers commit)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Calibration).values(
+    statement = insert_for(dialect)(Calibration).values(
         pack_id=bindparam("pack_id"),
         scope=bindparam("scope"),
         answers=bindparam("answers"),
         correct=bindparam("correct"),
         predicted=bindparam("predicted"),
     )
-    return statement.on_conflict_do_update(
+    return core_insert(statement).on_conflict_do_update(
         index_elements=["pack_id", "scope"],
         set_={
             "answers": Calibration.answers + statement.excluded.answers,
@@ -289,6 +288,12 @@ class Evidence:
             self.correct + correct,
             self.expected + expected,
             self.variance + variance,
+        )
+
+    def with_answer(self, *, correct: bool, expected: float) -> Evidence:
+        """This evidence with one more graded answer counted in."""
+        return self.plus(
+            answers=1, correct=int(correct), expected=expected, variance=expected * (1 - expected)
         )
 
     def beyond(self, margin: float) -> float:
@@ -464,6 +469,11 @@ class Scored:
     evidence: Evidence
     misses: int
 
+    def plus(self, *, correct: bool, expected: float) -> Scored:
+        """This evidence with one more answer to its item counted in."""
+        evidence = self.evidence.with_answer(correct=correct, expected=expected)
+        return Scored(self.window, evidence, self.misses + (not correct))
+
 
 async def scored_evidence(
     session: AsyncSession, *, person: Person, policy: TeamPolicy, now: datetime, item_id: int
@@ -499,9 +509,7 @@ class RunningEvidence:
 
     def add(self, *, item_id: int, correct: bool, expected: float) -> None:
         """Count one more graded answer in the window."""
-        self.evidence = self.evidence.plus(
-            answers=1, correct=int(correct), expected=expected, variance=expected * (1 - expected)
-        )
+        self.evidence = self.evidence.with_answer(correct=correct, expected=expected)
         if not correct:
             self.misses[item_id] = self.misses.get(item_id, 0) + 1
 

@@ -28,13 +28,18 @@ from bot.coaching.grading import (
     verdict,
 )
 from bot.coaching.people import local_today
-from bot.coaching.review import apply_review
-from bot.coaching.signals import after_answer
-from bot.coaching.struggle import NEW_ITEM_COUNTS, expected_for_new, expected_for_review
+from bot.coaching.review import reviewed
+from bot.coaching.signals import answer_signal, raise_case, watches_answers
+from bot.coaching.struggle import (
+    NEW_ITEM_COUNTS,
+    expected_for_new,
+    expected_for_review,
+    scored_evidence,
+)
 from bot.conversation.turn import Turn
 from bot.messages import Outbound, OutboundKind
 from bot.outbox.payload import PromptState, payload_for, prompt_state
-from bot.outbox.queue import queue, queue_edit
+from bot.outbox.queue import edit_row, message_rows
 from bot.outbox.render import quiz_message
 from storage.models import (
     LESSON_DAY_KINDS,
@@ -92,11 +97,13 @@ async def open_typed_prompt(session: AsyncSession, *, person_id: int) -> Deliver
     return (await session.exec(statement)).first()
 
 
-async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade) -> Response:
-    """Store the graded answer with its expectation, update FSRS, queue the feedback.
+async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade) -> None:
+    """Grade the answer against its expectation, update FSRS, queue the feedback, check signals.
 
-    The rows are flushed with the transaction's other writes (or by the next
-    query): the struggle evidence comes from the unit of work when it was read ahead.
+    The answer's rows are kept in the unit of work, to be written with the
+    transaction's others; the struggle evidence comes from the unit of work when
+    it was read ahead, else it is read here, before this answer, and the answer
+    added to it.
     """
     session, person, now, work = turn.session, turn.person, turn.now, turn.work
     item = prompt.item
@@ -109,57 +116,69 @@ async def _record(turn: Turn, delivery: Delivery, prompt: _Prompt, grade: Grade)
         )
     else:
         expectation = expected_for_new(work.calibration, item=item, counts=prompt.counts)
-    response = Response(
-        person_id=person.id,
-        item_id=item.id,
-        delivery_id=delivery.id,
-        answer=grade.answer,
-        correct=grade.correct,
-        late=late,
-        review=review,
-        expected=expectation.value,
-        answered_at=now,
-    )
-    session.add(response)
-    work.answered.add(delivery.id)
-    work.review_states[(person.id, item.id)] = apply_review(
-        session,
-        state=state,
-        person_id=person.id,
-        item_id=item.id,
-        correct=grade.correct,
-        late=late,
-        now=now,
-        policy=turn.policy,
-    )
-    queue(
-        session,
-        person_id=person.id,
-        key=f"feedback:{delivery.id}",
-        kind=DeliveryKind.FEEDBACK,
-        text=feedback_message(item, grade, late=late),
-        now=now,
-    )
-    if delivery.status == DeliveryStatus.SENT:
-        question = quiz_message(item, review=review)
-        answered = Outbound(
-            kind=OutboundKind.QUIZ, sections=(*question.sections, (verdict(grade),))
-        )
-        queue_edit(session, delivery, answered, why="answered", now=now)
     scored = work.graded(
         person=person, now=now, item_id=item.id, correct=grade.correct, expected=expectation.value
     )
-    await after_answer(
+    if scored is None and watches_answers(turn.policy):
+        before = await scored_evidence(
+            session, person=person, policy=turn.policy, now=now, item_id=item.id
+        )
+        scored = before.plus(correct=grade.correct, expected=expectation.value)
+    answered = _answered(item, delivery, grade, review=review)
+    work.add_answer(
         session,
-        person=person,
-        response=response,
-        policy=turn.policy,
-        now=now,
-        admin_addresses=turn.admin_addresses,
-        scored=scored,
+        response={
+            "person_id": person.id,
+            "item_id": item.id,
+            "delivery_id": delivery.id,
+            "answer": grade.answer,
+            "correct": grade.correct,
+            "late": late,
+            "review": review,
+            "expected": expectation.value,
+            "answered_at": now,
+        },
+        state=reviewed(
+            state,
+            person_id=person.id,
+            item_id=item.id,
+            correct=grade.correct,
+            late=late,
+            now=now,
+            policy=turn.policy,
+        ),
+        deliveries=[
+            *message_rows(
+                person_id=person.id,
+                key=f"feedback:{delivery.id}",
+                kind=DeliveryKind.FEEDBACK,
+                text=feedback_message(item, grade, late=late),
+                now=now,
+            ),
+            *([edit_row(delivery, answered, why="answered", now=now)] if answered else []),
+        ],
     )
+    work.answered.add(delivery.id)
     work.calibration.count(expectation, correct=grade.correct)
-    return response
+    raised = answer_signal(item=item, correct=grade.correct, policy=turn.policy, scored=scored)
+    if raised is not None:
+        await work.write_rows(session)  # the case's evidence lists this answer
+        await raise_case(
+            session,
+            person=person,
+            raised=raised,
+            policy=turn.policy,
+            now=now,
+            admin_addresses=turn.admin_addresses,
+        )
+
+
+def _answered(item: Item, delivery: Delivery, grade: Grade, *, review: bool) -> Outbound | None:
+    """The prompt as it shows once answered, with the verdict; None if it was never sent."""
+    if delivery.status != DeliveryStatus.SENT:
+        return None
+    question = quiz_message(item, review=review)
+    return Outbound(kind=OutboundKind.QUIZ, sections=(*question.sections, (verdict(grade),)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,34 +288,34 @@ def _picks(turn: Turn, delivery: Delivery, item: Item, choice_ids: tuple[str, ..
 
 async def answer_button(
     turn: Turn, delivery: Delivery, choice_ids: tuple[str, ...], *, loaded: PromptRow | None = None
-) -> Response | None:
-    """Handle buttons (or a submitted set) on a quiz or review prompt; the Response if graded."""
+) -> None:
+    """Handle buttons (or a submitted set) on a quiz or review prompt."""
     prompt = await _open_item(turn, delivery, loaded)
     if prompt is None:
-        return None
+        return
     picks = _picks(turn, delivery, prompt.item, choice_ids)
     if not picks:
-        return None
+        return
     try:
         grade = grade_choices(prompt.item, picks)
     except NotAnAnswer:
         turn.respond(FOREIGN_BUTTON)
-        return None
-    return await _record(turn, delivery, prompt, grade)
+        return
+    await _record(turn, delivery, prompt, grade)
 
 
-async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> Response | None:
+async def answer_typed(turn: Turn, delivery: Delivery, text: str) -> None:
     """Handle typed text answering a short or numeric prompt."""
     prompt = await _open_item(turn, delivery, None)
     if prompt is None:
-        return None
+        return
     item = prompt.item
     if item.type not in TYPED_TYPES:
         turn.reply("Please answer this question with its buttons.")
-        return None
+        return
     try:
         grade = grade_text(item, text)
     except NotAnAnswer:
         turn.reply("This question wants a number: type it, e.g. `42`.")
-        return None
-    return await _record(turn, delivery, prompt, grade)
+        return
+    await _record(turn, delivery, prompt, grade)

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Answer, Blocked, CoachAction, Command, Inbound, Join, PollAnswer, Text
-from storage.db import SessionFactory
+from storage.db import SessionFactory, core_insert
 from storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5
@@ -31,7 +31,13 @@ _KINDS: dict[str, TypeAdapter[Inbound]] = {
 _TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 # The event comes back with its id: on SQLite, asking the ids in parameter order instead
 # would insert one row per statement.
-_STORE = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event)
+_STORE = core_insert(insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event))
+# Built once, and without looking for the entry among the session's objects: it is never there.
+_TAKE = (
+    delete(InboxEntry)
+    .where(col(InboxEntry.id) == bindparam("entry_id"))
+    .execution_options(synchronize_session=False)
+)
 
 
 def _stored(inbound: Inbound) -> dict[str, object]:
@@ -58,14 +64,16 @@ async def store_all(session: AsyncSession, inbounds: list[Inbound], *, now: date
 
 async def take(session: AsyncSession, entry_id: int) -> bool:
     """Remove the entry in the handling transaction; False if it was handled already."""
-    statement = delete(InboxEntry).where(col(InboxEntry.id) == entry_id)
-    return bool((await session.exec(statement)).rowcount)
+    return bool((await session.exec(_TAKE, params={"entry_id": entry_id})).rowcount)
 
 
 async def take_all(session: AsyncSession, entry_ids: list[int]) -> set[int]:
     """`take` for several entries in one statement; the ids taken (not handled already)."""
     statement = (
-        delete(InboxEntry).where(col(InboxEntry.id).in_(entry_ids)).returning(col(InboxEntry.id))
+        delete(InboxEntry)
+        .where(col(InboxEntry.id).in_(entry_ids))
+        .returning(col(InboxEntry.id))
+        .execution_options(synchronize_session=False)
     )
     return set((await session.exec(statement)).scalars().all())
 

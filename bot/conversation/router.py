@@ -347,7 +347,7 @@ class InboundRouter:
         now = self._clock.now()
         platform, _ = split_address(inbound.address)
         if not isinstance(inbound, Answer | PollAnswer):
-            work.forget_read_ahead()  # it may change what was read ahead
+            await work.settle(session)  # it may read the answers' rows or change the reads
         read = work.people.get(inbound.address)
         person, team = read or await person_and_team_at(session, inbound.address)
         if isinstance(inbound, Blocked):
@@ -474,12 +474,12 @@ async def _on_button(turn: Turn, delivery_id: int, choice_ids: tuple[str, ...]) 
     delivery = await _own_delivery(turn, delivery_id)  # loaded with the prompt: no query
     button = coach_commands.parse_button(choice_ids[0]) if len(choice_ids) == 1 else None
     if delivery is not None and delivery.kind == DeliveryKind.ESCALATION and button is not None:
-        turn.work.forget_read_ahead()  # a case claimed or resolved changes its learner's window
+        await turn.work.settle(turn.session)  # a case claimed or resolved moves the window
         await coach_commands.act(turn, *button)
     elif delivery is not None and delivery.kind in PROMPT_KINDS:
         await answer_button(turn, delivery, choice_ids, loaded=loaded)
     elif delivery is not None and (setting := onboarding.setup_choice(choice_ids)) is not None:
-        turn.work.forget_read_ahead()  # a new time zone moves the learner's window
+        await turn.work.settle(turn.session)  # a new time zone moves the learner's window
         await onboarding.answer(turn, *setting)
     else:
         turn.respond(BUTTON_GONE)

@@ -429,7 +429,6 @@ class Dispatcher:
         pump is logged (a database error in one line) and the loop goes on; the
         next pump first records what the failed one sent and puts back its claims.
         """
-        await self._take_back_own_claims()
         while not self._stopping.is_set():
             self._woken.clear()
             try:
@@ -444,11 +443,14 @@ class Dispatcher:
             if wait > 0:
                 await _first_of(self._woken.wait(), self._stopping.wait(), asyncio.sleep(wait))
 
-    async def _take_back_own_claims(self) -> None:
+    async def take_back_own_claims(self) -> None:
         """Put back the rows this worker's name claimed before a restart, at once.
 
         A process starting holds no claims, so any under its (stable) name were
-        left by its previous run: they need not wait `stale_after`.
+        left by its previous run: they need not wait `stale_after`. `servicecoach
+        run` calls this once as it starts, before the scheduler's dispatch tick or
+        the sending loop claims anything: a claim taken back while being sent
+        would be sent twice.
         """
         async with self._sessions.begin() as session:
             taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount

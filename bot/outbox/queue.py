@@ -21,11 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Choice, Outbound, OutboundKind, Spans, pages, spans_length
 from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
 from content.limits import MESSAGE_CHARS
-from storage.db import insert_unless_taken
+from storage.db import core_insert, insert_unless_taken
 from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
 _OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_INSERT = core_insert(insert(_OUTBOX))
 
 # Claim order: what answers a learner or a coach (feedback, replies, coach cards, edits,
 # a lesson asked for again) goes before the day's fan-out of lessons, prompts and nudges.
@@ -58,11 +59,6 @@ class Message:
     kind: DeliveryKind
     text: Body
     local_date: date | None = None
-
-
-def _count(session: AsyncSession, added: int) -> None:
-    """Remember that rows were added in this session."""
-    session.info[_QUEUED] = session.info.get(_QUEUED, 0) + added
 
 
 def as_message(text: Body) -> Outbound:
@@ -131,6 +127,32 @@ def _values(
     }
 
 
+def message_rows(
+    *,
+    person_id: int,
+    key: str,
+    kind: DeliveryKind,
+    text: Body,
+    now: datetime,
+    choices: Sequence[tuple[str, str]] = (),
+    escalation_id: int | None = None,
+    local_date: date | None = None,
+) -> list[dict[str, Any]]:
+    """The column values of the rows a message due now becomes (several if it is long)."""
+    return [
+        _values(
+            person_id=person_id,
+            key=part_key,
+            kind=kind,
+            message=part,
+            now=now,
+            escalation_id=escalation_id,
+            local_date=local_date,
+        )
+        for part_key, part in paged(key, kind, text, choices)
+    ]
+
+
 def queue(
     session: AsyncSession,
     *,
@@ -144,28 +166,41 @@ def queue(
     local_date: date | None = None,
 ) -> Delivery:
     """Add a message due now for one person (several if it is long); the key must be new."""
-    deliveries = [
-        _add(
-            session,
-            person_id=person_id,
-            key=part_key,
-            kind=kind,
-            message=part,
-            now=now,
-            escalation_id=escalation_id,
-            local_date=local_date,
-        )
-        for part_key, part in paged(key, kind, text, choices)
-    ]
+    rows = message_rows(
+        person_id=person_id,
+        key=key,
+        kind=kind,
+        text=text,
+        now=now,
+        choices=choices,
+        escalation_id=escalation_id,
+        local_date=local_date,
+    )
+    deliveries = [_add(session, row) for row in rows]
     return deliveries[0]
 
 
-def _add(session: AsyncSession, **values: Any) -> Delivery:
+def _add(session: AsyncSession, row: dict[str, Any]) -> Delivery:
     """Add one new row with these `_values` to the session."""
-    delivery = Delivery(**_values(**values))
+    delivery = Delivery(**row)
     session.add(delivery)
-    _count(session, 1)
+    note_queued(session, 1)
     return delivery
+
+
+def note_queued(session: AsyncSession, added: int) -> None:
+    """Remember that rows were added in this session (or will be, by `insert_rows`)."""
+    session.info[_QUEUED] = session.info.get(_QUEUED, 0) + added
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert new rows of `_values` in one statement (a taken key is an IntegrityError).
+
+    A Core insert: one executemany, without the ORM's per-row bookkeeping. The
+    caller counts the rows with `note_queued`.
+    """
+    if rows:
+        await session.exec(_INSERT, params=rows)
 
 
 async def _insert_missing(
@@ -184,7 +219,7 @@ async def _insert_missing(
     added = {
         (person_id, key) for person_id, key in (await session.exec(statement, params=rows)).all()
     }
-    _count(session, len(added))
+    note_queued(session, len(added))
     return added
 
 
@@ -255,10 +290,8 @@ async def queue_planned(session: AsyncSession, planned: Sequence[Planned], *, no
         )
         for row in planned
     ]
-    if rows:
-        # A Core insert: one executemany, without the ORM's per-row bookkeeping.
-        await session.exec(insert(_OUTBOX), params=rows)
-        _count(session, len(rows))
+    await insert_rows(session, rows)
+    note_queued(session, len(rows))
     return len(rows)
 
 
@@ -273,8 +306,7 @@ async def resend(session: AsyncSession, first: Delivery, *, now: datetime) -> De
 
     A copy renders from the pack like the first; its buttons and replies answer the first.
     """
-    return _add(
-        session,
+    row = _values(
         person_id=first.person_id,
         key=f"{first.delivery_key}:again:{await _copies(session, first) + 1}",
         kind=DeliveryKind(first.kind),
@@ -285,14 +317,12 @@ async def resend(session: AsyncSession, first: Delivery, *, now: datetime) -> De
         item_id=first.item_id,
         refers_to=first.id,
     )
+    return _add(session, row)
 
 
-def queue_edit(
-    session: AsyncSession, target: Delivery, outbound: Outbound, *, why: str, now: datetime
-) -> Delivery:
-    """Queue a change of a sent message: `outbound` replaces it where it lives, keyed by `why`."""
-    return _add(
-        session,
+def edit_row(target: Delivery, outbound: Outbound, *, why: str, now: datetime) -> dict[str, Any]:
+    """The column values of a change of a sent message: `outbound` replaces it, keyed by `why`."""
+    return _values(
         person_id=target.person_id,
         key=f"edit:{target.id}:{why}",
         kind=DeliveryKind.EDIT,
@@ -301,6 +331,13 @@ def queue_edit(
         escalation_id=target.escalation_id,
         refers_to=target.id,
     )
+
+
+def queue_edit(
+    session: AsyncSession, target: Delivery, outbound: Outbound, *, why: str, now: datetime
+) -> Delivery:
+    """Queue a change of a sent message: `outbound` replaces it where it lives, keyed by `why`."""
+    return _add(session, edit_row(target, outbound, why=why, now=now))
 
 
 def queued_count(session: AsyncSession) -> int:
