@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Insert, event
+from sqlalchemy import CursorResult, Executable, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -18,7 +18,6 @@ from storage.one_trip import one_trip_creator
 
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
-InsertT = TypeVar("InsertT", bound=Insert)
 log = logging.getLogger(__name__)
 
 IN_LIST_SIZE = 500  # values per IN list: far below every driver's parameter limit
@@ -90,12 +89,20 @@ def insert_unless_taken(
     """`INSERT … ON CONFLICT (unique) DO NOTHING` into `model`'s table, in the session's dialect."""
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     insert = insert_for(session.get_bind().dialect.name)
-    return core_insert(insert(table).on_conflict_do_nothing(index_elements=list(unique)))
+    return insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
-def core_insert(statement: InsertT) -> InsertT:
-    """`statement` as a session runs a plain Core insert: no ORM bookkeeping per row."""
-    return statement.execution_options(dml_strategy="raw")
+async def run_core(
+    session: AsyncSession, statement: Executable, params: Any = None
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run a Core statement in the session's transaction, past the ORM's layers.
+
+    For statements on rows the session does not hold: the ORM would flush,
+    annotate the statement afresh (so its compiled form is looked up anew) and
+    keep per-row books for nothing.
+    """
+    connection = await session.connection()
+    return await connection.execute(statement, params)
 
 
 def insert_for(dialect: str) -> Callable[..., postgresql.Insert | sqlite.Insert]:

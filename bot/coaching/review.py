@@ -21,7 +21,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.policy import TeamPolicy
-from storage.db import core_insert, insert_for
+from storage.db import insert_for, run_core
 from storage.models import ReviewState
 
 
@@ -173,7 +173,7 @@ def _store_statement(dialect: str) -> Any:
     statement = insert_for(dialect)(ReviewState).values(
         {name: bindparam(name) for name in ("person_id", "item_id", *_CHANGED)}
     )
-    return core_insert(statement).on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["person_id", "item_id"],
         set_={name: statement.excluded[name] for name in _CHANGED},
     )
@@ -187,7 +187,7 @@ async def store_states(session: AsyncSession, states: Iterable[ReviewState]) -> 
     ]
     if rows:
         dialect = session.get_bind().dialect.name
-        await session.exec(_store_statement(dialect), params=rows)
+        await run_core(session, _store_statement(dialect), rows)
 
 
 async def shift_reviews(session: AsyncSession, *, person_id: int, by: timedelta) -> int:

@@ -41,7 +41,7 @@ from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
 from bot.coaching.grading import guess_floor
 from bot.coaching.policy import TeamPolicy
 from bot.coaching.review import retrievability
-from storage.db import core_insert, insert_for
+from storage.db import insert_for, run_core
 from storage.models import (
     Calibration,
     Escalation,
@@ -238,7 +238,7 @@ def _count_statement(dialect: str) -> Any:
         correct=bindparam("correct"),
         predicted=bindparam("predicted"),
     )
-    return core_insert(statement).on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["pack_id", "scope"],
         set_={
             "answers": Calibration.answers + statement.excluded.answers,
@@ -261,7 +261,7 @@ async def write_counts(session: AsyncSession, pending: PendingCounts) -> None:
         for (pack_id, scope), counts in sorted(pending.rows.items())
     ]
     dialect = session.get_bind().dialect.name
-    await session.exec(_count_statement(dialect), params=rows)
+    await run_core(session, _count_statement(dialect), rows)
     pending.rows.clear()
 
 

@@ -27,7 +27,7 @@ from bot.coaching.grading import (
     grade_text,
     verdict,
 )
-from bot.coaching.people import local_today
+from bot.coaching.people import local_today, split_address
 from bot.coaching.review import reviewed
 from bot.coaching.signals import answer_signal, raise_case, watches_answers
 from bot.coaching.struggle import (
@@ -48,8 +48,10 @@ from storage.models import (
     DeliveryKind,
     DeliveryStatus,
     Item,
+    Person,
     Response,
     ReviewState,
+    Team,
 )
 
 ALREADY_ANSWERED = "You already answered this one; the first answer is the one that counts."
@@ -203,28 +205,40 @@ class PromptRow:
 
 
 _LATER = aliased(Delivery)
-_PROMPTS_STATE = (
-    select(  # type: ignore[call-overload]  # nine columns
-        Delivery,
-        exists().where(col(Response.delivery_id) == Delivery.id),
-        exists().where(
-            col(_LATER.person_id) == Delivery.person_id,
-            col(_LATER.kind).in_(LESSON_DAY_KINDS),
-            col(_LATER.status) == DeliveryStatus.SENT,
-            col(_LATER.local_date) > Delivery.local_date,  # never true without a date
-        ),
-        Item,
-        ReviewState,
-        *NEW_ITEM_COUNTS,
-    )
-    .outerjoin(Item, col(Item.id) == Delivery.item_id)
-    .outerjoin(
-        ReviewState,
-        and_(col(ReviewState.item_id) == Item.id, col(ReviewState.person_id) == Delivery.person_id),
-    )
+_PROMPT_COLUMNS = (
+    Delivery,
+    exists().where(col(Response.delivery_id) == Delivery.id),
+    exists().where(
+        col(_LATER.person_id) == Delivery.person_id,
+        col(_LATER.kind).in_(LESSON_DAY_KINDS),
+        col(_LATER.status) == DeliveryStatus.SENT,
+        col(_LATER.local_date) > Delivery.local_date,  # never true without a date
+    ),
+    Item,
+    ReviewState,
+    *NEW_ITEM_COUNTS,
 )
-# Built once: every button press and typed answer runs it.
+_ITEM = col(Item.id) == Delivery.item_id
+_STATE = and_(col(ReviewState.item_id) == Item.id, col(ReviewState.person_id) == Delivery.person_id)
+_PROMPTS_STATE = (
+    select(*_PROMPT_COLUMNS)  # type: ignore[call-overload]  # nine columns
+    .outerjoin(Item, _ITEM)
+    .outerjoin(ReviewState, _STATE)
+)
+# Built once: every button press and typed answer runs one of them.
 _PROMPT_STATE = _PROMPTS_STATE.where(Delivery.id == bindparam("delivery_id"))
+_SENDER_AND_PROMPT = (
+    select(Person, Team, *_PROMPT_COLUMNS)  # type: ignore[call-overload]  # eleven columns
+    .select_from(Person)
+    .outerjoin(Team, col(Team.id) == Person.team_id)
+    .outerjoin(
+        Delivery,
+        and_(col(Delivery.id) == bindparam("delivery_id"), col(Delivery.person_id) == Person.id),
+    )
+    .outerjoin(Item, _ITEM)
+    .outerjoin(ReviewState, _STATE)
+    .where(Person.platform == bindparam("platform"), Person.platform_id == bindparam("address"))
+)
 
 
 def _prompt_row(row: Any) -> PromptRow:
@@ -237,6 +251,22 @@ async def load_prompt(session: AsyncSession, delivery_id: int) -> PromptRow | No
     """The delivery (into the session) with its prompt's state, in one query; None if unknown."""
     row = (await session.exec(_PROMPT_STATE, params={"delivery_id": delivery_id})).first()
     return _prompt_row(row) if row is not None else None
+
+
+async def sender_and_prompt(
+    session: AsyncSession, *, address: str, delivery_id: int
+) -> tuple[Person | None, Team | None, PromptRow | None]:
+    """The person at `address` with their team, and their prompt `delivery_id`, in one query.
+
+    The prompt is None when the delivery is unknown or not theirs.
+    """
+    platform, platform_id = split_address(address)
+    params = {"platform": platform, "address": platform_id, "delivery_id": delivery_id}
+    row = (await session.exec(_SENDER_AND_PROMPT, params=params)).first()
+    if row is None:
+        return None, None, None
+    person, team, delivery, *prompt = row
+    return person, team, _prompt_row((delivery, *prompt)) if delivery is not None else None
 
 
 async def load_prompts(session: AsyncSession, delivery_ids: list[int]) -> dict[int, PromptRow]:

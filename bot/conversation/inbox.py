@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.messages import Answer, Blocked, CoachAction, Command, Inbound, Join, PollAnswer, Text
-from storage.db import SessionFactory, core_insert
+from storage.db import SessionFactory, run_core
 from storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5
@@ -31,13 +31,8 @@ _KINDS: dict[str, TypeAdapter[Inbound]] = {
 _TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 # The event comes back with its id: on SQLite, asking the ids in parameter order instead
 # would insert one row per statement.
-_STORE = core_insert(insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event))
-# Built once, and without looking for the entry among the session's objects: it is never there.
-_TAKE = (
-    delete(InboxEntry)
-    .where(col(InboxEntry.id) == bindparam("entry_id"))
-    .execution_options(synchronize_session=False)
-)
+_STORE = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event)
+_TAKE = delete(_TABLE).where(_TABLE.c.id == bindparam("entry_id"))  # built once: every event
 
 
 def _stored(inbound: Inbound) -> dict[str, object]:
@@ -57,25 +52,20 @@ async def store_all(session: AsyncSession, inbounds: list[Inbound], *, now: date
     The events must differ in address or event id.
     """
     params = [{**_stored(inbound), "received_at": now, "attempts": 0} for inbound in inbounds]
-    rows = (await session.exec(_STORE, params=params)).all()
+    rows = (await run_core(session, _STORE, params)).all()
     ids = {(event["address"], event["event_id"]): entry_id for entry_id, event in rows}
     return [ids[inbound.address, inbound.event_id] for inbound in inbounds]
 
 
 async def take(session: AsyncSession, entry_id: int) -> bool:
     """Remove the entry in the handling transaction; False if it was handled already."""
-    return bool((await session.exec(_TAKE, params={"entry_id": entry_id})).rowcount)
+    return bool((await run_core(session, _TAKE, {"entry_id": entry_id})).rowcount)
 
 
 async def take_all(session: AsyncSession, entry_ids: list[int]) -> set[int]:
     """`take` for several entries in one statement; the ids taken (not handled already)."""
-    statement = (
-        delete(InboxEntry)
-        .where(col(InboxEntry.id).in_(entry_ids))
-        .returning(col(InboxEntry.id))
-        .execution_options(synchronize_session=False)
-    )
-    return set((await session.exec(statement)).scalars().all())
+    statement = delete(_TABLE).where(_TABLE.c.id.in_(entry_ids)).returning(_TABLE.c.id)
+    return set((await run_core(session, statement)).scalars().all())
 
 
 async def failed(sessions: SessionFactory, entry_id: int, error: str) -> None:

@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,7 @@ from bot.conversation.answers import (
     load_prompt,
     load_prompts,
     open_typed_prompt,
+    sender_and_prompt,
 )
 from bot.conversation.reflections import (
     asks_for_help,
@@ -67,7 +69,7 @@ from bot.messages import (
 )
 from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
-from storage.db import SessionFactory, insert_unless_taken, retried_on_lost_connection
+from storage.db import SessionFactory, insert_for, retried_on_lost_connection, run_core
 from storage.models import (
     PACK_KINDS,
     PROMPT_KINDS,
@@ -81,6 +83,7 @@ from storage.models import (
     PersonStatus,
     ProcessedEvent,
     Role,
+    Team,
 )
 
 log = logging.getLogger(__name__)
@@ -92,7 +95,12 @@ WORKING = 8  # events stored or processed at once: below the connection pool's s
 BATCH = 50  # waiting events processed in one transaction at most
 
 
-_SEEN = (col(ProcessedEvent.platform), col(ProcessedEvent.event_id))
+@lru_cache(maxsize=2)
+def _marking_seen(dialect: str) -> Any:
+    """The insert recording event ids as seen, returning those new (built once: every event)."""
+    seen = insert_for(dialect)(ProcessedEvent.__table__)  # type: ignore[attr-defined]
+    unique = seen.on_conflict_do_nothing(index_elements=["platform", "event_id"])
+    return unique.returning(seen.table.c.platform, seen.table.c.event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +232,8 @@ class InboundRouter:
             for platform, event_id in keys
         ]
         async with self._sessions.begin() as session:
-            mark = insert_unless_taken(session, ProcessedEvent, unique=("platform", "event_id"))
-            rows = (await session.exec(mark.returning(*_SEEN), params=seen)).all()
+            mark = _marking_seen(session.get_bind().dialect.name)
+            rows = (await run_core(session, mark, seen)).all()
             fresh = {(platform, event_id) for platform, event_id in rows}
             is_new = []
             for key in keys:
@@ -349,6 +357,8 @@ class InboundRouter:
         if not isinstance(inbound, Answer | PollAnswer):
             await work.settle(session)  # it may read the answers' rows or change the reads
         read = work.people.get(inbound.address)
+        if read is None and isinstance(inbound, Answer):  # one query for sender and prompt
+            read = await _sender_of_answer(session, work, inbound)
         person, team = read or await person_and_team_at(session, inbound.address)
         if isinstance(inbound, Blocked):
             if person is not None and person.status == PersonStatus.ACTIVE:
@@ -451,6 +461,18 @@ async def _read_ahead(
         if person.role == Role.LEARNER
     }
     work.evidence.update(await running_evidence(session, list(learners.values()), now=now))
+
+
+async def _sender_of_answer(
+    session: AsyncSession, work: UnitOfWork, answer: Answer
+) -> tuple[Person, Team | None] | None:
+    """The sender of a button press and their team, keeping the prompt pressed in `work`."""
+    person, team, prompt = await sender_and_prompt(
+        session, address=answer.address, delivery_id=answer.delivery_id
+    )
+    if prompt is not None:
+        work.prompts[answer.delivery_id] = prompt
+    return (person, team) if person is not None else None
 
 
 def _is_coach(person: Person) -> bool:

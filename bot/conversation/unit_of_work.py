@@ -29,14 +29,14 @@ from bot.coaching.calendar import local_date
 from bot.coaching.review import store_states
 from bot.coaching.struggle import PendingCounts, RunningEvidence, Scored, write_counts
 from bot.outbox.queue import insert_rows, note_queued
-from storage.db import core_insert
+from storage.db import run_core
 from storage.models import Person, Response, ReviewState, Team
 
 if TYPE_CHECKING:
     from bot.conversation.answers import PromptRow
 
 
-_RESPONSES = core_insert(insert(Response.__table__))  # type: ignore[attr-defined]  # no __table__
+_RESPONSES = insert(Response.__table__)  # type: ignore[attr-defined]  # no __table__ declared
 
 
 @dataclass(slots=True)
@@ -71,7 +71,7 @@ class UnitOfWork:
     async def write_rows(self, session: AsyncSession) -> None:
         """Write the answers' rows kept so far, one statement per table."""
         if self.responses:
-            await session.exec(_RESPONSES, params=self.responses)
+            await run_core(session, _RESPONSES, self.responses)
         await store_states(session, self.unwritten_states.values())
         await insert_rows(session, self.deliveries)
         self.responses, self.deliveries = [], []

@@ -21,12 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.messages import Choice, Outbound, OutboundKind, Spans, pages, spans_length
 from bot.outbox.payload import OUTBOUND_KIND, PromptState, payload_for
 from content.limits import MESSAGE_CHARS
-from storage.db import core_insert, insert_unless_taken
+from storage.db import insert_unless_taken, run_core
 from storage.models import DAY_KINDS, Delivery, DeliveryKind, DeliveryStatus
 
 _QUEUED = "coaching_queued"
 _OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-_INSERT = core_insert(insert(_OUTBOX))
+_INSERT = insert(_OUTBOX)
 
 # Claim order: what answers a learner or a coach (feedback, replies, coach cards, edits,
 # a lesson asked for again) goes before the day's fan-out of lessons, prompts and nudges.
@@ -200,7 +200,7 @@ async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     caller counts the rows with `note_queued`.
     """
     if rows:
-        await session.exec(_INSERT, params=rows)
+        await run_core(session, _INSERT, rows)
 
 
 async def _insert_missing(
