@@ -13,7 +13,7 @@ import bot.conversation.router as router_module
 from bot.clock import SimulatedClock
 from bot.coaching.struggle import shrunk_share
 from bot.conversation.router import InboundRouter
-from bot.messages import Answer
+from bot.messages import Answer, Text
 from storage.models import (
     Calibration,
     Delivery,
@@ -50,13 +50,13 @@ def counted(database) -> Iterator[dict[str, int]]:
         event.remove(engine, "commit", commit)
 
 
-async def learners_with_open_quizzes(database, count: int):
-    """`count` learners of one team, each with today's quiz sent; (router, prompts)."""
+async def learners_with_open_quizzes(database, count: int, *, kind: str = "single"):
+    """`count` learners of one team, each with today's quiz of `kind` sent; (router, prompts)."""
     clock = SimulatedClock(MONDAY_9AM)
     async with database.sessions() as session:
         team = await add_team(session)
         people = [await add_person(session, f"learner{n}", team=team) for n in range(count)]
-        await add_pack(session, lessons=2)
+        await add_pack(session, lessons=2, types=(kind,))
         item = (await session.exec(select(Item).order_by(Item.id))).first()
         prompts = [
             (
@@ -99,6 +99,18 @@ async def test_an_answer_right_or_wrong_costs_at_most_nine_statements(database):
     # A wrong answer asks nothing more: its repeat misses come with the struggle score.
     assert right["statements"] <= ANSWER_STATEMENTS
     assert wrong["statements"] <= ANSWER_STATEMENTS
+
+
+async def test_a_typed_reply_to_its_question_costs_one_statement_more(database):
+    router, [(ada, prompt)] = await learners_with_open_quizzes(database, 1, kind="short")
+    with counted(database) as typed:
+        await router.handle(Text(ada.address, "typed-1", "next steps", prompt.id))
+    async with database.sessions() as session:
+        [answer] = (await session.exec(select(Response))).all()
+    assert answer.correct
+    # The sender is read with the question replied to; the one more is the learner's open case,
+    # which decides whether plain text goes to a coach.
+    assert typed["statements"] <= ANSWER_STATEMENTS + 1
 
 
 async def test_answers_arriving_together_are_processed_in_fewer_transactions(database):

@@ -279,10 +279,11 @@ async def load_prompts(session: AsyncSession, delivery_ids: list[int]) -> dict[i
 async def _open_item(turn: Turn, delivery: Delivery, loaded: PromptRow | None) -> _Prompt | None:
     """The item a prompt asks about, when it can still be answered (the learner is told if not).
 
-    One query (unless `loaded` already holds it) asks whether the prompt was
+    One query (unless `loaded` or the unit of work holds it) asks whether the prompt was
     answered or has closed (a later day's lesson or prompt was sent), and loads
     its item with the learner's review state.
     """
+    loaded = loaded or turn.work.prompts.get(delivery.id)
     row = loaded if loaded is not None and loaded.delivery is delivery else None
     row = row or await load_prompt(turn.session, delivery.id)
     if row is not None and (row.answered or delivery.id in turn.work.answered):

@@ -357,8 +357,9 @@ class InboundRouter:
         if not isinstance(inbound, Answer | PollAnswer):
             await work.settle(session)  # it may read the answers' rows or change the reads
         read = work.people.get(inbound.address)
-        if read is None and isinstance(inbound, Answer):  # one query for sender and prompt
-            read = await _sender_of_answer(session, work, inbound)
+        prompt_id = _prompt_answered(inbound)
+        if read is None and prompt_id is not None:  # one query for sender and prompt
+            read = await _sender_with_prompt(session, work, inbound.address, prompt_id)
         person, team = read or await person_and_team_at(session, inbound.address)
         if isinstance(inbound, Blocked):
             if person is not None and person.status == PersonStatus.ACTIVE:
@@ -463,15 +464,25 @@ async def _read_ahead(
     work.evidence.update(await running_evidence(session, list(learners.values()), now=now))
 
 
-async def _sender_of_answer(
-    session: AsyncSession, work: UnitOfWork, answer: Answer
+def _prompt_answered(inbound: Inbound) -> int | None:
+    """The delivery a button press is under, or a text replies to; None for other events."""
+    match inbound:
+        case Answer(delivery_id=delivery_id):
+            return delivery_id
+        case Text(reply_to_delivery_id=reply_to):
+            return reply_to
+    return None
+
+
+async def _sender_with_prompt(
+    session: AsyncSession, work: UnitOfWork, address: str, delivery_id: int
 ) -> tuple[Person, Team | None] | None:
-    """The sender of a button press and their team, keeping the prompt pressed in `work`."""
+    """The sender and their team, keeping the prompt they answer (if theirs) in `work`."""
     person, team, prompt = await sender_and_prompt(
-        session, address=answer.address, delivery_id=answer.delivery_id
+        session, address=address, delivery_id=delivery_id
     )
     if prompt is not None:
-        work.prompts[answer.delivery_id] = prompt
+        work.prompts[delivery_id] = prompt
     return (person, team) if person is not None else None
 
 
