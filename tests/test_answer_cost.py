@@ -25,7 +25,8 @@ from storage.models import (
 )
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
 
-# Store (2); take, sender with prompt, window; answer, review state, feedback with edit, calibration.
+# Store (2); take, sender with prompt, window; answer, review state, feedback with edit,
+# calibration.
 ANSWER_STATEMENTS = 9
 
 

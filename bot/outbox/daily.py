@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, exists, update
+from sqlalchemy import ColumnElement, bindparam, exists, func, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -170,21 +170,33 @@ async def _next_lessons(
 
 
 async def _due_reviews(
-    session: AsyncSession, days: Sequence[LearnerDay]
+    session: AsyncSession, days: Sequence[LearnerDay], *, most: int
 ) -> dict[int, list[tuple[datetime, Item]]]:
-    """Each learner's live items due for review by the latest due time, most overdue first."""
+    """Each learner's `most` most overdue live items due by the latest due time, in that order.
+
+    A learner behind on reviews has many more due than a day takes; only the
+    first few are read, so planning does not grow with the backlog.
+    """
     people = [day.person_id for day in days if day.policy.review_cap > 0]
     if not people:
         return {}
-    statement = (
-        select(ReviewState.person_id, ReviewState.due, Item)
+    overdue = (col(ReviewState.due), col(ReviewState.item_id))
+    rank = func.row_number().over(partition_by=col(ReviewState.person_id), order_by=overdue)
+    ranked = (
+        select(ReviewState.person_id, ReviewState.due, ReviewState.item_id, rank.label("rank"))
         .join(Item, col(Item.id) == col(ReviewState.item_id))
         .where(
             col(ReviewState.person_id).in_(people),
             ReviewState.due < max(day.reviews_until for day in days),
             col(Item.retired).is_(False),
         )
-        .order_by(col(ReviewState.person_id), col(ReviewState.due), col(Item.id))
+        .subquery()
+    )
+    statement = (
+        select(ranked.c.person_id, ranked.c.due, Item)
+        .join(Item, col(Item.id) == ranked.c.item_id)
+        .where(ranked.c.rank <= most)
+        .order_by(ranked.c.person_id, ranked.c.due, col(Item.id))
     )
     due: dict[int, list[tuple[datetime, Item]]] = {}
     for person_id, when, item in (await session.exec(statement)).all():
@@ -250,7 +262,11 @@ async def plan_days(
     process planned the same learner) is an IntegrityError for the whole batch.
     """
     next_up = await _next_lessons(session, [day.enrolment_id for day in days])
-    due = await _due_reviews(session, days)
+    # Enough for the largest day: its cap, and as many more as its quiz may take out.
+    most = max((day.policy.review_cap for day in days), default=0) + max(
+        (len(items) for _, items in next_up.values()), default=0
+    )
+    due = await _due_reviews(session, days, most=most)
     follow_ups = await lessons_to_follow_up(session, days)
     rows: list[Planned] = []
     added: dict[int, int] = {}
