@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Case, Row, Update, UpdateBase, and_, bindparam, case, func
+from sqlalchemy import BindParameter, Case, Row, Update, UpdateBase, and_, bindparam, case, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -153,7 +153,7 @@ SENT_TOGETHER = 32  # the most sent rows one statement records
 def _mark_all_sent(count: int) -> Update:
     """`_MARK_SENT` for `count` rows in one statement (built once per count), returning the
     ids of the rows it applied to: each row gets its own values through a CASE on its id."""
-    ids = [bindparam(f"row_id_{n}") for n in range(count)]
+    ids: list[BindParameter[int]] = [bindparam(f"row_id_{n}") for n in range(count)]
 
     def each(field: str) -> Case[Any]:
         column = _OUTBOX.c[_SENT_COLUMNS[field]]
@@ -541,7 +541,8 @@ class Dispatcher:
         return updated
 
     async def _write_group(self, session: AsyncSession, writes: list[_Write]) -> list[int]:
-        """Run each statement, then commit once; the rows each one changed.
+        """Run the statements (those marking rows sent as one), then commit once; the rows
+        each one changed.
 
         A group that cannot be written (the connection was cut) is kept for
         `_recover`, like `_write_outcome`: a message sent is never sent again.
@@ -550,7 +551,7 @@ class Dispatcher:
             sent = [params for sql, params in writes if sql is _MARK_SENT]
             recorded = await self._record_sent(session, sent)
             changed = [
-                int(params["row_id"] in recorded)  # type: ignore[operator]  # ids are ints
+                int(params["row_id"] in recorded)
                 if sql is _MARK_SENT
                 else (await session.exec(sql, params=params)).rowcount
                 for sql, params in writes
