@@ -1,14 +1,19 @@
-"""What sending costs the database: edits find their message with the claim."""
+"""What sending costs the database: edits find their message with the claim, and messages
+sent at the same moment are recorded together."""
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.clock import SimulatedClock
+from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.delivery_support import dispatcher
-from tests.factories import MONDAY_9AM
+from tests.delivery_support import dispatcher, notices, rows
+from tests.factories import MONDAY_9AM, add_person
 from tests.test_answer_cost import counted, learners_with_open_quizzes, press
 
 LEARNERS = 8
@@ -30,3 +35,53 @@ async def test_edits_after_answers_cost_no_statement_of_their_own(database):
     # One record per message, and a few statements for the whole drain (the claim, what
     # the rows need, the claim checks): finding where each edit goes costs nothing more.
     assert seen["statements"] <= result.sent + PER_DRAIN
+
+
+class AllAtOnce(ConsoleTransport):
+    """A console whose sends are all answered at once, when `count` of them are on their way."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(write=None)
+        self._started = asyncio.Barrier(count)
+
+    async def send(self, address, outbound):
+        """Wait for the other sends, then answer."""
+        await self._started.wait()
+        return await super().send(address, outbound)
+
+
+@contextmanager
+def marked_sent(database) -> Iterator[list[str]]:
+    """The statements run on `database` that mark rows sent, while the block runs."""
+    seen: list[str] = []
+    engine = database.engine.sync_engine
+
+    def statement(_connection, _cursor, sql: str, *_: object) -> None:
+        if sql.startswith("UPDATE delivery") and "sent_at" in sql:
+            seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+
+
+async def test_messages_answered_at_the_same_moment_are_recorded_in_one_statement(database):
+    async with database.sessions() as session:
+        people = [await add_person(session, f"p{n}") for n in range(LEARNERS)]
+        await session.commit()
+    for person in people:
+        await notices(database, person, "hello")
+    console = AllAtOnce(LEARNERS)
+    sender = dispatcher(database, SimulatedClock(MONDAY_9AM), console, in_flight=LEARNERS)
+    with marked_sent(database) as statements:
+        result = await sender.drain()
+    assert result.sent == LEARNERS
+    address = {person.id: person.address for person in people}
+    recorded = {(address[r.person_id], r.status, r.platform_ref) for r in await rows(database)}
+    assert recorded == {
+        (m.ref.address, DeliveryStatus.SENT, m.ref.message_id) for m in console.sent
+    }
+    # The first answer is recorded at once; the others, which came meanwhile, together.
+    assert len(statements) <= 2

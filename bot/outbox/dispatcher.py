@@ -32,10 +32,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Row, UpdateBase, and_, bindparam, func
+from sqlalchemy import BindParameter, Case, Row, Update, UpdateBase, and_, bindparam, case, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -144,6 +144,42 @@ _MARK_SENT = (
         poll_id=bindparam("poll"),
     )
 )
+_SENT_FIELDS = ("at", "ref", "sent_ref", "poll")  # what `_MARK_SENT` sets per row
+_SENT_COLUMNS = {"at": "sent_at", "ref": "platform_ref", "sent_ref": "sent_ref", "poll": "poll_id"}
+SENT_TOGETHER = 32  # the most sent rows one statement records
+
+
+@cache
+def _mark_all_sent(count: int) -> Update:
+    """`_MARK_SENT` for `count` rows in one statement (built once per count), returning the
+    ids of the rows it applied to: each row gets its own values through a CASE on its id."""
+    ids: list[BindParameter[int]] = [bindparam(f"row_id_{n}") for n in range(count)]
+
+    def each(field: str) -> Case[Any]:
+        column = _OUTBOX.c[_SENT_COLUMNS[field]]
+        return case(
+            *(
+                (_OUTBOX.c.id == ids[n], bindparam(f"{field}_{n}", type_=column.type))
+                for n in range(count)
+            )
+        )
+
+    return (
+        _OUTBOX.update()
+        .where(
+            _OUTBOX.c.id.in_(ids),
+            _OUTBOX.c.status == DeliveryStatus.CLAIMED,
+            _OUTBOX.c.claimed_by == bindparam("worker"),
+        )
+        .values(
+            status=DeliveryStatus.SENT,
+            reason=None,
+            **{_SENT_COLUMNS[field]: each(field) for field in _SENT_FIELDS},
+        )
+        .returning(_OUTBOX.c.id)
+    )
+
+
 # Where the message an edit row replaces lives, once it was sent.
 _EDITED_REF = select(_OUTBOX.c.sent_ref).where(_OUTBOX.c.id == bindparam("target"))
 _MARK_ENDED = (
@@ -507,18 +543,41 @@ class Dispatcher:
         return updated
 
     async def _write_group(self, session: AsyncSession, writes: list[_Write]) -> list[int]:
-        """Run each statement, then commit once; the rows each one changed.
+        """Run the statements (those marking rows sent as one), then commit once; the rows
+        each one changed.
 
         A group that cannot be written (the connection was cut) is kept for
         `_recover`, like `_write_outcome`: a message sent is never sent again.
         """
         try:
-            changed = [(await session.exec(sql, params=params)).rowcount for sql, params in writes]
+            sent = [params for sql, params in writes if sql is _MARK_SENT]
+            recorded = await self._record_sent(session, sent)
+            changed = [
+                int(params["row_id"] in recorded)
+                if sql is _MARK_SENT
+                else (await session.exec(sql, params=params)).rowcount
+                for sql, params in writes
+            ]
             await session.commit()
         except Exception:
             self._unrecorded += writes
             raise
         return changed
+
+    async def _record_sent(
+        self, session: AsyncSession, writes: list[dict[str, object]]
+    ) -> set[object]:
+        """Mark these rows sent (each with its `_MARK_SENT` parameters) in as few statements
+        as fit; the ids of the rows still claimed by this worker, which it marked."""
+        marked: set[object] = set()
+        for chunk in in_chunks(writes, SENT_TOGETHER):
+            params: dict[str, object] = {"worker": self.worker}
+            for n, write in enumerate(chunk):
+                params[f"row_id_{n}"] = write["row_id"]
+                params |= {f"{field}_{n}": write[field] for field in _SENT_FIELDS}
+            found = await session.exec(_mark_all_sent(len(chunk)), params=params)
+            marked.update(found.scalars())
+        return marked
 
     async def _until_next_due(self) -> float:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
