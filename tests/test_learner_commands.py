@@ -1,5 +1,6 @@
 """Learner commands, typed or as platform commands, handled the same way."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from sqlmodel import select
 
 from bot.admin.progress import lessons_done
 from bot.clock import SimulatedClock
+from bot.coaching.pauses import OPEN_ENDED
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, Text
 from bot.transports.console import ConsoleTransport
@@ -106,6 +108,32 @@ async def test_pause_until_a_date_then_resume_freezes_reviews(database):
         due_after = (await session.exec(select(ReviewState))).one().due
     assert due_after - due_before == 10 * DAY
     assert "Welcome back" in await reply(database, ada, "e2")
+
+
+async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_shift(database):
+    clock, service, ada, prompts = await world(database)
+    await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
+    async with database.sessions() as session:
+        paused = await session.get(Person, ada.id)
+        paused.paused_until, paused.paused_at = OPEN_ENDED, clock.now()  # paused until resumed
+        item = await session.get(Item, prompts[0].item_id)
+        clock.advance(3 * DAY)
+        again = await send(
+            session, paused, kind="review", day=clock.now().date(), sent_at=clock.now(), item=item
+        )
+        await session.commit()
+    clock.advance(timedelta(minutes=5))
+    # Arriving together, the answer and the resume are handled in one transaction.
+    await asyncio.gather(
+        service.handle(Answer(ada.address, "e1", again.id, ("c1",))),
+        service.handle(Command(ada.address, "e2", "resume")),
+    )
+    span = clock.now() - paused.paused_at
+    async with database.sessions() as session:
+        state = (await session.exec(select(ReviewState))).one()
+    # As if one after the other: the review answered now, then its card moved by the pause.
+    assert state.reviews == 2
+    assert state.last_review == clock.now() + span
 
 
 async def test_open_ended_pause_and_bad_dates(database):

@@ -70,8 +70,10 @@ def card_of(state: ReviewState) -> Card:
 
 async def state_for(session: AsyncSession, *, person_id: int, item_id: int) -> ReviewState | None:
     """The learner's review state for one item, if the item was ever graded."""
-    statement = select(ReviewState).where(
-        ReviewState.person_id == person_id, ReviewState.item_id == item_id
+    statement = (
+        select(ReviewState)
+        .where(ReviewState.person_id == person_id, ReviewState.item_id == item_id)
+        .execution_options(populate_existing=True)  # states are stored past the session
     )
     return (await session.exec(statement)).first()
 
@@ -91,11 +93,10 @@ async def record_review(
     now: datetime,
     policy: TeamPolicy,
 ) -> ReviewState:
-    """Apply one graded answer to the item's card and store the new due time."""
+    """Apply one graded answer to the item's card and store it; the new state."""
     state = await state_for(session, person_id=person_id, item_id=item_id)
-    return apply_review(
-        session,
-        state=state,
+    after = reviewed(
+        state,
         person_id=person_id,
         item_id=item_id,
         correct=correct,
@@ -103,6 +104,8 @@ async def record_review(
         now=now,
         policy=policy,
     )
+    await store_states(session, [after])
+    return after
 
 
 def reviewed(
@@ -133,35 +136,6 @@ def reviewed(
         reviews=(state.reviews if state else 0) + 1,
         lapses=(state.lapses if state else 0) + (0 if correct else 1),
     )
-
-
-def apply_review(
-    session: AsyncSession,
-    *,
-    state: ReviewState | None,
-    person_id: int,
-    item_id: int,
-    correct: bool,
-    late: bool,
-    now: datetime,
-    policy: TeamPolicy,
-) -> ReviewState:
-    """`record_review` with the learner's review state for the item already loaded."""
-    after = reviewed(
-        state,
-        person_id=person_id,
-        item_id=item_id,
-        correct=correct,
-        late=late,
-        now=now,
-        policy=policy,
-    )
-    if state is None:
-        session.add(after)
-        return after
-    for column in _CHANGED:
-        setattr(state, column, getattr(after, column))
-    return state
 
 
 _CHANGED = ("card", "due", "last_review", "reviews", "lapses")  # what an answer changes
@@ -196,9 +170,12 @@ async def shift_reviews(session: AsyncSession, *, person_id: int, by: timedelta)
     Both the due time and the last review move, so the predicted recall on
     return equals the recall when the pause began. Returns the cards moved.
     """
-    states = (
-        await session.exec(select(ReviewState).where(ReviewState.person_id == person_id))
-    ).all()
+    statement = (
+        select(ReviewState)
+        .where(ReviewState.person_id == person_id)
+        .execution_options(populate_existing=True)  # answers store states past the session
+    )
+    states = (await session.exec(statement)).all()
     for state in states:
         card = card_of(state)
         card.due = card.due + by
