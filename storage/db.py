@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Executable, event
+from sqlalchemy import CursorResult, Executable, Insert, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -84,12 +85,30 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def insert_unless_taken(
-    session: AsyncSession, model: type[SQLModel], *, unique: Sequence[str]
-) -> postgresql.Insert | sqlite.Insert:
-    """`INSERT … ON CONFLICT (unique) DO NOTHING` into `model`'s table, in the session's dialect."""
+    session: AsyncSession,
+    model: type[SQLModel],
+    *,
+    unique: Sequence[str],
+    returning: Sequence[Any] = (),
+) -> Insert:
+    """`INSERT … ON CONFLICT (unique) DO NOTHING [RETURNING …]` into `model`'s table, in the
+    session's dialect.
+
+    Built once per dialect and arguments: hot paths (every inbound event) run it, and a
+    statement built anew makes SQLAlchemy work out its cache key anew.
+    """
+    dialect = session.get_bind().dialect.name
+    return _unless_taken(dialect, model, tuple(unique), tuple(returning))
+
+
+@lru_cache(maxsize=32)
+def _unless_taken(
+    dialect: str, model: type[SQLModel], unique: tuple[str, ...], returning: tuple[Any, ...]
+) -> Insert:
+    """`insert_unless_taken` itself."""
     table = model.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-    insert = insert_for(session.get_bind().dialect.name)
-    return insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    statement = insert_for(dialect)(table).on_conflict_do_nothing(index_elements=list(unique))
+    return statement.returning(*returning) if returning else statement
 
 
 async def run_core(

@@ -12,6 +12,8 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.coaching.policy import TeamPolicy
+from bot.coaching.review import reviewed, store_states
 from bot.messages import SentRef
 from storage.models import (
     Delivery,
@@ -20,6 +22,7 @@ from storage.models import (
     Lesson,
     Pack,
     Person,
+    ReviewState,
     Role,
     Team,
 )
@@ -169,6 +172,36 @@ async def send(
     delivery.platform_ref, delivery.sent_ref = ref.message_id, ref.to_payload()
     await session.flush()
     return delivery
+
+
+async def record_review(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    item_id: int,
+    correct: bool,
+    late: bool,
+    now: datetime,
+    policy: TeamPolicy,
+) -> ReviewState:
+    """One graded answer applied to the learner's card for the item, stored as answers store it."""
+    statement = (
+        select(ReviewState)
+        .where(ReviewState.person_id == person_id, ReviewState.item_id == item_id)
+        .execution_options(populate_existing=True)  # states are stored past the session
+    )
+    state = (await session.exec(statement)).first()
+    after = reviewed(
+        state,
+        person_id=person_id,
+        item_id=item_id,
+        correct=correct,
+        late=late,
+        now=now,
+        policy=policy,
+    )
+    await store_states(session, [after])
+    return after
 
 
 async def outbox(session: AsyncSession, person: Person) -> dict[str, str]:

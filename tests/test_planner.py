@@ -12,7 +12,6 @@ from sqlmodel import select, update
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person, resume_person
 from bot.coaching.policy import TeamPolicy
-from bot.coaching.review import record_review
 from bot.outbox.planner import plan_tick
 from bot.transports.console import ConsoleTransport
 from storage.db import create_engine, session_factory
@@ -27,7 +26,7 @@ from storage.models import (
     Role,
 )
 from tests.delivery_support import add_learner, by_key, dispatcher, rows
-from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
+from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, record_review, send
 
 MONDAY = MONDAY_9AM.date()  # 2026-11-23; Europe/London is on UTC, so 9:00 local = 9:00 UTC
 

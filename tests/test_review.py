@@ -5,9 +5,9 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot.coaching.policy import TeamPolicy
-from bot.coaching.review import record_review, retrievability, shift_reviews
+from bot.coaching.review import retrievability, shift_reviews
 from storage.models import Item, ReviewState
-from tests.factories import MONDAY_9AM, add_pack, add_person
+from tests.factories import MONDAY_9AM, add_pack, add_person, record_review
 
 POLICY = TeamPolicy()
 

@@ -68,44 +68,9 @@ def card_of(state: ReviewState) -> Card:
     return Card.from_dict(cast(CardDict, state.card))  # the JSON column holds a CardDict
 
 
-async def state_for(session: AsyncSession, *, person_id: int, item_id: int) -> ReviewState | None:
-    """The learner's review state for one item, if the item was ever graded."""
-    statement = (
-        select(ReviewState)
-        .where(ReviewState.person_id == person_id, ReviewState.item_id == item_id)
-        .execution_options(populate_existing=True)  # states are stored past the session
-    )
-    return (await session.exec(statement)).first()
-
-
 def retrievability(policy: TeamPolicy, state: ReviewState, now: datetime) -> float:
     """R: the chance FSRS gives that the learner still recalls the item now."""
     return scheduler_for(policy).get_card_retrievability(card_of(state), _utc(now))
-
-
-async def record_review(
-    session: AsyncSession,
-    *,
-    person_id: int,
-    item_id: int,
-    correct: bool,
-    late: bool,
-    now: datetime,
-    policy: TeamPolicy,
-) -> ReviewState:
-    """Apply one graded answer to the item's card and store it; the new state."""
-    state = await state_for(session, person_id=person_id, item_id=item_id)
-    after = reviewed(
-        state,
-        person_id=person_id,
-        item_id=item_id,
-        correct=correct,
-        late=late,
-        now=now,
-        policy=policy,
-    )
-    await store_states(session, [after])
-    return after
 
 
 def reviewed(

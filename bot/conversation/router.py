@@ -21,8 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache, partial
-from typing import Any
+from functools import partial
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -69,7 +68,12 @@ from bot.messages import (
 )
 from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
-from storage.db import SessionFactory, insert_for, retried_on_lost_connection, run_core
+from storage.db import (
+    SessionFactory,
+    insert_unless_taken,
+    retried_on_lost_connection,
+    run_core,
+)
 from storage.models import (
     PACK_KINDS,
     PROMPT_KINDS,
@@ -95,12 +99,7 @@ WORKING = 8  # events stored or processed at once: below the connection pool's s
 BATCH = 50  # waiting events processed in one transaction at most
 
 
-@lru_cache(maxsize=2)
-def _marking_seen(dialect: str) -> Any:
-    """The insert recording event ids as seen, returning those new (built once: every event)."""
-    seen = insert_for(dialect)(ProcessedEvent.__table__)  # type: ignore[attr-defined]
-    unique = seen.on_conflict_do_nothing(index_elements=["platform", "event_id"])
-    return unique.returning(seen.table.c.platform, seen.table.c.event_id)
+_SEEN = (col(ProcessedEvent.platform), col(ProcessedEvent.event_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +231,9 @@ class InboundRouter:
             for platform, event_id in keys
         ]
         async with self._sessions.begin() as session:
-            mark = _marking_seen(session.get_bind().dialect.name)
+            mark = insert_unless_taken(
+                session, ProcessedEvent, unique=("platform", "event_id"), returning=_SEEN
+            )
             rows = (await run_core(session, mark, seen)).all()
             fresh = {(platform, event_id) for platform, event_id in rows}
             is_new = []

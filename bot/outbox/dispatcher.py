@@ -144,7 +144,7 @@ _MARK_SENT = (
         poll_id=bindparam("poll"),
     )
 )
-_SENT_FIELDS = ("at", "ref", "sent_ref", "poll")  # what `_MARK_SENT` sets per row
+# What `_MARK_SENT` sets per row: its parameter → the column.
 _SENT_COLUMNS = {"at": "sent_at", "ref": "platform_ref", "sent_ref": "sent_ref", "poll": "poll_id"}
 SENT_TOGETHER = 32  # the most sent rows one statement records
 
@@ -174,7 +174,7 @@ def _mark_all_sent(count: int) -> Update:
         .values(
             status=DeliveryStatus.SENT,
             reason=None,
-            **{_SENT_COLUMNS[field]: each(field) for field in _SENT_FIELDS},
+            **{column: each(field) for field, column in _SENT_COLUMNS.items()},
         )
         .returning(_OUTBOX.c.id)
     )
@@ -574,7 +574,7 @@ class Dispatcher:
             params: dict[str, object] = {"worker": self.worker}
             for n, write in enumerate(chunk):
                 params[f"row_id_{n}"] = write["row_id"]
-                params |= {f"{field}_{n}": write[field] for field in _SENT_FIELDS}
+                params |= {f"{field}_{n}": write[field] for field in _SENT_COLUMNS}
             found = await session.exec(_mark_all_sent(len(chunk)), params=params)
             marked.update(found.scalars())
         return marked

@@ -214,8 +214,11 @@ async def _insert_missing(
     if not rows:
         return set()
     statement = insert_unless_taken(
-        session, Delivery, unique=("person_id", "delivery_key")
-    ).returning(col(Delivery.person_id), col(Delivery.delivery_key))
+        session,
+        Delivery,
+        unique=("person_id", "delivery_key"),
+        returning=(col(Delivery.person_id), col(Delivery.delivery_key)),
+    )
     added = {
         (person_id, key) for person_id, key in (await session.exec(statement, params=rows)).all()
     }
