@@ -4,7 +4,7 @@ Every datetime column is `UTCDateTime` (aware UTC, naive rejected). Constraints 
 product relies on are enforced by the database, not by code:
 
 * one delivery per `(person, delivery_key)`: planning is idempotent;
-* one `ProcessedEvent` per `(platform, event_id)`: retries change nothing;
+* one inbox entry per `(platform, event_id)`: retries change nothing;
 * one `ReviewState` per `(person, item)`;
 * one `Response` per delivery: a prompt is answered once;
 * at most one open escalation per person (a partial unique index).
@@ -273,16 +273,32 @@ class Delivery(SQLModel, table=True):
 
 
 class InboxEntry(SQLModel, table=True):
-    """An inbound event stored as it arrives, until it has been handled (then deleted)."""
+    """An inbound event stored as it arrives; once handled, only its id and times are kept.
+
+    The unique `(platform, event_id)` makes a second delivery of an event change nothing.
+    """
 
     __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id", name="uq_inbox_event"),
+        # Only events still waiting: replay finds them without reading the handled ones.
+        Index(
+            "ix_inbox_waiting",
+            "id",
+            sqlite_where=text("handled_at IS NULL"),
+            postgresql_where=text("handled_at IS NULL"),
+        ),
+    )
 
     id: int = Field(default=None, primary_key=True)
+    platform: str
+    event_id: str
     kind: str  # the `bot.messages` type of the event
-    event: dict[str, Any] = _json({})
+    event: dict[str, Any] = _json({})  # emptied once handled
     received_at: datetime = _dt(nullable=False, default=True, index=True)
     attempts: int = 0
     last_error: str | None = None
+    handled_at: datetime | None = _dt()
 
 
 class JobLease(SQLModel, table=True):
@@ -404,7 +420,7 @@ class EscalationEvent(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """A platform event id seen once; a second delivery of it changes nothing."""
+    """A key recorded once per platform: a stranger already told how to join today."""
 
     __table_args__ = (UniqueConstraint("platform", "event_id", name="uq_processed_event"),)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,13 +10,17 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import TypeAdapter
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, select
 
 from bot.coaching.policy import TeamPolicy, policy_for
+from bot.conversation import inbox
+from bot.messages import Text
 from storage import migrate
 from storage.db import create_engine, session_factory
-from storage.models import Calibration, Item, Response, Team
+from storage.models import Calibration, Item, ProcessedEvent, Response, Team
 from tests.factories import MONDAY_9AM, add_pack, add_person, add_team, send
 
 
@@ -108,3 +113,45 @@ async def test_0009_drops_retired_struggle_settings_and_counts_first_answers(tmp
     assert team.policy == {"review_cap": 3}  # the rest no longer exist or changed meaning
     assert policy_for(team).struggle_threshold == TeamPolicy().struggle_threshold
     assert [(c.scope, c.answers, c.correct) for c in counts] == [(f"item:{item.id}", 1, 1)]
+
+
+async def test_0011_keeps_events_seen_before_and_waiting_events_in_the_inbox(tmp_path: Path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    await migrate.upgrade(engine, "0010_answers")
+    waiting = Text("slack:U1", "Ev-waiting", "hello")
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO processedevent (platform, event_id, processed_at) VALUES "
+                "('slack', 'Ev-handled', '2026-11-23 09:00:00'), "
+                "('slack', 'Ev-waiting', '2026-11-23 09:01:00'), "
+                "('slack', 'stranger:U9:2026-11-23', '2026-11-23 09:02:00')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO inbox (kind, event, received_at, attempts) "
+                "VALUES ('Text', :event, '2026-11-23 09:01:00', 1)"
+            ),
+            {"event": json.dumps(TypeAdapter(Text).dump_python(waiting, mode="json"))},
+        )
+
+    await migrate.upgrade(engine)
+
+    async with session_factory(engine)() as session:
+        async with session.begin():
+            again = Text("slack:U1", "Ev-handled", "hello")
+            fresh = Text("slack:U1", "Ev-new", "hi")
+            stored = await inbox.store_all(session, [again, waiting, fresh], now=MONDAY_9AM)
+        strangers = (await session.exec(select(ProcessedEvent.event_id))).all()
+        replayed: list[object] = []
+
+        async def handle(entry_id: int, inbound: object) -> None:
+            replayed.append(inbound)
+
+        later = MONDAY_9AM + timedelta(hours=1)
+        await inbox.replay(sessions=session_factory(engine), now=later, handle=handle)
+    await engine.dispose()
+    assert stored[:2] == [None, None] and stored[2] is not None  # seen before: turned away
+    assert strangers == ["stranger:U9:2026-11-23"]
+    assert replayed == [waiting, fresh]  # events waiting are still handed to the router

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.transports.slack import blocks as ids
-from storage.models import InboxEntry, ProcessedEvent
+from storage.models import InboxEntry
 from tests.fakes import slack_events
 from tests.fuzz_support import JSON, LoopBridge, explore, fuzz_settings, mutated, shown, tracebacks
 from tests.slack_support import ADA, CY, slack_learner, slack_world
@@ -168,8 +168,9 @@ def _encoded(request: Request, response_url: str) -> tuple[str, str]:
 async def _counts(database) -> tuple[int, int]:
     """Events the router has recorded, and stored events still waiting (failed handling)."""
     async with database.sessions() as session:
-        recorded = (await session.exec(select(func.count()).select_from(ProcessedEvent))).one()
-        waiting = (await session.exec(select(func.count()).select_from(InboxEntry))).one()
+        recorded = (await session.exec(select(func.count()).select_from(InboxEntry))).one()
+        unhandled = select(func.count()).where(InboxEntry.handled_at.is_(None))
+        waiting = (await session.exec(unhandled)).one()
     return recorded[0], waiting[0]
 
 

@@ -7,15 +7,15 @@ import asyncio
 from sqlmodel import select
 
 from bot.messages import Inbound
-from storage.models import ProcessedEvent, Reflection, Response
+from storage.models import InboxEntry, Reflection, Response
 from tests.fakes import slack_events
 from tests.slack_support import ADA, slack_learner, slack_world
 
 
-async def _recorded(database) -> list[ProcessedEvent]:
+async def _recorded(database) -> list[InboxEntry]:
     """Every event the router has recorded."""
     async with database.sessions() as session:
-        return list((await session.exec(select(ProcessedEvent))).all())
+        return list((await session.exec(select(InboxEntry))).all())
 
 
 async def test_forged_and_stale_requests_get_401_and_change_nothing(database):

@@ -19,9 +19,9 @@ from storage.models import (
     Delivery,
     Escalation,
     EscalationStatus,
+    InboxEntry,
     Item,
     Person,
-    ProcessedEvent,
     Response,
     ReviewState,
 )
@@ -63,7 +63,7 @@ async def store_one_of_each(database: Database) -> Stored:
                     correct=True,
                 ),
                 ReviewState(person_id=ada.id, item_id=items[0].id, due=MONDAY_9AM),
-                ProcessedEvent(platform="slack", event_id="Ev01"),
+                InboxEntry(platform="slack", event_id="Ev01", kind="Text"),
                 Escalation(person_id=ada.id, reason="three wrong answers"),
             ]
         )
@@ -79,9 +79,9 @@ CASES: dict[str, tuple[MakeRow, MakeRow]] = {
         lambda s: Delivery(person_id=s.ada, delivery_key="quiz:2026-11-23:L1-single", kind="quiz"),
         lambda s: Delivery(person_id=s.bob, delivery_key="quiz:2026-11-23:L1-single", kind="quiz"),
     ),
-    "one processed event per (platform, event_id)": (
-        lambda s: ProcessedEvent(platform="slack", event_id="Ev01"),
-        lambda s: ProcessedEvent(platform="telegram", event_id="Ev01"),
+    "one inbox entry per (platform, event_id)": (
+        lambda s: InboxEntry(platform="slack", event_id="Ev01", kind="Text"),
+        lambda s: InboxEntry(platform="telegram", event_id="Ev01", kind="Text"),
     ),
     "one review state per (person, item)": (
         lambda s: ReviewState(person_id=s.ada, item_id=s.item, due=MONDAY_9AM),

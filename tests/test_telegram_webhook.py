@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage.models import ProcessedEvent
+from storage.models import InboxEntry
 from tests.telegram_support import (
     SECRET,
     WEBHOOK_URL,
@@ -18,7 +18,7 @@ ADA = 4242
 
 async def processed(database) -> list[str]:
     async with database.sessions() as session:
-        return list((await session.exec(select(ProcessedEvent.event_id))).all())
+        return list((await session.exec(select(InboxEntry.event_id))).all())
 
 
 async def test_webhook_is_registered_with_the_secret_and_checks_it_on_every_request(database):

@@ -178,7 +178,8 @@ async def _discard_stored_events(session: AsyncSession, person: Person) -> None:
     """Delete the events `person` sent that the inbox still holds (waiting or failed)."""
     if person.platform_id is None:
         return
-    entries = (await session.exec(select(InboxEntry.id, InboxEntry.event))).all()
+    waiting = select(InboxEntry.id, InboxEntry.event).where(col(InboxEntry.handled_at).is_(None))
+    entries = (await session.exec(waiting)).all()
     mine = [entry_id for entry_id, event in entries if event.get("address") == person.address]
     if mine:
         await session.exec(delete(InboxEntry).where(col(InboxEntry.id).in_(mine)))

@@ -1,9 +1,11 @@
 """The inbox: an inbound event is stored, in its own short transaction, before it is handled.
 
-Handling it (grading, feedback, scores) happens in a second transaction that
-deletes the stored event as it commits, so an event is handled exactly once.
-When that fails (a locked or restarted database, a bug), the event stays
-stored and `replay` hands it to the router again later: an answer a learner
+Its unique `(platform, event_id)` turns a second delivery of the same event
+away, whether the first is still waiting or long handled. Handling it
+(grading, feedback, scores) happens in a second transaction that marks the
+entry handled, and empties it, as it commits, so an event is handled exactly
+once. When that fails (a locked or restarted database, a bug), the event stays
+waiting and `replay` hands it to the router again later: an answer a learner
 sent is never lost, it only waits. After `MAX_ATTEMPTS` failures an event is
 kept with its last error and no longer retried.
 """
@@ -14,31 +16,45 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.coaching.people import split_address
 from bot.messages import Answer, Blocked, CoachAction, Command, Inbound, Join, PollAnswer, Text
-from storage.db import SessionFactory, run_core
+from storage.db import SessionFactory, insert_unless_taken, run_core
 from storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5
 REPLAY_AFTER = timedelta(seconds=30)  # younger events may still be in their first handling
+_KEY = ("platform", "event_id")
+_RETURNED = (col(InboxEntry.id), col(InboxEntry.platform), col(InboxEntry.event_id))
 _KINDS: dict[str, TypeAdapter[Inbound]] = {
     kind.__name__: TypeAdapter(kind)
     for kind in (Answer, PollAnswer, Text, Command, CoachAction, Join, Blocked)
 }
 _TABLE = InboxEntry.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-# The event comes back with its id: on SQLite, asking the ids in parameter order instead
-# would insert one row per statement.
-_STORE = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.event)
-_TAKE = delete(_TABLE).where(_TABLE.c.id == bindparam("entry_id"))  # built once: every event
+_TAKE = (  # built once: every event
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("entry_id"), _TABLE.c.handled_at.is_(None))
+    .values(
+        handled_at=bindparam("handled_at", type_=_TABLE.c.handled_at.type),
+        event=bindparam("empty", type_=_TABLE.c.event.type),
+    )
+)
 
 
-def _stored(inbound: Inbound) -> dict[str, object]:
-    """The event as plain JSON values, with its kind."""
+def _stored(inbound: Inbound, now: datetime) -> dict[str, object]:
+    """The event's row: its key, its kind and the event as plain JSON values."""
     kind = type(inbound).__name__
-    return {"kind": kind, "event": _KINDS[kind].dump_python(inbound, mode="json")}
+    return {
+        "platform": split_address(inbound.address)[0],
+        "event_id": inbound.event_id,
+        "kind": kind,
+        "event": _KINDS[kind].dump_python(inbound, mode="json"),
+        "received_at": now,
+        "attempts": 0,
+    }
 
 
 def event_of(entry: InboxEntry) -> Inbound:
@@ -46,25 +62,38 @@ def event_of(entry: InboxEntry) -> Inbound:
     return _KINDS[entry.kind].validate_python(entry.event)
 
 
-async def store_all(session: AsyncSession, inbounds: list[Inbound], *, now: datetime) -> list[int]:
-    """Add the events to the inbox in one statement (in the caller's transaction); their ids.
+async def store_all(
+    session: AsyncSession, inbounds: list[Inbound], *, now: datetime
+) -> list[int | None]:
+    """Add the events new to the inbox in one statement (in the caller's transaction).
 
-    The events must differ in address or event id.
+    Their entry ids, in order; None for an event stored before (even earlier in `inbounds`).
     """
-    params = [{**_stored(inbound), "received_at": now, "attempts": 0} for inbound in inbounds]
-    rows = (await run_core(session, _STORE, params)).all()
-    ids = {(event["address"], event["event_id"]): entry_id for entry_id, event in rows}
-    return [ids[inbound.address, inbound.event_id] for inbound in inbounds]
+    rows = [_stored(inbound, now) for inbound in inbounds]
+    # The ids come back with their keys: on SQLite, asking them in parameter order
+    # instead would insert one row per statement.
+    store = insert_unless_taken(session, InboxEntry, unique=_KEY, returning=_RETURNED)
+    fresh = {
+        (platform, event_id): entry_id
+        for entry_id, platform, event_id in (await run_core(session, store, rows)).all()
+    }
+    return [fresh.pop((row["platform"], row["event_id"]), None) for row in rows]
 
 
-async def take(session: AsyncSession, entry_id: int) -> bool:
-    """Remove the entry in the handling transaction; False if it was handled already."""
-    return bool((await run_core(session, _TAKE, {"entry_id": entry_id})).rowcount)
+async def take(session: AsyncSession, entry_id: int, *, now: datetime) -> bool:
+    """Mark the entry handled in the handling transaction; False if it was handled already."""
+    params = {"entry_id": entry_id, "handled_at": now, "empty": {}}
+    return bool((await run_core(session, _TAKE, params)).rowcount)
 
 
-async def take_all(session: AsyncSession, entry_ids: list[int]) -> set[int]:
+async def take_all(session: AsyncSession, entry_ids: list[int], *, now: datetime) -> set[int]:
     """`take` for several entries in one statement; the ids taken (not handled already)."""
-    statement = delete(_TABLE).where(_TABLE.c.id.in_(entry_ids)).returning(_TABLE.c.id)
+    statement = (
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(entry_ids), _TABLE.c.handled_at.is_(None))
+        .values(handled_at=now, event={})
+        .returning(_TABLE.c.id)
+    )
     return set((await run_core(session, statement)).scalars().all())
 
 
@@ -90,6 +119,7 @@ async def replay(
     statement = (
         select(InboxEntry)
         .where(
+            col(InboxEntry.handled_at).is_(None),
             col(InboxEntry.received_at) <= now - REPLAY_AFTER,
             col(InboxEntry.attempts) < MAX_ATTEMPTS,
         )

@@ -1,10 +1,10 @@
 """The coaching service: one entry point for every inbound message from any platform.
 
-Each platform event is handled in one transaction that first records its
-`ProcessedEvent`; a second delivery of the same event id hits the unique key
-and changes nothing. Replies are outbox rows due now; `on_outbox` (if given)
-is awaited after commit whenever rows were queued, so the caller can run the
-dispatcher at once and feedback feels instant.
+Each platform event is stored in the inbox as it arrives; a second delivery
+of the same event id hits the inbox's unique key and changes nothing. Replies
+are outbox rows due now; `on_outbox` (if given) is awaited after commit
+whenever rows were queued, so the caller can run the dispatcher at once and
+feedback feels instant.
 
 Answers about the interaction itself ("already answered", "claimed by Priya")
 go back in place through the transport's `respond` when the event came with an
@@ -70,9 +70,7 @@ from bot.outbox.queue import queued_count
 from bot.ports import Transport, TransportError
 from storage.db import (
     SessionFactory,
-    insert_unless_taken,
     retried_on_lost_connection,
-    run_core,
 )
 from storage.models import (
     PACK_KINDS,
@@ -85,7 +83,6 @@ from storage.models import (
     EscalationStatus,
     Person,
     PersonStatus,
-    ProcessedEvent,
     Role,
     Team,
 )
@@ -97,9 +94,6 @@ HINT = f"I didn't catch that. {HINT_SHORT}"
 BUTTON_GONE = "That button no longer works."
 WORKING = 8  # events stored or processed at once: below the connection pool's size
 BATCH = 50  # waiting events processed in one transaction at most
-
-
-_SEEN = (col(ProcessedEvent.platform), col(ProcessedEvent.event_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,30 +213,13 @@ class InboundRouter:
             arriving.stored.set_result(entry_id)
 
     async def _store(self, inbounds: list[Inbound]) -> list[int | None]:
-        """Record the event ids as seen and store the events new to us; None for one seen before.
+        """Store the events new to us; None for one seen before (even within `inbounds`).
 
-        A second delivery of a seen event id (even within `inbounds`) is left out
-        by the unique key, without an error that would spoil the others.
+        A second delivery of a seen event id is left out by the inbox's unique
+        key, without an error that would spoil the others.
         """
-        now = self._clock.now()
-        keys = [(split_address(inbound.address)[0], inbound.event_id) for inbound in inbounds]
-        seen = [
-            {"platform": platform, "event_id": event_id, "processed_at": now}
-            for platform, event_id in keys
-        ]
         async with self._sessions.begin() as session:
-            mark = insert_unless_taken(
-                session, ProcessedEvent, unique=("platform", "event_id"), returning=_SEEN
-            )
-            rows = (await run_core(session, mark, seen)).all()
-            fresh = {(platform, event_id) for platform, event_id in rows}
-            is_new = []
-            for key in keys:
-                is_new.append(key in fresh)
-                fresh.discard(key)  # the same id twice in one batch: the first is stored
-            new = [inbound for inbound, stored in zip(inbounds, is_new, strict=True) if stored]
-            entry_ids = iter(await inbox.store_all(session, new, now=now) if new else [])
-        return [next(entry_ids) if stored else None for stored in is_new]
+            return await inbox.store_all(session, inbounds, now=self._clock.now())
 
     async def _process(self, entry_id: int, inbound: Inbound) -> None:
         """Process a stored event; a failure is logged and the event stays for `replay`."""
@@ -307,7 +284,9 @@ class InboundRouter:
         outcomes: list[_Outcome | None] = []
         work = UnitOfWork()
         async with self._sessions() as session, session.begin():
-            taken = await inbox.take_all(session, [waiting.entry_id for waiting in batch])
+            taken = await inbox.take_all(
+                session, [waiting.entry_id for waiting in batch], now=self._clock.now()
+            )
             events = [waiting.inbound for waiting in batch if waiting.entry_id in taken]
             await _read_ahead(session, work, events, now=self._clock.now())
             for waiting in batch:
@@ -335,7 +314,7 @@ class InboundRouter:
         """One attempt in one transaction that takes the event out of the inbox as it commits."""
         work = UnitOfWork()
         async with self._sessions() as session, session.begin():
-            if not await inbox.take(session, entry_id):
+            if not await inbox.take(session, entry_id, now=self._clock.now()):
                 raise _Duplicate
             outcome = await self._handle_in(session, work, inbound)
             await work.finish(session)
