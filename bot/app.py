@@ -23,7 +23,7 @@ from bot.coaching.escalation import sla_tick
 from bot.coaching.people import handles_cases
 from bot.coaching.signals import silence_tick
 from bot.config import Settings
-from bot.conversation import coach_commands, learner_commands
+from bot.conversation import coach_commands, inbox, learner_commands
 from bot.conversation.home import home_card
 from bot.conversation.router import InboundRouter
 from bot.errors import UserError
@@ -260,6 +260,7 @@ class Runtime:
                 "digest", 600, self.once_only("digest", 600, partial(coach_digest_tick, **on_clock))
             ),
             TickJob("inbox", 60, self.service.replay),
+            TickJob("prune", 3600, self.once_only("prune", 3600, partial(inbox.prune, **on_clock))),
         ]
 
 

@@ -9,8 +9,9 @@ from sqlmodel import select
 
 import bot.conversation.answers
 from bot.clock import SimulatedClock
+from bot.conversation import inbox
 from bot.conversation.router import InboundRouter
-from bot.messages import Answer
+from bot.messages import Answer, Text
 from storage.models import InboxEntry, Item, Response
 from tests.factories import MONDAY_9AM, add_pack, add_person, send
 
@@ -52,3 +53,28 @@ async def test_an_answer_whose_processing_fails_is_kept_and_graded_on_replay(
         [handled] = (await session.exec(select(InboxEntry))).all()
     assert handled.handled_at == clock.now() and handled.event == {}  # nothing of it kept
     assert response.delivery_id == quiz.id
+
+
+async def test_handled_events_are_pruned_after_a_week_and_waiting_ones_kept(database):
+    clock = SimulatedClock(MONDAY_9AM)
+    async with database.sessions.begin() as session:
+        handled, failed = await inbox.store_all(
+            session,
+            [Text("console:ada", "e1", "hi"), Text("console:ada", "e2", "hi")],
+            now=clock.now(),
+        )
+        await inbox.take(session, handled, now=clock.now())
+    clock.advance(timedelta(days=7, minutes=1))
+    async with database.sessions.begin() as session:
+        [recent] = await inbox.store_all(
+            session, [Text("console:ada", "e3", "hi")], now=clock.now()
+        )
+        await inbox.take(session, recent, now=clock.now())
+
+    assert await inbox.prune(sessions=database.sessions, clock=clock) == 1
+
+    async with database.sessions() as session:
+        kept = (await session.exec(select(InboxEntry.id).order_by(InboxEntry.id))).all()
+        stored = await inbox.store_all(session, [Text("console:ada", "e3", "hi")], now=clock.now())
+    assert kept == [failed, recent]  # an event still waiting stays, whatever its age
+    assert stored == [None]  # a recent event's key still turns a redelivery away

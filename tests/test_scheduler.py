@@ -40,7 +40,7 @@ async def test_jobs_have_fixed_ids_intervals_and_never_skip_a_late_run(database)
     finally:
         scheduler.shutdown(wait=False)
     assert {"plan", "dispatch"} <= set(jobs)
-    assert set(jobs) == {"plan", "dispatch", "nudge", "sla", "silence", "digest", "inbox"}
+    assert set(jobs) == {"plan", "dispatch", "nudge", "sla", "silence", "digest", "inbox", "prune"}
     intervals = {job_id: job.trigger.interval for job_id, job in jobs.items()}
     assert intervals["plan"] == timedelta(seconds=60)
     assert intervals["dispatch"] == timedelta(seconds=5)
@@ -93,7 +93,7 @@ async def test_every_job_is_awaited_on_the_loop_and_runs_at_start_up(database):
     before = datetime.now(UTC)
     scheduler = build_scheduler(runtime.ticks())
     jobs = scheduler.get_jobs()  # pending jobs, as the scheduler will run them
-    assert len(jobs) == 7
+    assert len(jobs) == 8
     for job in jobs:
         assert iscoroutinefunction_partial(job.func), f"{job.id} would not be awaited"
         assert inspect.iscoroutinefunction(job.func), job.id
@@ -113,7 +113,7 @@ async def test_the_real_scheduler_runs_every_tick_at_once_and_plans_the_day(data
 
     def note(event: JobExecutionEvent) -> None:
         finished.setdefault(event.job_id, event)
-        if len(finished) == 7:
+        if len(finished) == 8:
             all_ran.set()
 
     scheduler.add_listener(note, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)

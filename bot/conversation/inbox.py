@@ -16,10 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.clock import Clock
 from bot.coaching.people import split_address
 from bot.messages import Answer, Blocked, CoachAction, Command, Inbound, Join, PollAnswer, Text
 from storage.db import SessionFactory, insert_unless_taken, run_core
@@ -27,6 +28,10 @@ from storage.models import InboxEntry
 
 MAX_ATTEMPTS = 5
 REPLAY_AFTER = timedelta(seconds=30)  # younger events may still be in their first handling
+# Platforms redeliver within hours (Slack retries for minutes, Telegram until acknowledged);
+# a handled event's key is kept well past that, then pruned.
+HANDLED_KEPT = timedelta(days=7)
+PRUNED_AT_ONCE = 5_000  # rows deleted per statement: a short write, whatever the backlog
 _KEY = ("platform", "event_id")
 _RETURNED = (col(InboxEntry.id), col(InboxEntry.platform), col(InboxEntry.event_id))
 _KINDS: dict[str, TypeAdapter[Inbound]] = {
@@ -131,3 +136,22 @@ async def replay(
     for entry in entries:
         await handle(entry.id, event_of(entry))
     return len(entries)
+
+
+async def prune(*, sessions: SessionFactory, clock: Clock) -> int:
+    """Delete handled entries older than `HANDLED_KEPT`, a bounded batch at a time; how many."""
+    old = (
+        select(InboxEntry.id)
+        .where(
+            col(InboxEntry.received_at) < clock.now() - HANDLED_KEPT,
+            col(InboxEntry.handled_at).is_not(None),
+        )
+        .limit(PRUNED_AT_ONCE)
+    )
+    pruned = 0
+    while True:
+        async with sessions.begin() as session:
+            deleted = (await run_core(session, delete(_TABLE).where(_TABLE.c.id.in_(old)))).rowcount
+        pruned += deleted
+        if deleted < PRUNED_AT_ONCE:
+            return pruned
