@@ -400,6 +400,7 @@ async def _run_until(
                 await sending
     finally:
         await web_server.stop()
+        await runtime.service.write_counts()  # the last answers' calibration counts
     return put_back
 
 

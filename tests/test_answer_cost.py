@@ -11,6 +11,7 @@ from sqlmodel import col, func, select
 
 import bot.conversation.router as router_module
 from bot.clock import SimulatedClock
+from bot.coaching import calibration
 from bot.coaching.struggle import shrunk_share
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Text
@@ -151,6 +152,7 @@ async def test_answers_processed_together_are_calibrated_as_if_one_by_one(databa
     monkeypatch.setattr(router_module, "WORKING", 1)  # one transaction at a time, as on SQLite
     router, prompts = await learners_with_open_quizzes(database, 12)
     await asyncio.gather(*(router.handle(press(p, d, "c1")) for p, d in prompts))
+    await router.write_counts()
     async with database.sessions() as session:
         expected = sorted((await session.exec(select(Response.expected))).all(), reverse=True)
         counts = (await session.exec(select(Calibration))).one()
@@ -161,6 +163,30 @@ async def test_answers_processed_together_are_calibrated_as_if_one_by_one(databa
     ]
     assert expected == pytest.approx(sorted(one_by_one, reverse=True))
     assert (counts.answers, counts.correct) == (12, 12)
+
+
+async def test_counts_are_written_in_batches_and_count_at_once_where_they_were_given(
+    database, monkeypatch
+):
+    monkeypatch.setattr(calibration, "WRITE_EVERY", 3)
+    router, prompts = await learners_with_open_quizzes(database, 4)
+    for person, prompt in prompts[:2]:
+        await router.handle(press(person, prompt, "c1"))
+    assert await calibration_counts(database) == {}  # not yet written
+    for person, prompt in prompts[2:]:
+        await router.handle(press(person, prompt, "c1"))
+    assert list((await calibration_counts(database)).values()) == [(3, 3)]  # with the third
+    async with database.sessions() as session:
+        expected = (await session.exec(select(Response.expected).order_by(Response.id))).all()
+    # Each answer saw the ones before it, written or not.
+    assert expected == [
+        pytest.approx(
+            shrunk_share(correct=k, answers=k, prior=shrunk_share(correct=k, answers=k, prior=0.75))
+        )
+        for k in range(4)
+    ]
+    await router.write_counts()  # as the inbox tick and shutdown do
+    assert list((await calibration_counts(database)).values()) == [(4, 4)]
 
 
 async def calibration_counts(database) -> dict[str, tuple[int, int]]:
@@ -185,6 +211,7 @@ async def test_a_batch_that_rolls_back_counts_only_the_answers_then_kept(databas
     presses = [press(p, d, pick) for (p, d), pick in zip(prompts, picks, strict=True)]
     await asyncio.gather(*(router.handle(answer) for answer in presses))
     assert await stored_answers(database) == 9
+    await router.write_counts()
     # The nine kept answers are counted once each; the rolled-back ones and the failed one not.
     assert list((await calibration_counts(database)).values()) == [(9, 5)]
 

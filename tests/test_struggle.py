@@ -237,6 +237,7 @@ async def test_review_expectation_is_fsrs_recalibrated_on_observed_reviews(datab
         state = (await session.exec(select(ReviewState))).one()
         await session.commit()
     await answer_on_day(database, clock, service, ada, items[0], 2, "c1", kind="review")
+    await service.write_counts()
     recall = retrievability(TeamPolicy(), state, clock.now())
     floor = guess_floor(items[0])
     async with database.sessions() as session:

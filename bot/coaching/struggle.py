@@ -2,8 +2,7 @@
 
 Each graded answer stores what was expected of it (`Response.expected`),
 calibrated on the pack's observed outcomes (`Calibration` counts, kept
-incrementally: the answers handled in one transaction add theirs to its
-`PendingCounts`, which the transaction writes in one statement before it commits):
+incrementally and written in batches: `bot.coaching.calibration`):
 
 * a new lesson item: the item's observed share correct, shrunk towards the
   pack-wide share, `(5·pack_share + item_correct) / (5 + item_answers)`; the
@@ -27,9 +26,8 @@ at or below the threshold.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,10 +36,10 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.calendar import WorkCalendar, calendar_for, local_date
+from bot.coaching.calibration import Expectation, PendingCounts
 from bot.coaching.grading import guess_floor
 from bot.coaching.policy import TeamPolicy
 from bot.coaching.review import retrievability
-from storage.db import insert_for, run_core
 from storage.models import (
     Calibration,
     Escalation,
@@ -66,16 +64,6 @@ NEW_PREFIX = "item:"
 def shrunk_share(*, correct: float, answers: float, prior: float) -> float:
     """`(5·prior + correct) / (5 + answers)`: a share that trusts few answers little."""
     return (PRIOR_WEIGHT * prior + correct) / (PRIOR_WEIGHT + answers)
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """What an answer is expected to score, and the calibration counts it will add to."""
-
-    value: float
-    pack_id: str
-    scope: str
-    predicted: float  # FSRS's own prediction for a review; 0 for a new item
 
 
 def _new_item_sum(column: Any, *, this_item: bool) -> Any:
@@ -109,7 +97,7 @@ def expected_for_new(
     """
     scope = f"{NEW_PREFIX}{item.id}"
     pack_answers, pack_correct, answers, correct = counts
-    for (pack_id, counted_scope), added in pending.rows.items():
+    for (pack_id, counted_scope), added in pending.unwritten():
         if pack_id == item.pack_id and counted_scope.startswith(NEW_PREFIX):
             pack_answers += added.answers
             pack_correct += added.correct
@@ -167,8 +155,8 @@ async def expected_for_review(
 
     The ratio of the review's tenth of R and interval band is shrunk towards
     the ratio of the whole tenth (all its bands, and the rows of before bands).
-    The tenth's stored rows are read once per transaction (`pending` keeps
-    them); this transaction's own unwritten answers are added to them.
+    The tenth's stored rows are read once and kept by the process's count
+    buffer until it writes; the answers not yet written are added to them.
     """
     floor = guess_floor(item)
     recall = retrievability(policy, state, now)
@@ -176,15 +164,16 @@ async def expected_for_review(
     seen = state.last_review if state.last_review is not None else now
     scope, tenth = review_scope(recall=recall, days=(now - seen).total_seconds() / 86400)
     key = (item.pack_id, tenth)
-    if key not in pending.stored:
+    stored = pending.buffer.stored.get(key)
+    if stored is None:
         params = {"pack_id": item.pack_id, "tenth": tenth, "bands": f"{tenth}:%"}
         rows = (await session.exec(_TENTH, params=params)).all()
-        pending.stored[key] = {row: (correct, predicted) for row, correct, predicted in rows}
-    stored = pending.stored[key]
+        stored = {row: (correct, predicted) for row, correct, predicted in rows}
+        pending.buffer.stored[key] = stored
     correct, expected = stored.get(scope, (0, 0.0))
     tenth_correct = sum(counted for counted, _ in stored.values())
     tenth_expected = sum(predicted for _, predicted in stored.values())
-    for (pack_id, counted), added in pending.rows.items():
+    for (pack_id, counted), added in pending.unwritten():
         if pack_id == item.pack_id and _in_tenth(counted, tenth):
             tenth_correct, tenth_expected = (
                 tenth_correct + added.correct,
@@ -196,73 +185,6 @@ async def expected_for_review(
     ratio = shrunk_ratio(correct=correct, predicted=expected, prior=prior)
     value = recalibrated(predicted, ratio=ratio, floor=floor)
     return Expectation(value, item.pack_id, scope, predicted)
-
-
-@dataclass(slots=True)
-class _Counts:
-    """Outcomes added to one calibration row by a transaction's answers, not yet written."""
-
-    answers: int = 0
-    correct: int = 0
-    predicted: float = 0.0
-
-
-@dataclass(slots=True)
-class PendingCounts:
-    """The calibration outcomes of the answers handled in one transaction, until it writes them.
-
-    The router's unit of work owns one per transaction and calls `write_counts`
-    just before committing; a transaction that rolls back drops it, so nothing
-    of its answers is counted. `stored` caches the review rows read meanwhile, by
-    pack and tenth of R.
-    """
-
-    rows: dict[tuple[str, str], _Counts] = field(default_factory=dict)
-    stored: dict[tuple[str, str], dict[str, tuple[int, float]]] = field(default_factory=dict)
-
-    def count(self, expectation: Expectation, *, correct: bool) -> None:
-        """Add one answer's outcome; later answers of the transaction read it included."""
-        counts = self.rows.setdefault((expectation.pack_id, expectation.scope), _Counts())
-        counts.answers += 1
-        counts.correct += int(correct)
-        counts.predicted += expectation.predicted
-
-
-@lru_cache(maxsize=2)
-def _count_statement(dialect: str) -> Any:
-    """The calibration upsert for one dialect, built once (it runs as answers commit)."""
-    statement = insert_for(dialect)(Calibration).values(
-        pack_id=bindparam("pack_id"),
-        scope=bindparam("scope"),
-        answers=bindparam("answers"),
-        correct=bindparam("correct"),
-        predicted=bindparam("predicted"),
-    )
-    return statement.on_conflict_do_update(
-        index_elements=["pack_id", "scope"],
-        set_={
-            "answers": Calibration.answers + statement.excluded.answers,
-            "correct": Calibration.correct + statement.excluded.correct,
-            "predicted": Calibration.predicted + statement.excluded.predicted,
-        },
-    )
-
-
-async def write_counts(session: AsyncSession, pending: PendingCounts) -> None:
-    """Write a transaction's calibration counts in one statement, as its last step before commit.
-
-    The rows are locked only from here to the commit, and always in the same
-    order, so transactions answering the same questions never deadlock on them.
-    """
-    if not pending.rows:
-        return
-    rows = [
-        {"pack_id": pack_id, "scope": scope, **asdict(counts)}
-        for (pack_id, scope), counts in sorted(pending.rows.items())
-    ]
-    dialect = session.get_bind().dialect.name
-    await run_core(session, _count_statement(dialect), rows)
-    pending.rows.clear()
 
 
 @dataclass(frozen=True, slots=True)

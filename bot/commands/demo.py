@@ -112,14 +112,17 @@ async def _shell(base: Settings, *, name: str, fast: bool, db: str | None) -> No
             database=database, settings=base, clock=clock, learner=learner, write=print_styled
         )
         await session.start()
-        while True:
-            typer.echo("> ", nl=False)
-            line = sys.stdin.readline()
-            if not line:
-                typer.echo()
-                return
-            if not await session.handle_line(line, fast=fast):
-                return
+        try:
+            while True:
+                typer.echo("> ", nl=False)
+                line = sys.stdin.readline()
+                if not line:
+                    typer.echo()
+                    return
+                if not await session.handle_line(line, fast=fast):
+                    return
+        finally:
+            await session.close()
 
 
 def shell(

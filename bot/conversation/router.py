@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -30,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.admin.roster_import import PersonDefaults
 from bot.clock import Clock
+from bot.coaching.calibration import CountBuffer, PendingCounts, write_buffer
 from bot.coaching.escalation import message_coach, open_case_of
 from bot.coaching.pauses import mark_unreachable
 from bot.coaching.people import people_and_teams_at, person_and_team_at, split_address
@@ -150,6 +152,7 @@ class InboundRouter:
         self._arriving: deque[_Arriving] = deque()
         self._waiting: deque[_Waiting] = deque()
         self._transports = dict(transports or {})
+        self._counts = CountBuffer()  # calibration counts not yet written, for every transaction
         self._defaults = person_defaults or PersonDefaults(
             timezone=Person.model_fields["timezone"].default,
             send_time=Person.model_fields["send_time"].default,
@@ -186,10 +189,19 @@ class InboundRouter:
         await done
 
     async def replay(self) -> int:
-        """Process again the stored events whose processing failed; how many were tried."""
-        return await inbox.replay(
+        """Process again the stored events whose processing failed; how many were tried.
+
+        The calibration counts of answers handled since the last write are written too.
+        """
+        tried = await inbox.replay(
             sessions=self._sessions, now=self._clock.now(), handle=self._process
         )
+        await self.write_counts()
+        return tried
+
+    async def write_counts(self) -> None:
+        """Write the calibration counts this process holds (at each tick and at shutdown)."""
+        await write_buffer(self._sessions, self._counts)
 
     async def _store_arriving(self) -> None:
         """Store up to `BATCH` arriving events in one short transaction, in arrival order.
@@ -282,8 +294,7 @@ class InboundRouter:
         What their answers need is read ahead for all of them (`_read_ahead`).
         """
         outcomes: list[_Outcome | None] = []
-        work = UnitOfWork()
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as (session, work):
             taken = await inbox.take_all(
                 session, [waiting.entry_id for waiting in batch], now=self._clock.now()
             )
@@ -294,8 +305,24 @@ class InboundRouter:
                     outcomes.append(None)  # processed meanwhile: the rest go on
                     continue
                 outcomes.append(await self._handle_in(session, work, waiting.inbound))
-            await work.finish(session)
         return outcomes
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[tuple[AsyncSession, UnitOfWork]]:
+        """A handling transaction and its unit of work, finished before commit.
+
+        The calibration counts settle after commit or rollback (they join the
+        process's buffer, or are dropped).
+        """
+        work = UnitOfWork(calibration=PendingCounts(self._counts))
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session, work
+                await work.finish(session)
+        except BaseException:
+            work.calibration.rolled_back()
+            raise
+        work.calibration.committed()
 
     async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
         """Log a failed processing and count it on the stored event."""
@@ -312,13 +339,11 @@ class InboundRouter:
 
     async def _handle_once(self, entry_id: int, inbound: Inbound) -> _Outcome:
         """One attempt in one transaction that takes the event out of the inbox as it commits."""
-        work = UnitOfWork()
-        async with self._sessions() as session, session.begin():
+        async with self._transaction() as (session, work):
             if not await inbox.take(session, entry_id, now=self._clock.now()):
                 raise _Duplicate
             outcome = await self._handle_in(session, work, inbound)
-            await work.finish(session)
-            return outcome
+        return outcome
 
     async def _handle_in(
         self, session: AsyncSession, work: UnitOfWork, inbound: Inbound

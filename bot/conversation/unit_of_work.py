@@ -12,8 +12,9 @@ Answers add their rows here (the graded answer, the new review state, the
 feedback and the edit of the prompt) and their calibration outcomes; the rows
 are written a statement per table for all of them when something else is about
 to read them (`settle`) and at the latest by `finish`, which then writes the
-calibration counts in one statement as the last step before commit. A
-transaction that rolls back drops its unit of work, so nothing of it is written.
+calibration counts when due (`bot.coaching.calibration`) as the last step
+before commit. A transaction that rolls back drops its unit of work, so
+nothing of it is written.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.coaching.calendar import local_date
+from bot.coaching.calibration import PendingCounts, write_counts
 from bot.coaching.review import store_states
-from bot.coaching.struggle import PendingCounts, RunningEvidence, Scored, write_counts
+from bot.coaching.struggle import RunningEvidence, Scored
 from bot.outbox.queue import insert_rows, note_queued
 from storage.db import run_core
 from storage.models import Person, Response, ReviewState, Team

@@ -561,4 +561,5 @@ async def simulate(
                 await runtime.dispatcher.drain()
             await people.react(clock.now())
         moment += config.step
+    await service.write_counts()
     return run

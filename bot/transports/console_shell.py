@@ -280,6 +280,10 @@ class Shell:
             self._write(RichText(f"Skipped, unanswered: {left}."))
         await self.next_delivery()
 
+    async def close(self) -> None:
+        """Write what the session's answers left in memory (their calibration counts)."""
+        await self._runtime.service.write_counts()
+
     async def handle_line(self, line: str, *, fast: bool) -> bool:
         """Act on one typed line; False when the learner wants to leave."""
         line = line.strip()
