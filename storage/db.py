@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.one_trip import one_trip_creator
+from storage.sqlite_inline import inline_creator
 
 SessionFactory = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=0")  # a statement waits for the lock without blocking
     cursor.close()
 
 
@@ -73,12 +73,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalise_url(url)
     # A pooled PostgreSQL connection is tested before it is handed out, so the dead
     # connections a server restart leaves in the pool are replaced, not used. SQLite
-    # connections make one trip to their thread per statement (`one_trip`).
+    # statements run on the loop's thread (`sqlite_inline`).
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
         engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
     else:
-        engine = create_async_engine(url, echo=echo, async_creator=one_trip_creator(parsed))
+        engine = create_async_engine(url, echo=echo, async_creator=inline_creator(parsed))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

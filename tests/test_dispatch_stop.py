@@ -58,7 +58,7 @@ async def test_stop_lets_the_send_in_flight_finish_and_puts_the_rest_back_at_onc
     await three_people_with_a_notice_each(database)
     clock = SimulatedClock(MONDAY_9AM)
     slow = SlowTransport()
-    first = dispatcher(database, clock, slow)
+    first = dispatcher(database, clock, slow, in_flight=1)  # the others wait for the slot
     ticking = asyncio.ensure_future(first.tick())
     await asyncio.wait_for(slow.sending.wait(), timeout=60)
 

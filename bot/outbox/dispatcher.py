@@ -963,6 +963,8 @@ class Dispatcher:
         if why is not None:
             raise _Outcome(DeliveryStatus.CANCELLED, why)
         await in_flight.enter_async_context(self._in_flight[person.platform])
+        if self._stopping.is_set():
+            raise _Stopped  # stopped while this row waited for a slot: it is not sent
         try:
             started = time.perf_counter()
             try:

@@ -29,6 +29,9 @@ class Together(Generic[T, R]):
         """The answer for `item`, served alone or with the others waiting when the lock came."""
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, answer))
+        # Statements on SQLite run without yielding to the loop: let the requests made in
+        # this same turn of the loop (sends answered together) join before serving.
+        await asyncio.sleep(0)
         async with self._lock:
             if not answer.done():
                 group, self._waiting = self._waiting, []
