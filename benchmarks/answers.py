@@ -20,7 +20,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event
+from sqlmodel import func, select
 
 from benchmarks.bench_support import (
     bulk_insert,
@@ -93,7 +94,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         pack_id = await load_starter_pack(database)
         async with database.sessions() as session:
             statement = select(Item).where(Item.type == "single").order_by(Item.id)
-            items = list((await session.execute(statement)).scalars().all())
+            items = list((await session.exec(statement)).all())
         now = datetime.now(UTC)
         await bulk_insert(database, Person.__table__, person_rows(args.learners))
         people = range(1, args.learners + 1)
@@ -146,10 +147,10 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         event.remove(engine, "commit", commit)
         async with database.sessions() as session:
             stored = (
-                await session.execute(
+                await session.exec(
                     select(func.count(Response.id)).where(Response.delivery_id >= first_open)
                 )
-            ).scalar_one()
+            ).one()
         ordered = sorted(latencies)
         return {
             "sent": total,
