@@ -4,7 +4,8 @@ An answer adds its outcome to its transaction's `PendingCounts`. Once the
 transaction commits, the outcome joins the process's `CountBuffer`, and a later
 transaction writes the whole buffer in one upsert: the one that brings it to
 `WRITE_EVERY` answers, the inbox tick (at least once a minute) and shutdown.
-An upsert per answer was an eighth of an answer's cost.
+Writing and re-reading the counts per answer took about an eighth of the
+answers' time in `benchmarks/struggle.py`.
 
 Expected values read the stored rows plus both kinds of unwritten counts, so
 this process's answers count at once; another process's count once written
