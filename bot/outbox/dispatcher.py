@@ -257,25 +257,26 @@ class _Loaded:
 
 
 _EDITED = aliased(Delivery)
+# What a batch of claimed rows needs, built once (building it costs more than running it).
+_LOAD = (
+    select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
+        Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
+    )
+    .select_from(Delivery)
+    .join(Person, col(Person.id) == Delivery.person_id)
+    .outerjoin(Item, col(Item.id) == Delivery.item_id)
+    .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
+    .outerjoin(
+        _EDITED,
+        and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
+    )
+    .where(col(Delivery.id).in_(bindparam("row_ids", expanding=True)))
+)
 
 
 async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
     """Load what a batch of rows needs in one query (the session only holds weak refs)."""
-    statement = (
-        select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
-            Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
-        )
-        .select_from(Delivery)
-        .join(Person, col(Person.id) == Delivery.person_id)
-        .outerjoin(Item, col(Item.id) == Delivery.item_id)
-        .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
-        .outerjoin(
-            _EDITED,
-            and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
-        )
-        .where(col(Delivery.id).in_([row.id for row in rows]))
-    )
-    found = (await session.exec(statement)).all()
+    found = (await session.exec(_LOAD, params={"row_ids": [row.id for row in rows]})).all()
     return _Loaded(
         people={person.id: person for person, *_ in found},
         content=[loaded for _, item, lesson, *_ in found for loaded in (item, lesson)],
