@@ -248,21 +248,23 @@ _RELEASE_UNSENT = (
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A batch's people by id, its items and lessons held so `render` finds them, and where
-    the messages its edit rows change live (by the edited row's id), those already sent."""
+    """A claimed batch's rows in claim order, its people by id, its items and lessons held so
+    `render` finds them, and where the messages its edit rows change live (by the edited
+    row's id), those already sent."""
 
+    rows: list[Delivery]
     people: dict[int, Person]
     content: list[Item | Lesson | None]
     edited: dict[int, dict[str, Any]]
 
 
 _EDITED = aliased(Delivery)
-# What a batch of claimed rows needs, built once (building it costs more than running it).
+# The claimed rows with what sending them needs, built once (building it costs more than
+# running it). Rows the session holds from an earlier claim are refreshed.
 _LOAD = (
     select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
-        Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
+        Delivery, Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
     )
-    .select_from(Delivery)
     .join(Person, col(Person.id) == Delivery.person_id)
     .outerjoin(Item, col(Item.id) == Delivery.item_id)
     .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
@@ -271,15 +273,18 @@ _LOAD = (
         and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
     )
     .where(col(Delivery.id).in_(bindparam("row_ids", expanding=True)))
+    .order_by(col(Delivery.due_at), col(Delivery.id))
+    .execution_options(populate_existing=True)
 )
 
 
-async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
-    """Load what a batch of rows needs in one query (the session only holds weak refs)."""
-    found = (await session.exec(_LOAD, params={"row_ids": [row.id for row in rows]})).all()
+async def _load_for(session: AsyncSession, row_ids: list[int]) -> _Loaded:
+    """Load claimed rows and what they need in one query (the session only holds weak refs)."""
+    found = (await session.exec(_LOAD, params={"row_ids": row_ids})).all()
     return _Loaded(
-        people={person.id: person for person, *_ in found},
-        content=[loaded for _, item, lesson, *_ in found for loaded in (item, lesson)],
+        rows=[row for row, *_ in found],
+        people={person.id: person for _, person, *_ in found},
+        content=[loaded for _, _, item, lesson, *_ in found for loaded in (item, lesson)],
         edited={target: ref for *_, target, ref in found if ref is not None},
     )
 
@@ -673,7 +678,7 @@ class Dispatcher:
                 return
             room = min(self._batch, self._window - pump.outstanding)
             async with self._database:
-                rows = await claim_due(
+                claimed = await claim_due(
                     pump.session,
                     now=now,
                     worker=self.worker,
@@ -682,8 +687,7 @@ class Dispatcher:
                     platforms=platforms,
                     person_ids=person_ids,
                 )
-                if rows:
-                    await self._load(pump, rows)
+                rows = await self._load(pump, claimed) if claimed else []
             pump.result.claimed += len(rows)
             for row in rows:
                 self._hand_over(pump, row)
@@ -702,13 +706,15 @@ class Dispatcher:
         self._woken.clear()
         return woken
 
-    async def _load(self, pump: _Pump, rows: list[Delivery]) -> None:
-        """Load what new rows need, keeping what earlier claims loaded."""
-        loaded = await _load_for(pump.session, rows)
+    async def _load(self, pump: _Pump, row_ids: list[int]) -> list[Delivery]:
+        """Load newly claimed rows and what they need, keeping what earlier claims loaded;
+        the rows in claim order."""
+        loaded = await _load_for(pump.session, row_ids)
         pump.people.update(loaded.people)
         pump.content += loaded.content
         pump.edited.update(loaded.edited)
-        pump.claimed_ids += [row.id for row in rows]
+        pump.claimed_ids += row_ids
+        return loaded.rows
 
     def _hand_over(self, pump: _Pump, row: Delivery) -> None:
         """Queue a claimed row behind its chat's earlier rows, starting the chat's worker."""
