@@ -260,7 +260,7 @@ class _Loaded:
 
 _EDITED = aliased(Delivery)
 # The claimed rows with what sending them needs, built once (building it costs more than
-# running it). Rows the session holds from an earlier claim are refreshed.
+# running it).
 _LOAD = (
     select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
         Delivery, Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
@@ -274,12 +274,20 @@ _LOAD = (
     )
     .where(col(Delivery.id).in_(bindparam("row_ids", expanding=True)))
     .order_by(col(Delivery.due_at), col(Delivery.id))
-    .execution_options(populate_existing=True)
 )
 
 
 async def _load_for(session: AsyncSession, row_ids: list[int]) -> _Loaded:
-    """Load claimed rows and what they need in one query (the session only holds weak refs)."""
+    """Load claimed rows and what they need in one query (the session only holds weak refs).
+
+    A row the session still holds from an earlier claim (put back, due again) is let go
+    first, so it is loaded as it is now; the people and content it holds are kept as
+    loaded (refreshing them all would cost more than the rest of the load).
+    """
+    for row_id in row_ids:
+        held = session.identity_map.get(session.identity_key(Delivery, row_id))
+        if held is not None:
+            session.expunge(held)
     found = (await session.exec(_LOAD, params={"row_ids": row_ids})).all()
     return _Loaded(
         rows=[row for row, *_ in found],
