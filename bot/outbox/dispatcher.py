@@ -49,7 +49,7 @@ from bot.metrics import Metrics
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
-from bot.outbox.render import RenderError, render
+from bot.outbox.render import RenderError, message_for
 from bot.outbox.together import Together
 from bot.ports import (
     PermanentError,
@@ -248,13 +248,13 @@ _RELEASE_UNSENT = (
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A claimed batch's rows in claim order, its people by id, its items and lessons held so
-    `render` finds them, and where the messages its edit rows change live (by the edited
-    row's id), those already sent."""
+    """A claimed batch's rows in claim order, its people, items and lessons by id, and where
+    the messages its edit rows change live (by the edited row's id), those already sent."""
 
     rows: list[Delivery]
     people: dict[int, Person]
-    content: list[Item | Lesson | None]
+    items: dict[int, Item]
+    lessons: dict[int, Lesson]
     edited: dict[int, dict[str, Any]]
 
 
@@ -292,7 +292,8 @@ async def _load_for(session: AsyncSession, row_ids: list[int]) -> _Loaded:
     return _Loaded(
         rows=[row for row, *_ in found],
         people={person.id: person for _, person, *_ in found},
-        content=[loaded for _, _, item, lesson, *_ in found for loaded in (item, lesson)],
+        items={item.id: item for _, _, item, *_ in found if item is not None},
+        lessons={lesson.id: lesson for _, _, _, lesson, *_ in found if lesson is not None},
         edited={target: ref for *_, target, ref in found if ref is not None},
     )
 
@@ -371,7 +372,8 @@ class _Pump:
         self.result = DispatchResult()
         self.claimed_ids: list[int] = []
         self.people: dict[int, Person] = {}
-        self.content: list[Item | Lesson | None] = []  # held so `render` finds them
+        self.items: dict[int, Item] = {}
+        self.lessons: dict[int, Lesson] = {}
         self.edited: dict[int, dict[str, Any]] = {}  # edited row id → where its message lives
         self.chats: dict[int, deque[Delivery]] = {}  # person id → their claimed rows, in order
         self.workers: set[asyncio.Task[None]] = set()
@@ -719,7 +721,8 @@ class Dispatcher:
         the rows in claim order."""
         loaded = await _load_for(pump.session, row_ids)
         pump.people.update(loaded.people)
-        pump.content += loaded.content
+        pump.items.update(loaded.items)
+        pump.lessons.update(loaded.lessons)
         pump.edited.update(loaded.edited)
         pump.claimed_ids += row_ids
         return loaded.rows
@@ -745,6 +748,7 @@ class Dispatcher:
                 row = queued.popleft()
                 step = DispatchResult()
                 held = self._held.get(person_id)
+                content = (pump.items.get(row.item_id or 0), pump.lessons.get(row.lesson_id or 0))
                 try:
                     await self._dispatch(
                         pump.session,
@@ -752,6 +756,7 @@ class Dispatcher:
                         pump.people[person_id],
                         step,
                         behind=behind,
+                        content=content,
                         edited=pump.edited.get(row.refers_to or 0),
                     )
                 except _Stopped:
@@ -803,11 +808,13 @@ class Dispatcher:
         result: DispatchResult,
         *,
         behind: tuple[datetime, str] | None = None,
+        content: tuple[Item | None, Lesson | None] = (None, None),
         edited: dict[str, Any] | None = None,
     ) -> None:
         """Send one claimed row and record its outcome; put it back when `behind` a retry.
 
-        `edited` is where the message an edit row changes lives, when read with the claim.
+        `content` is the row's quiz item and lesson, and `edited` where the message an edit
+        row changes lives, as read with the claim.
 
         `behind` is the retry of an earlier row of the chat put back in this pump:
         this row waits for it whatever the time, so the chat keeps its order even
@@ -819,7 +826,7 @@ class Dispatcher:
             try:
                 if behind is not None:
                     raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
-                outbound, transport = await self._prepare(session, row, person)
+                outbound, transport = self._prepare(row, person, content)
                 ref = await self._send(
                     session,
                     transport,
@@ -861,8 +868,8 @@ class Dispatcher:
             result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
             log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
 
-    async def _prepare(
-        self, session: AsyncSession, row: Delivery, person: Person
+    def _prepare(
+        self, row: Delivery, person: Person, content: tuple[Item | None, Lesson | None]
     ) -> tuple[Outbound, Transport]:
         """The message and the transport for a row; raises `_Outcome` when it is not sent."""
         now = self._clock.now()
@@ -879,9 +886,9 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.PENDING, why, retry_at=held_until)
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
+        item, lesson = content
         try:
-            async with self._database:
-                outbound = await render(session, row)
+            outbound = message_for(row, item=item, lesson=lesson)
         except RenderError as exc:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
