@@ -59,7 +59,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory, connection_lost, error_line, in_chunks
+from storage.db import SessionFactory, connection_lost, error_line, in_chunks, run_core
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -505,7 +505,7 @@ class Dispatcher:
         would be sent twice.
         """
         async with self._sessions.begin() as session:
-            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+            taken = (await run_core(session, _TAKE_BACK, {"worker": self.worker})).rowcount
         if taken:
             log.warning("took back %s message(s) this worker claimed before a restart", taken)
 
@@ -522,14 +522,14 @@ class Dispatcher:
         try:
             async with self._sessions.begin() as session:
                 for statement, params in kept:
-                    await session.exec(statement, params=params)
+                    await run_core(session, statement, params)
         except Exception as exc:
             if connection_lost(exc):
                 self._unrecorded = kept
                 raise
             log.error("could not record %s outcome(s) (%s)", len(kept), error_line(exc))
         async with self._sessions.begin() as session:
-            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+            taken = (await run_core(session, _TAKE_BACK, {"worker": self.worker})).rowcount
         log.warning(
             "recorded %s outcome(s) a failed send left, and put back %s claimed message(s)",
             len(kept),
@@ -548,10 +548,10 @@ class Dispatcher:
         try:
             async with self._database:
                 (first, params), *rest = writes
-                updated = int((await session.exec(first, params=params)).rowcount)
+                updated = int((await run_core(session, first, params)).rowcount)
                 if updated:
                     for statement, more in rest:
-                        await session.exec(statement, params=more)
+                        await run_core(session, statement, more)
                 await session.commit()
         except Exception:
             self._unrecorded += writes
@@ -571,7 +571,7 @@ class Dispatcher:
             changed = [
                 int(params["row_id"] in recorded)
                 if sql is _MARK_SENT
-                else (await session.exec(sql, params=params)).rowcount
+                else (await run_core(session, sql, params)).rowcount
                 for sql, params in writes
             ]
             await session.commit()
@@ -591,7 +591,7 @@ class Dispatcher:
             for n, write in enumerate(chunk):
                 params[f"row_id_{n}"] = write["row_id"]
                 params |= {f"{field}_{n}": write[field] for field in _SENT_COLUMNS}
-            found = await session.exec(_mark_all_sent(len(chunk)), params=params)
+            found = await run_core(session, _mark_all_sent(len(chunk)), params)
             marked.update(found.scalars())
         return marked
 
@@ -599,7 +599,7 @@ class Dispatcher:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
         async with self._sessions() as session:
             now = self._clock.now()
-            due = (await session.exec(_NEXT_DUE, params={"now": now})).first()
+            due = (await run_core(session, _NEXT_DUE, {"now": now})).scalar()
         if due is None:
             return self._idle_wait
         return min(max((due - now).total_seconds(), 0.0), self._idle_wait)
@@ -795,7 +795,7 @@ class Dispatcher:
         released = 0
         for chunk in in_chunks(row_ids):
             params = {"row_ids": chunk, "worker": self.worker}
-            released += (await session.exec(_RELEASE_UNSENT, params=params)).rowcount
+            released += (await run_core(session, _RELEASE_UNSENT, params)).rowcount
         await session.commit()
         self._put_back += released
         return released
@@ -903,7 +903,7 @@ class Dispatcher:
         if stored is None:
             async with self._database:
                 params = {"target": row.refers_to}
-                stored = (await session.exec(_EDITED_REF, params=params)).first()
+                stored = (await run_core(session, _EDITED_REF, params)).scalar()
         if stored is None:
             raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
         return SentRef.from_payload(stored)
@@ -940,18 +940,18 @@ class Dispatcher:
         """For each row, its recipient as they are now while this worker holds it, else None."""
         now = self._clock.now()
         params = {"row_ids": [row.id for row in rows], "worker": self.worker}
-        found = {held[0]: held for held in (await session.exec(_STILL_OURS, params=params)).all()}
+        found = {held[0]: held for held in (await run_core(session, _STILL_OURS, params)).all()}
         recipients: list[Row[Any] | None] = []
         for row in rows:
             recipient = found.get(row.id)
             stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
             if recipient is not None and stale_soon:
                 renew = {"row_id": row.id, "worker": self.worker, "at": now}
-                if (await session.exec(_RENEW, params=renew)).rowcount:
+                if (await run_core(session, _RENEW, renew)).rowcount:
                     row.claimed_at = now
                 else:
                     recipient = None
-            recipients.append(recipient)  # type: ignore[arg-type]  # SQLModel types rows as tuples
+            recipients.append(recipient)
         await session.commit()  # no transaction stays open across the sends
         return recipients
 
