@@ -85,3 +85,34 @@ async def test_messages_answered_at_the_same_moment_are_recorded_in_one_statemen
     }
     # The first answer is recorded at once; the others, which came meanwhile, together.
     assert len(statements) <= 2
+
+
+@contextmanager
+def through_the_orm(database) -> Iterator[list[str]]:
+    """The statements run through a session's ORM layer (not straight on its connection)."""
+    seen: list[str] = []
+    sync_session = database.sessions.class_.sync_session_class
+
+    def statement(state) -> None:
+        seen.append(str(state.statement).split()[0])
+
+    event.listen(sync_session, "do_orm_execute", statement)
+    try:
+        yield seen
+    finally:
+        event.remove(sync_session, "do_orm_execute", statement)
+
+
+async def test_sending_runs_only_each_claims_load_through_the_orm(database):
+    async with database.sessions() as session:
+        people = [await add_person(session, f"p{n}") for n in range(LEARNERS)]
+        await session.commit()
+    for person in people:
+        await notices(database, person, "hello", "again")
+    sender = dispatcher(database, SimulatedClock(MONDAY_9AM), batch=LEARNERS)
+    with through_the_orm(database) as statements:
+        result = await sender.drain()
+    assert result.sent == 2 * LEARNERS
+    # Two claims found rows, and one found none: the claims, claim checks and records of
+    # outcomes run on the connection, without the ORM's per-statement and per-row work.
+    assert statements == ["SELECT", "SELECT"]
