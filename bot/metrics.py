@@ -40,6 +40,7 @@ class Metrics:
             ["kind", "status"],
             registry=registry,
         )
+        self._handled: dict[tuple[str, str], Counter] = {}  # each (kind, status)'s counter
         self._send_seconds = Histogram(
             "servicecoach_send_seconds",
             "Time a send or edit took on its platform",
@@ -47,6 +48,7 @@ class Metrics:
             buckets=SEND_BUCKETS,
             registry=registry,
         )
+        self._sent_in: dict[str, Histogram] = {}  # each platform's histogram
         self._rate_limited = Counter(
             "servicecoach_rate_limited",
             "Sends the platform answered with 429",
@@ -72,11 +74,17 @@ class Metrics:
 
     def handled(self, kind: str, status: str) -> None:
         """Count one attempt at a row of `kind` that ended `status`."""
-        self._deliveries.labels(kind=kind, status=status).inc()
+        counter = self._handled.get((kind, status))
+        if counter is None:  # looking a child up by its labels costs more than counting
+            counter = self._handled[kind, status] = self._deliveries.labels(kind, status)
+        counter.inc()
 
     def sent_in(self, platform: str, seconds: float) -> None:
         """Record how long one call to `platform` took."""
-        self._send_seconds.labels(platform=platform).observe(seconds)
+        histogram = self._sent_in.get(platform)
+        if histogram is None:
+            histogram = self._sent_in[platform] = self._send_seconds.labels(platform)
+        histogram.observe(seconds)
 
     def rate_limited(self, platform: str) -> None:
         """Count a 429 from `platform`."""

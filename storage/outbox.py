@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Update, and_, bindparam, select, update
+from sqlalchemy import Row, Update, and_, bindparam, select
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import run_core
 from storage.models import Delivery, DeliveryStatus, Person
 
 DEFAULT_STALE_AFTER = timedelta(minutes=5)
+
+
+_OUTBOX = Delivery.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_PEOPLE = Person.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 
 
 async def claim_due(
@@ -25,8 +31,9 @@ async def claim_due(
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     platforms: Collection[str] | None = None,
     person_ids: Collection[int] | None = None,
-) -> list[Delivery]:
-    """Atomically claim up to `limit` due deliveries for `worker` and commit.
+) -> list[int]:
+    """Atomically claim up to `limit` due deliveries for `worker` and commit; their ids,
+    earliest due first.
 
     A row is due when it is pending and its time has come, or when another
     worker claimed it more than `stale_after` ago and never finished (a crash);
@@ -37,8 +44,9 @@ async def claim_due(
     The candidates are picked once, in a materialised CTE: PostgreSQL locks them
     with `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each other by (as a
     plain `IN (subquery)` it may re-run the subquery and claim more than `limit`);
-    on SQLite the single `UPDATE … RETURNING` holds the write lock. Rows already
-    loaded in `session` are refreshed with their claimed state.
+    on SQLite the single `UPDATE … RETURNING` holds the write lock. The statements
+    are Core ones on the table: the caller loads the rows it claimed with what
+    else it needs, in one query.
     """
     params: dict[str, object] = {
         "now": now,
@@ -49,7 +57,7 @@ async def claim_due(
         params["platforms"] = list(platforms)
     if person_ids is not None:
         params["people"] = list(person_ids)
-    rows: list[Delivery] = []
+    claimed: list[Row[Any]] = []
     for stale in (True, False):
         statement = _claim_statement(
             session.get_bind().dialect.name,
@@ -57,11 +65,11 @@ async def claim_due(
             by_platform=platforms is not None,
             by_person=person_ids is not None,
         )
-        params["batch"] = limit - len(rows)
+        params["batch"] = limit - len(claimed)
         if params["batch"]:
-            rows += (await session.exec(statement, params=params)).scalars().all()
+            claimed += (await run_core(session, statement, params)).all()
     await session.commit()
-    return sorted(rows, key=lambda row: (row.due_at, row.id))
+    return [row.id for row in sorted(claimed, key=lambda row: (row.due_at, row.id))]
 
 
 @cache
@@ -74,42 +82,37 @@ def _claim_statement(dialect: str, *, stale: bool, by_platform: bool, by_person:
     """
     if stale:
         due = and_(
-            col(Delivery.status) == DeliveryStatus.CLAIMED,
-            col(Delivery.claimed_at) < bindparam("stale_before"),
+            _OUTBOX.c.status == DeliveryStatus.CLAIMED,
+            _OUTBOX.c.claimed_at < bindparam("stale_before"),
         )
     else:
-        due = and_(
-            col(Delivery.status) == DeliveryStatus.PENDING, col(Delivery.due_at) <= bindparam("now")
-        )
+        due = and_(_OUTBOX.c.status == DeliveryStatus.PENDING, _OUTBOX.c.due_at <= bindparam("now"))
     candidates = (
-        select(col(Delivery.id))
+        select(_OUTBOX.c.id)
         .where(due)
-        .order_by(col(Delivery.priority), col(Delivery.due_at), col(Delivery.id))
+        .order_by(_OUTBOX.c.priority, _OUTBOX.c.due_at, _OUTBOX.c.id)
         .limit(bindparam("batch"))
     )
     if by_platform:
-        on_platforms = select(col(Person.id)).where(
-            col(Person.platform).in_(bindparam("platforms", expanding=True))
+        on_platforms = select(_PEOPLE.c.id).where(
+            _PEOPLE.c.platform.in_(bindparam("platforms", expanding=True))
         )
-        candidates = candidates.where(col(Delivery.person_id).in_(on_platforms))
+        candidates = candidates.where(_OUTBOX.c.person_id.in_(on_platforms))
     if by_person:
-        candidates = candidates.where(
-            col(Delivery.person_id).in_(bindparam("people", expanding=True))
-        )
+        candidates = candidates.where(_OUTBOX.c.person_id.in_(bindparam("people", expanding=True)))
     if dialect == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     picked = candidates.cte("claim_candidates").prefix_with("MATERIALIZED", dialect="postgresql")
     return (
-        update(Delivery)
-        .where(col(Delivery.id).in_(select(picked.c.id)), due)
+        _OUTBOX.update()
+        .where(_OUTBOX.c.id.in_(select(picked.c.id)), due)
         .values(
             status=DeliveryStatus.CLAIMED,
             claimed_at=bindparam("now"),
             claimed_by=bindparam("worker"),
-            attempts=Delivery.attempts + 1,
+            attempts=_OUTBOX.c.attempts + 1,
         )
-        .returning(Delivery)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(_OUTBOX.c.id, _OUTBOX.c.due_at)
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import Database
@@ -16,6 +16,7 @@ from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.pacing import Pacer
 from bot.transports.console import ConsoleTransport
 from storage.models import Delivery, Enrolment, Person, Team
+from storage.outbox import claim_due
 from tests.factories import MONDAY_9AM, add_person
 
 
@@ -45,6 +46,18 @@ async def notices(
             for key in keys
         )
         await session.commit()
+
+
+async def claimed_rows(session: AsyncSession, **claim: Any) -> list[Delivery]:
+    """The rows `claim_due(session, **claim)` claims, loaded in its order."""
+    claimed = await claim_due(session, **claim)
+    statement = (
+        select(Delivery)
+        .where(col(Delivery.id).in_(claimed))
+        .execution_options(populate_existing=True)
+    )
+    loaded = {row.id: row for row in (await session.exec(statement)).all()}
+    return [loaded[row_id] for row_id in claimed]
 
 
 async def rows(database: Database, **where: Any) -> list[Delivery]:

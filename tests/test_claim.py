@@ -11,6 +11,7 @@ from sqlmodel import select
 from storage.db import create_engine, session_factory
 from storage.models import Delivery, DeliveryStatus
 from storage.outbox import claim_due
+from tests.delivery_support import claimed_rows
 from tests.factories import MONDAY_9AM, add_person
 
 STALE = timedelta(minutes=5)
@@ -30,7 +31,7 @@ async def queue(database, **due_by_key: timedelta) -> None:
 async def claim(database, *, at: timedelta, worker: str = "w1", limit: int = 50) -> list[str]:
     """Claim at MONDAY_9AM + `at` in a fresh session; the keys handed out, in order."""
     async with database.sessions() as session:
-        rows = await claim_due(
+        rows = await claimed_rows(
             session, now=MONDAY_9AM + at, worker=worker, limit=limit, stale_after=STALE
         )
     return [row.delivery_key for row in rows]
@@ -60,7 +61,7 @@ async def test_only_due_rows_are_claimed_earliest_first_in_batches(database):
 async def test_claimed_rows_say_who_claimed_them_and_when(database):
     await queue(database, welcome=timedelta(0))
     async with database.sessions() as session:
-        (row,) = await claim_due(session, now=MONDAY_9AM, worker="w1")
+        (row,) = await claimed_rows(session, now=MONDAY_9AM, worker="w1")
     assert (row.status, row.claimed_by, row.claimed_at, row.attempts) == (
         DeliveryStatus.CLAIMED,
         "w1",
@@ -68,19 +69,6 @@ async def test_claimed_rows_say_who_claimed_them_and_when(database):
         1,
     )
     assert (await stored(database))["welcome"].claimed_by == "w1"
-
-
-async def test_rows_loaded_in_the_same_session_come_back_claimed(database):
-    await queue(database, welcome=timedelta(0))
-    async with database.sessions() as session:
-        loaded = (await session.exec(select(Delivery))).one()
-        (claimed,) = await claim_due(session, now=MONDAY_9AM, worker="w1")
-    assert claimed is loaded
-    assert (claimed.status, claimed.claimed_by, claimed.attempts) == (
-        DeliveryStatus.CLAIMED,
-        "w1",
-        1,
-    )
 
 
 async def test_a_crashed_claim_is_taken_over_only_once_it_is_stale(database):
@@ -123,10 +111,10 @@ async def drain(url: str, worker: str, start: asyncio.Barrier) -> list[int]:
         await start.wait()
         while True:
             async with sessions() as session:
-                rows = await claim_due(session, now=MONDAY_9AM, worker=worker, limit=7)
-            if not rows:
+                ids = await claim_due(session, now=MONDAY_9AM, worker=worker, limit=7)
+            if not ids:
                 return claimed
-            claimed += [row.id for row in rows]
+            claimed += ids
     finally:
         await engine.dispose()
 

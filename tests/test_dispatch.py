@@ -14,7 +14,7 @@ from bot.clock import SimulatedClock
 from bot.coaching.pauses import pause_person
 from bot.messages import Choice, OutboundKind
 from bot.outbox.daily import missed_reason
-from bot.outbox.dispatcher import DOWN_RETRY_AFTER
+from bot.outbox.dispatcher import DOWN_RETRY_AFTER, _load_for
 from bot.outbox.planner import plan_tick
 from bot.transports import RateLimited, RecipientGone, TransientError, TransportDown
 from bot.transports.console import ConsoleTransport
@@ -25,6 +25,7 @@ from tests.delivery_support import (
     InterruptedClock,
     add_learner,
     by_key,
+    claimed_rows,
     dispatcher,
     notices,
     rows,
@@ -197,7 +198,7 @@ async def test_transport_down_stops_the_platform_alerts_admins_elsewhere_and_kee
 async def test_a_claim_left_by_a_crash_is_sent_once_after_the_timeout(database):
     await ada_with(database, "hi")
     async with database.sessions() as session:  # a dispatcher claims, then its process dies
-        [claimed] = await claim_due(session, now=MONDAY_9AM, worker="crashed")
+        [claimed] = await claimed_rows(session, now=MONDAY_9AM, worker="crashed")
     clock = SimulatedClock(MONDAY_9AM + timedelta(seconds=5))
     console = ConsoleTransport()
     restarted = dispatcher(database, clock, console, stale_after=timedelta(minutes=5))
@@ -282,10 +283,22 @@ async def test_a_learner_who_pauses_while_their_day_goes_out_gets_nothing_more(d
     ]
 
 
+async def test_rows_the_sending_session_holds_are_loaded_as_claimed_now(database):
+    """A row put back and claimed again within one drain goes out as it is now (its
+    attempts, the error it waits with), not as the session last saw it."""
+    await ada_with(database, "hi")
+    async with database.sessions() as session:
+        held = (await session.exec(select(Delivery))).one()
+        claimed = await claim_due(session, now=MONDAY_9AM, worker="w1")
+        [row] = (await _load_for(session, claimed)).rows
+    assert row.id == held.id
+    assert (row.status, row.claimed_by, row.attempts) == (DeliveryStatus.CLAIMED, "w1", 1)
+
+
 async def test_a_row_marked_sent_is_never_sent_again(database):
     await ada_with(database, "hi")
     async with database.sessions() as session:
-        [row] = await claim_due(session, now=MONDAY_9AM, worker="w1")
+        [row] = await claimed_rows(session, now=MONDAY_9AM, worker="w1")
         row.status = DeliveryStatus.SENT  # sent and marked, then the process died
         session.add(row)
         await session.commit()
@@ -300,7 +313,7 @@ async def test_a_late_finisher_does_not_overwrite_a_takeover(database):
     clock = SimulatedClock(MONDAY_9AM)
     slow = dispatcher(database, clock, ConsoleTransport(), worker="slow")
     async with database.sessions() as session:
-        [row] = await claim_due(session, now=MONDAY_9AM, worker="other")
+        [row] = await claimed_rows(session, now=MONDAY_9AM, worker="other")
     async with database.sessions() as session:
         await slow._finish(session, row, DeliveryStatus.FAILED, reason="should not land")
     assert await status_of(database, "hi") == (DeliveryStatus.CLAIMED, None)

@@ -1,17 +1,19 @@
-"""What sending costs the database: edits find their message with the claim, and messages
-sent at the same moment are recorded together."""
+"""What sending costs the database: edits find their message with the claim, messages
+sent at the same moment are recorded together, and only the load of each claim goes
+through the ORM."""
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import event
 from sqlmodel import func, select
 
 from bot.clock import SimulatedClock
 from bot.transports.console import ConsoleTransport
-from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from storage.models import Delivery, DeliveryKind, DeliveryStatus, Person
 from tests.delivery_support import dispatcher, notices, rows
 from tests.factories import MONDAY_9AM, add_person
 from tests.test_answer_cost import counted, learners_with_open_quizzes, press
@@ -60,19 +62,32 @@ def marked_sent(database) -> Iterator[list[str]]:
         if sql.startswith("UPDATE delivery") and "sent_at" in sql:
             seen.append(sql)
 
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
+    with listening(engine, "before_cursor_execute", statement):
         yield seen
+
+
+@contextmanager
+def listening(target: Any, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """`listener` hears SQLAlchemy event `name` of `target` while the block runs."""
+    event.listen(target, name, listener)
+    try:
+        yield
     finally:
-        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(target, name, listener)
 
 
-async def test_messages_answered_at_the_same_moment_are_recorded_in_one_statement(database):
+async def learners_with(database, *keys: str) -> list[Person]:
+    """`LEARNERS` people, each with a notice per key due now."""
     async with database.sessions() as session:
         people = [await add_person(session, f"p{n}") for n in range(LEARNERS)]
         await session.commit()
     for person in people:
-        await notices(database, person, "hello")
+        await notices(database, person, *keys)
+    return people
+
+
+async def test_messages_answered_at_the_same_moment_are_recorded_in_one_statement(database):
+    people = await learners_with(database, "hello")
     console = AllAtOnce(LEARNERS)
     sender = dispatcher(database, SimulatedClock(MONDAY_9AM), console, in_flight=LEARNERS)
     with marked_sent(database) as statements:
@@ -85,3 +100,27 @@ async def test_messages_answered_at_the_same_moment_are_recorded_in_one_statemen
     }
     # The first answer is recorded at once; the others, which came meanwhile, together.
     assert len(statements) <= 2
+
+
+@contextmanager
+def through_the_orm(database) -> Iterator[list[str]]:
+    """The statements run through a session's ORM layer (not straight on its connection)."""
+    seen: list[str] = []
+    sync_session = database.sessions.class_.sync_session_class
+
+    def statement(state) -> None:
+        seen.append(str(state.statement).split()[0])
+
+    with listening(sync_session, "do_orm_execute", statement):
+        yield seen
+
+
+async def test_sending_runs_only_each_claims_load_through_the_orm(database):
+    await learners_with(database, "hello", "again")
+    sender = dispatcher(database, SimulatedClock(MONDAY_9AM), batch=LEARNERS)
+    with through_the_orm(database) as statements:
+        result = await sender.drain()
+    assert result.sent == 2 * LEARNERS
+    # Two claims found rows, and one found none: the claims, claim checks and records of
+    # outcomes run on the connection, without the ORM's per-statement and per-row work.
+    assert statements == ["SELECT", "SELECT"]

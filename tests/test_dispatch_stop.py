@@ -45,20 +45,19 @@ class WaitingClock(SimulatedClock):
         await asyncio.Event().wait()
 
 
-async def three_people_with_a_notice_each(database) -> None:
-    """Ada, Bea and Cy, each with one notice due at MONDAY_9AM."""
+async def ada_with_three_notices(database) -> None:
+    """Ada with three notices due at MONDAY_9AM: the second and third wait behind the first."""
     async with database.sessions() as session:
-        people = [await add_person(session, name) for name in ("ada", "bea", "cy")]
+        ada = await add_person(session, "ada")
         await session.commit()
-    for person in people:
-        await notices(database, person, f"hello:{person.name}")
+    await notices(database, ada, "one", "two", "three")
 
 
 async def test_stop_lets_the_send_in_flight_finish_and_puts_the_rest_back_at_once(database):
-    await three_people_with_a_notice_each(database)
+    await ada_with_three_notices(database)
     clock = SimulatedClock(MONDAY_9AM)
     slow = SlowTransport()
-    first = dispatcher(database, clock, slow, in_flight=1)  # the others wait for the slot
+    first = dispatcher(database, clock, slow)
     ticking = asyncio.ensure_future(first.tick())
     await asyncio.wait_for(slow.sending.wait(), timeout=60)
 
@@ -81,12 +80,34 @@ async def test_stop_lets_the_send_in_flight_finish_and_puts_the_rest_back_at_onc
     # A restart sends the rest at once, without waiting for a claim to go stale.
     console = ConsoleTransport()
     await dispatcher(database, clock, console).tick()
-    assert sorted(m.address for m in [*slow.sent, *console.sent]) == [
-        "console:ada",
-        "console:bea",
-        "console:cy",
-    ]
+    sent = [m.outbound.text for m in [*slow.sent, *console.sent]]
+    assert sent == ["hello one", "hello two", "hello three"]
     assert {row.status for row in await rows(database)} == {DeliveryStatus.SENT}
+
+
+async def test_stop_puts_back_the_rows_waiting_for_a_slot_to_send(database):
+    async with database.sessions() as session:
+        people = [await add_person(session, name) for name in ("ada", "bea", "cy")]
+        await session.commit()
+    for person in people:
+        await notices(database, person, f"hello:{person.name}")
+    slow = SlowTransport()
+    first = dispatcher(database, SimulatedClock(MONDAY_9AM), slow, in_flight=1)
+    ticking = asyncio.ensure_future(first.tick())
+    await asyncio.wait_for(slow.sending.wait(), timeout=60)  # Bea's and Cy's wait for the slot
+
+    stopping = asyncio.ensure_future(first.stop())
+    await asyncio.sleep(0)
+    slow.gate.set()
+    put_back = await asyncio.wait_for(stopping, timeout=60)
+
+    assert ((await ticking).sent, put_back) == (1, 2)
+    assert len(slow.sent) == 1
+    assert sorted(row.status for row in await rows(database)) == [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENT,
+    ]
 
 
 async def test_stop_does_not_wait_out_the_pacing_and_puts_the_waiting_row_back(database):

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from storage.models import Delivery, Person
-from storage.outbox import claim_due
 from storage.types import NaiveDatetimeError
+from tests.delivery_support import claimed_rows
 
 
 async def test_duplicate_delivery_key_is_rejected(database):
@@ -46,8 +46,8 @@ async def test_claim_returns_due_rows_once(database):
             )
         )
         await session.commit()
-        first = await claim_due(session, now=now, worker="w1")
-        second = await claim_due(session, now=now, worker="w2")
+        first = await claimed_rows(session, now=now, worker="w1")
+        second = await claimed_rows(session, now=now, worker="w2")
     assert [row.delivery_key for row in first] == ["a"]
     assert first[0].due_at == now
     assert second == []

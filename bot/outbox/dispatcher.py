@@ -49,7 +49,7 @@ from bot.metrics import Metrics
 from bot.outbox.daily import EXPIRED, is_expired, is_missed, missed_reason
 from bot.outbox.pacing import Pacer
 from bot.outbox.queue import queue_once
-from bot.outbox.render import RenderError, render
+from bot.outbox.render import RenderError, message_for
 from bot.outbox.together import Together
 from bot.ports import (
     PermanentError,
@@ -59,7 +59,7 @@ from bot.ports import (
     Transport,
     TransportDown,
 )
-from storage.db import SessionFactory, connection_lost, error_line, in_chunks
+from storage.db import SessionFactory, connection_lost, error_line, in_chunks, run_core
 from storage.models import (
     DAY_KINDS,
     Delivery,
@@ -248,37 +248,52 @@ _RELEASE_UNSENT = (
 
 @dataclass(frozen=True, slots=True)
 class _Loaded:
-    """A batch's people by id, its items and lessons held so `render` finds them, and where
+    """A claimed batch's rows in claim order, its people, items and lessons by id, and where
     the messages its edit rows change live (by the edited row's id), those already sent."""
 
+    rows: list[Delivery]
     people: dict[int, Person]
-    content: list[Item | Lesson | None]
+    items: dict[int, Item]
+    lessons: dict[int, Lesson]
     edited: dict[int, dict[str, Any]]
 
 
 _EDITED = aliased(Delivery)
-
-
-async def _load_for(session: AsyncSession, rows: list[Delivery]) -> _Loaded:
-    """Load what a batch of rows needs in one query (the session only holds weak refs)."""
-    statement = (
-        select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
-            Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
-        )
-        .select_from(Delivery)
-        .join(Person, col(Person.id) == Delivery.person_id)
-        .outerjoin(Item, col(Item.id) == Delivery.item_id)
-        .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
-        .outerjoin(
-            _EDITED,
-            and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
-        )
-        .where(col(Delivery.id).in_([row.id for row in rows]))
+# The claimed rows with what sending them needs, built once (building it costs more than
+# running it).
+_LOAD = (
+    select(  # type: ignore[call-overload]  # SQLModel types select() up to four columns
+        Delivery, Person, Item, Lesson, col(_EDITED.id), col(_EDITED.sent_ref)
     )
-    found = (await session.exec(statement)).all()
+    .join(Person, col(Person.id) == Delivery.person_id)
+    .outerjoin(Item, col(Item.id) == Delivery.item_id)
+    .outerjoin(Lesson, col(Lesson.id) == Delivery.lesson_id)
+    .outerjoin(
+        _EDITED,
+        and_(col(Delivery.kind) == DeliveryKind.EDIT, col(_EDITED.id) == Delivery.refers_to),
+    )
+    .where(col(Delivery.id).in_(bindparam("row_ids", expanding=True)))
+    .order_by(col(Delivery.due_at), col(Delivery.id))
+)
+
+
+async def _load_for(session: AsyncSession, row_ids: list[int]) -> _Loaded:
+    """Load claimed rows and what they need in one query (the session only holds weak refs).
+
+    A row the session still holds from an earlier claim (put back, due again) is let go
+    first, so it is loaded as it is now; the people and content it holds are kept as
+    loaded (refreshing them all would cost more than the rest of the load).
+    """
+    for row_id in row_ids:
+        held = session.identity_map.get(session.identity_key(Delivery, row_id))
+        if held is not None:
+            session.expunge(held)
+    found = (await session.exec(_LOAD, params={"row_ids": row_ids})).all()
     return _Loaded(
-        people={person.id: person for person, *_ in found},
-        content=[loaded for _, item, lesson, *_ in found for loaded in (item, lesson)],
+        rows=[row for row, *_ in found],
+        people={person.id: person for _, person, *_ in found},
+        items={item.id: item for _, _, item, *_ in found if item is not None},
+        lessons={lesson.id: lesson for _, _, _, lesson, *_ in found if lesson is not None},
         edited={target: ref for *_, target, ref in found if ref is not None},
     )
 
@@ -357,7 +372,8 @@ class _Pump:
         self.result = DispatchResult()
         self.claimed_ids: list[int] = []
         self.people: dict[int, Person] = {}
-        self.content: list[Item | Lesson | None] = []  # held so `render` finds them
+        self.items: dict[int, Item] = {}
+        self.lessons: dict[int, Lesson] = {}
         self.edited: dict[int, dict[str, Any]] = {}  # edited row id → where its message lives
         self.chats: dict[int, deque[Delivery]] = {}  # person id → their claimed rows, in order
         self.workers: set[asyncio.Task[None]] = set()
@@ -489,7 +505,7 @@ class Dispatcher:
         would be sent twice.
         """
         async with self._sessions.begin() as session:
-            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+            taken = (await run_core(session, _TAKE_BACK, {"worker": self.worker})).rowcount
         if taken:
             log.warning("took back %s message(s) this worker claimed before a restart", taken)
 
@@ -506,14 +522,14 @@ class Dispatcher:
         try:
             async with self._sessions.begin() as session:
                 for statement, params in kept:
-                    await session.exec(statement, params=params)
+                    await run_core(session, statement, params)
         except Exception as exc:
             if connection_lost(exc):
                 self._unrecorded = kept
                 raise
             log.error("could not record %s outcome(s) (%s)", len(kept), error_line(exc))
         async with self._sessions.begin() as session:
-            taken = (await session.exec(_TAKE_BACK, params={"worker": self.worker})).rowcount
+            taken = (await run_core(session, _TAKE_BACK, {"worker": self.worker})).rowcount
         log.warning(
             "recorded %s outcome(s) a failed send left, and put back %s claimed message(s)",
             len(kept),
@@ -532,10 +548,10 @@ class Dispatcher:
         try:
             async with self._database:
                 (first, params), *rest = writes
-                updated = int((await session.exec(first, params=params)).rowcount)
+                updated = int((await run_core(session, first, params)).rowcount)
                 if updated:
                     for statement, more in rest:
-                        await session.exec(statement, params=more)
+                        await run_core(session, statement, more)
                 await session.commit()
         except Exception:
             self._unrecorded += writes
@@ -555,7 +571,7 @@ class Dispatcher:
             changed = [
                 int(params["row_id"] in recorded)
                 if sql is _MARK_SENT
-                else (await session.exec(sql, params=params)).rowcount
+                else (await run_core(session, sql, params)).rowcount
                 for sql, params in writes
             ]
             await session.commit()
@@ -575,7 +591,7 @@ class Dispatcher:
             for n, write in enumerate(chunk):
                 params[f"row_id_{n}"] = write["row_id"]
                 params |= {f"{field}_{n}": write[field] for field in _SENT_COLUMNS}
-            found = await session.exec(_mark_all_sent(len(chunk)), params=params)
+            found = await run_core(session, _mark_all_sent(len(chunk)), params)
             marked.update(found.scalars())
         return marked
 
@@ -583,7 +599,7 @@ class Dispatcher:
         """Seconds until the next pending row is due (at most `idle_wait`)."""
         async with self._sessions() as session:
             now = self._clock.now()
-            due = (await session.exec(_NEXT_DUE, params={"now": now})).first()
+            due = (await run_core(session, _NEXT_DUE, {"now": now})).scalar()
         if due is None:
             return self._idle_wait
         return min(max((due - now).total_seconds(), 0.0), self._idle_wait)
@@ -672,7 +688,7 @@ class Dispatcher:
                 return
             room = min(self._batch, self._window - pump.outstanding)
             async with self._database:
-                rows = await claim_due(
+                claimed = await claim_due(
                     pump.session,
                     now=now,
                     worker=self.worker,
@@ -681,8 +697,7 @@ class Dispatcher:
                     platforms=platforms,
                     person_ids=person_ids,
                 )
-                if rows:
-                    await self._load(pump, rows)
+                rows = await self._load(pump, claimed) if claimed else []
             pump.result.claimed += len(rows)
             for row in rows:
                 self._hand_over(pump, row)
@@ -701,13 +716,16 @@ class Dispatcher:
         self._woken.clear()
         return woken
 
-    async def _load(self, pump: _Pump, rows: list[Delivery]) -> None:
-        """Load what new rows need, keeping what earlier claims loaded."""
-        loaded = await _load_for(pump.session, rows)
+    async def _load(self, pump: _Pump, row_ids: list[int]) -> list[Delivery]:
+        """Load newly claimed rows and what they need, keeping what earlier claims loaded;
+        the rows in claim order."""
+        loaded = await _load_for(pump.session, row_ids)
         pump.people.update(loaded.people)
-        pump.content += loaded.content
+        pump.items.update(loaded.items)
+        pump.lessons.update(loaded.lessons)
         pump.edited.update(loaded.edited)
-        pump.claimed_ids += [row.id for row in rows]
+        pump.claimed_ids += row_ids
+        return loaded.rows
 
     def _hand_over(self, pump: _Pump, row: Delivery) -> None:
         """Queue a claimed row behind its chat's earlier rows, starting the chat's worker."""
@@ -730,6 +748,7 @@ class Dispatcher:
                 row = queued.popleft()
                 step = DispatchResult()
                 held = self._held.get(person_id)
+                content = (pump.items.get(row.item_id or 0), pump.lessons.get(row.lesson_id or 0))
                 try:
                     await self._dispatch(
                         pump.session,
@@ -737,6 +756,7 @@ class Dispatcher:
                         pump.people[person_id],
                         step,
                         behind=behind,
+                        content=content,
                         edited=pump.edited.get(row.refers_to or 0),
                     )
                 except _Stopped:
@@ -775,7 +795,7 @@ class Dispatcher:
         released = 0
         for chunk in in_chunks(row_ids):
             params = {"row_ids": chunk, "worker": self.worker}
-            released += (await session.exec(_RELEASE_UNSENT, params=params)).rowcount
+            released += (await run_core(session, _RELEASE_UNSENT, params)).rowcount
         await session.commit()
         self._put_back += released
         return released
@@ -788,11 +808,13 @@ class Dispatcher:
         result: DispatchResult,
         *,
         behind: tuple[datetime, str] | None = None,
+        content: tuple[Item | None, Lesson | None] = (None, None),
         edited: dict[str, Any] | None = None,
     ) -> None:
         """Send one claimed row and record its outcome; put it back when `behind` a retry.
 
-        `edited` is where the message an edit row changes lives, when read with the claim.
+        `content` is the row's quiz item and lesson, and `edited` where the message an edit
+        row changes lives, as read with the claim.
 
         `behind` is the retry of an earlier row of the chat put back in this pump:
         this row waits for it whatever the time, so the chat keeps its order even
@@ -804,7 +826,7 @@ class Dispatcher:
             try:
                 if behind is not None:
                     raise _Outcome(DeliveryStatus.PENDING, behind[1], retry_at=behind[0])
-                outbound, transport = await self._prepare(session, row, person)
+                outbound, transport = self._prepare(row, person, content)
                 ref = await self._send(
                     session,
                     transport,
@@ -846,8 +868,8 @@ class Dispatcher:
             result.failed.append(f"{person.name} {row.delivery_key}: {outcome.reason}")
             log.error("delivery %s to %s failed: %s", row.id, person.name, outcome.reason)
 
-    async def _prepare(
-        self, session: AsyncSession, row: Delivery, person: Person
+    def _prepare(
+        self, row: Delivery, person: Person, content: tuple[Item | None, Lesson | None]
     ) -> tuple[Outbound, Transport]:
         """The message and the transport for a row; raises `_Outcome` when it is not sent."""
         now = self._clock.now()
@@ -864,9 +886,9 @@ class Dispatcher:
             raise _Outcome(DeliveryStatus.PENDING, why, retry_at=held_until)
         if self.down_until.get(person.platform, now) > now:
             raise _Outcome(DeliveryStatus.PENDING, f"{person.platform} is down")
+        item, lesson = content
         try:
-            async with self._database:
-                outbound = await render(session, row)
+            outbound = message_for(row, item=item, lesson=lesson)
         except RenderError as exc:
             raise _Outcome(DeliveryStatus.FAILED, str(exc)) from exc
         return outbound, self._transports[person.platform]
@@ -881,7 +903,7 @@ class Dispatcher:
         if stored is None:
             async with self._database:
                 params = {"target": row.refers_to}
-                stored = (await session.exec(_EDITED_REF, params=params)).first()
+                stored = (await run_core(session, _EDITED_REF, params)).scalar()
         if stored is None:
             raise _Outcome(DeliveryStatus.FAILED, "the message to edit was never sent")
         return SentRef.from_payload(stored)
@@ -918,18 +940,18 @@ class Dispatcher:
         """For each row, its recipient as they are now while this worker holds it, else None."""
         now = self._clock.now()
         params = {"row_ids": [row.id for row in rows], "worker": self.worker}
-        found = {held[0]: held for held in (await session.exec(_STILL_OURS, params=params)).all()}
+        found = {held[0]: held for held in (await run_core(session, _STILL_OURS, params)).all()}
         recipients: list[Row[Any] | None] = []
         for row in rows:
             recipient = found.get(row.id)
             stale_soon = row.claimed_at is None or now - row.claimed_at >= self._stale_after / 2
             if recipient is not None and stale_soon:
                 renew = {"row_id": row.id, "worker": self.worker, "at": now}
-                if (await session.exec(_RENEW, params=renew)).rowcount:
+                if (await run_core(session, _RENEW, renew)).rowcount:
                     row.claimed_at = now
                 else:
                     recipient = None
-            recipients.append(recipient)  # type: ignore[arg-type]  # SQLModel types rows as tuples
+            recipients.append(recipient)
         await session.commit()  # no transaction stays open across the sends
         return recipients
 

@@ -99,6 +99,16 @@ async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
 
     An edit shows as the message it replaces, so its buttons answer that one.
     """
+    item = lesson = None
+    if delivery.kind in PROMPT_KINDS and delivery.item_id:
+        item = await session.get(Item, delivery.item_id)
+    elif delivery.kind in PACK_KINDS and delivery.lesson_id:
+        lesson = await session.get(Lesson, delivery.lesson_id)
+    return message_for(delivery, item=item, lesson=lesson)
+
+
+def message_for(delivery: Delivery, *, item: Item | None, lesson: Lesson | None) -> Outbound:
+    """`render` with the row's quiz item and lesson at hand (None for one that is gone)."""
     try:
         kind = kind_of(delivery)
         if kind not in PACK_KINDS:
@@ -111,12 +121,10 @@ async def render(session: AsyncSession, delivery: Delivery) -> Outbound:
         raise RenderError(str(exc)) from exc
     outbound_kind = OUTBOUND_KIND[kind]
     if kind in PROMPT_KINDS:
-        item = await session.get(Item, delivery.item_id) if delivery.item_id else None
         if item is None:
             raise RenderError(f"delivery {delivery.id}: its quiz item no longer exists")
         message = quiz_message(item, review=kind == DeliveryKind.REVIEW, delivery_id=delivery.id)
         return replace(message, kind=outbound_kind)
-    lesson = await session.get(Lesson, delivery.lesson_id) if delivery.lesson_id else None
     if lesson is None:
         raise RenderError(f"delivery {delivery.id}: its lesson no longer exists")
     if kind == DeliveryKind.FOLLOW_UP:
