@@ -12,7 +12,7 @@ fake) with the same number in flight (16).
 
 The product's pacing is lifted for this run: each platform's pacer is
 `Pacer(clock, interval=0, per_chat_interval=…)`, no global rate (the transports
-state 25/s for Telegram and 10/s for Slack), so the fake's 50 ms and the
+state 29/s for Telegram and 10/s for Slack), so the fake's 50 ms and the
 number in flight bound both sides. Each chat still waits its `--per-chat`
 seconds between its own messages (1 s in production, `0` lifts it too).
 """

@@ -5,7 +5,7 @@ Run with `python -m benchmarks.ratelimited [--learners N] [--pace PER_SECOND]
 are due at 09:00; `run`'s dispatcher loop sends their day through the real
 Telegram transport to the fake Bot API in a process of its own, which answers
 after 50 ms and enforces 30 sends a second in all and one a second per chat
-(beyond them: 429 with Retry-After). The pacer is the product's (25/s, 1/s a
+(beyond them: 429 with Retry-After). The pacer is the product's (29/s, 1/s a
 chat), or `--pace` sends a second. Printed: the sustained rate (first to last
 accepted send) as a share of the 30/s limit and of the pacer's own rate, the
 429s received, and messages lost (rows planned that never arrived: must be 0)
@@ -128,7 +128,7 @@ def main() -> None:
     """Print the figures for the learners asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=1_000)
-    parser.add_argument("--pace", type=float, default=None, help="sends a second (default 25)")
+    parser.add_argument("--pace", type=float, default=None, help="sends a second (default 29)")
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
     pace = args.pace or 1 / TelegramTransport.pace.interval

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     xdg_data_home: Path | None = None  # the per-user data folder, where the shell keeps its file
     worker_id: str | None = None  # this process's stable name: a restart takes its claims back
     send_share: float = 1.0  # this process's share of each platform's global send rate
-    telegram_send_rate: float | None = None  # messages a second in all; None: Telegram's 25
+    telegram_send_rate: float | None = None  # messages a second in all; None: Telegram's 29
 
     @field_validator("telegram_send_rate")
     @classmethod

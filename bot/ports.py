@@ -44,7 +44,7 @@ class SendPace:
 
     A transport states its platform's; the outbox paces every send by it. Slack:
     about one message a second per channel under an unpublished workspace cap
-    (10/s is safe); Telegram: about 30/s in all (keep to 25/s) and 1/s per chat.
+    (10/s is safe); Telegram: about 30/s in all (keep to 29/s) and 1/s per chat.
     """
 
     interval: float = 0.0

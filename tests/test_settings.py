@@ -137,4 +137,4 @@ def test_telegram_send_rate_sets_the_pace_of_every_telegram_send():
     paid = build_transports(Settings(telegram_bot_token=token, telegram_send_rate=500), write=None)
     usual = build_transports(Settings(telegram_bot_token=token), write=None)
     assert paid["telegram"].pace == SendPace(interval=1 / 500, per_chat_interval=1.0)
-    assert usual["telegram"].pace == SendPace(interval=1 / 25, per_chat_interval=1.0)
+    assert usual["telegram"].pace == SendPace(interval=1 / 29, per_chat_interval=1.0)

@@ -104,7 +104,7 @@ class TelegramTransport:
     """Implements the Transport Protocol on a Telegram bot (private chats)."""
 
     platform = inbound.PLATFORM
-    pace = SendPace(interval=1 / 25, per_chat_interval=1.0)  # under ~30/s overall, 1/s a chat
+    pace = SendPace(interval=1 / 29, per_chat_interval=1.0)  # under ~30/s overall, 1/s a chat
 
     def __init__(
         self,
