@@ -128,6 +128,7 @@ def check_clean_end(process: Process, code: int, env: dict[str, str]) -> None:
         ("lesson", "sent")
     ]
     assert len(rows(env, "SELECT id FROM response")) == 1
+    assert rows(env, "SELECT answers FROM calibration") == [(1,)]  # counted, at the latest on exit
     assert rows(env, "SELECT status FROM person") == [("active",)]
 
 
