@@ -65,6 +65,7 @@ def test_a_scripted_session_uses_its_own_database_and_waits_for_the_reflection(t
     assert 'What "selling" means in public service' in out[saved:]  # the day moved on after
     assert _rows(own, "SELECT name, platform FROM person") == [("sam", "console")]
     assert _rows(own, "SELECT count(*) FROM response") == [(2,)]
+    assert _rows(own, "SELECT sum(answers) FROM calibration") == [(2,)]  # written as it ended
     assert _rows(own, "SELECT text FROM reflection") == [("I would walk them to the right desk.",)]
 
 
