@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import sqlite3
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -77,6 +78,10 @@ def test_human_output_tells_the_story_and_keeps_the_data(tmp_path):
     )
     learners = json.loads(report.stdout)["learners"]
     assert len(learners) == 6 and all(row["answers"] or row["lessons_done"] for row in learners)
+    with sqlite3.connect(kept) as stored:  # every graded answer is counted in the calibration
+        graded = stored.execute("SELECT count(*) FROM response WHERE correct IS NOT NULL")
+        counted = stored.execute("SELECT sum(answers) FROM calibration")
+        assert graded.fetchone() == counted.fetchone()
     again = CliRunner().invoke(app, ["demo", "--db", str(kept)])
     assert again.exit_code == 1 and again.stderr.startswith("error: ") and "exists" in again.stderr
 
