@@ -124,3 +124,20 @@ async def test_sending_runs_only_each_claims_load_through_the_orm(database):
     # Two claims found rows, and one found none: the claims, claim checks and records of
     # outcomes run on the connection, without the ORM's per-statement and per-row work.
     assert statements == ["SELECT", "SELECT"]
+
+
+async def test_a_long_batch_renews_its_claims_only_while_they_are_still_its_own(database):
+    await learners_with(database, *(f"n{n}" for n in range(12)))
+    renewals: list[str] = []
+
+    def statement(_connection, _cursor, sql: str, *_: object) -> None:
+        if sql.startswith("UPDATE delivery SET claimed_at"):
+            renewals.append(" ".join(sql.split()))
+
+    # Each chat sends a message a second: the batch outlasts half the stale time.
+    sender = dispatcher(database, SimulatedClock(MONDAY_9AM), stale_after=timedelta(seconds=6))
+    with listening(database.engine.sync_engine, "before_cursor_execute", statement):
+        result = await sender.drain()
+    assert result.sent == 12 * LEARNERS
+    assert renewals  # the later rows' claims were renewed before their sends
+    assert all("claimed_by" in renewal for renewal in renewals)

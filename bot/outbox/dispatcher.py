@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Case, Row, Update, UpdateBase, and_, bindparam, case, func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -948,7 +949,7 @@ class Dispatcher:
             if recipient is not None and stale_soon:
                 renew = {"row_id": row.id, "worker": self.worker, "at": now}
                 if (await run_core(session, _RENEW, renew)).rowcount:
-                    row.claimed_at = now
+                    set_committed_value(row, "claimed_at", now)  # written: nothing to flush
                 else:
                     recipient = None
             recipients.append(recipient)
