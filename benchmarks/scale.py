@@ -28,11 +28,10 @@ import time
 from datetime import UTC, datetime
 from itertools import chain
 
-from sqlalchemy import text
-
 from benchmarks.bench_support import (
     bulk_insert,
     enrolment_rows,
+    gather_statistics,
     load_starter_pack,
     person_rows,
     rss_mb,
@@ -61,9 +60,7 @@ async def measure(count: int, url: str | None, *, all_at_once: bool) -> dict[str
         await bulk_insert(
             database, Enrolment.__table__, enrolment_rows(range(1, count + 1), pack_id)
         )
-        if url is not None:  # statistics for the bulk load, as autovacuum gathers them soon after
-            async with database.engine.begin() as connection:
-                await connection.execute(text("ANALYZE"))
+        await gather_statistics(database)
         figures: dict[str, float] = {"rss after set-up": rss_mb()}
         for name, hour, minute in (("first look", 8, 0), ("due", 9, 0), ("idle", 9, 1)):
             clock = SimulatedClock(MONDAY.replace(hour=hour, minute=minute))
