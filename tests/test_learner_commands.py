@@ -9,6 +9,7 @@ from sqlmodel import select
 from bot.admin.progress import lessons_done
 from bot.clock import SimulatedClock
 from bot.coaching.pauses import OPEN_ENDED
+from bot.conversation import router as router_module
 from bot.conversation.router import InboundRouter
 from bot.messages import Answer, Command, Text
 from bot.transports.console import ConsoleTransport
@@ -134,6 +135,40 @@ async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_s
     # As if one after the other: the review answered now, then its card moved by the pause.
     assert state.reviews == 2
     assert state.last_review == clock.now() + span
+
+
+async def test_a_resume_arriving_while_a_review_is_graded_waits_for_it(database, monkeypatch):
+    clock, service, ada, prompts = await world(database)
+    await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
+    async with database.sessions() as session:
+        paused = await session.get(Person, ada.id)
+        paused.paused_until, paused.paused_at = OPEN_ENDED, clock.now()
+        item = await session.get(Item, prompts[0].item_id)
+        clock.advance(3 * DAY)
+        again = await send(
+            session, paused, kind="review", day=clock.now().date(), sent_at=clock.now(), item=item
+        )
+        await session.commit()
+    clock.advance(timedelta(minutes=5))
+    route = router_module.InboundRouter._route
+    resuming: list[asyncio.Task[None]] = []
+
+    async def slow_answer(self, turn, inbound):
+        await route(self, turn, inbound)
+        if isinstance(inbound, Answer):  # graded, not yet committed: the resume arrives now
+            resuming.append(
+                asyncio.create_task(service.handle(Command(ada.address, "e2", "resume")))
+            )
+            await asyncio.wait(resuming, timeout=0.5)  # on PostgreSQL it could run meanwhile
+
+    monkeypatch.setattr(router_module.InboundRouter, "_route", slow_answer)
+    await service.handle(Answer(ada.address, "e1", again.id, ("c1",)))
+    await asyncio.gather(*resuming)
+    span = clock.now() - paused.paused_at
+    async with database.sessions() as session:
+        state = (await session.exec(select(ReviewState))).one()
+    assert state.reviews == 2
+    assert state.last_review == clock.now() + span  # the resume moved the card the answer wrote
 
 
 async def test_open_ended_pause_and_bad_dates(database):

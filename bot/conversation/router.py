@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -115,6 +115,36 @@ class _Waiting:
     done: asyncio.Future[None]
 
 
+class _SenderLocks:
+    """A lock per sender: one sender's events are never processed at the same time here.
+
+    On PostgreSQL several events are processed at once. A learner's answer and
+    their `resume` handled side by side would each read the review states the
+    other writes, and the later commit would undo the other's change.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._holders: Counter[str] = Counter()  # waiting or holding, per address
+
+    @asynccontextmanager
+    async def held(self, addresses: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks of `addresses`, taken in a fixed order so that batches never deadlock."""
+        ordered = sorted(set(addresses))
+        self._holders.update(ordered)
+        try:
+            async with AsyncExitStack() as stack:
+                for address in ordered:
+                    lock = self._locks.setdefault(address, asyncio.Lock())
+                    await stack.enter_async_context(lock)
+                yield
+        finally:
+            self._holders.subtract(ordered)
+            for address in ordered:
+                if not self._holders[address]:
+                    del self._holders[address], self._locks[address]
+
+
 class _Duplicate(Exception):
     """The event was processed meanwhile."""
 
@@ -153,6 +183,7 @@ class InboundRouter:
         self._waiting: deque[_Waiting] = deque()
         self._transports = dict(transports or {})
         self._counts = CountBuffer()  # calibration counts not yet written, for every transaction
+        self._senders = _SenderLocks()
         self._defaults = person_defaults or PersonDefaults(
             timezone=Person.model_fields["timezone"].default,
             send_time=Person.model_fields["send_time"].default,
@@ -194,7 +225,7 @@ class InboundRouter:
         The calibration counts of answers handled since the last write are written too.
         """
         tried = await inbox.replay(
-            sessions=self._sessions, now=self._clock.now(), handle=self._process
+            sessions=self._sessions, now=self._clock.now(), handle=self._replayed
         )
         await self.write_counts()
         return tried
@@ -268,25 +299,35 @@ class InboundRouter:
         if not batch:
             return  # a batch taken meanwhile held them all
         try:
-            if len(batch) == 1:
-                await self._process(batch[0].entry_id, batch[0].inbound)
-                return
-            try:
-                outcomes = await self._handle_together(batch)
-            except Exception:
-                log.info("a batch of %d events failed; processing them one by one", len(batch))
-                for waiting in batch:
-                    await self._process(waiting.entry_id, waiting.inbound)
-                return
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                if outcome is not None:
-                    await self._answer_directly(waiting.inbound, outcome)
-            if any(outcome and outcome.queued for outcome in outcomes) and self._on_outbox:
-                await self._on_outbox()
+            async with self._senders.held(waiting.inbound.address for waiting in batch):
+                await self._process_batch(batch)
         finally:
             for waiting in batch:
                 if not waiting.done.done():
                     waiting.done.set_result(None)
+
+    async def _process_batch(self, batch: list[_Waiting]) -> None:
+        """`_process_waiting` itself, while no other event of the batch's senders is processed."""
+        if len(batch) == 1:
+            await self._process(batch[0].entry_id, batch[0].inbound)
+            return
+        try:
+            outcomes = await self._handle_together(batch)
+        except Exception:
+            log.info("a batch of %d events failed; processing them one by one", len(batch))
+            for waiting in batch:
+                await self._process(waiting.entry_id, waiting.inbound)
+            return
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if outcome is not None:
+                await self._answer_directly(waiting.inbound, outcome)
+        if any(outcome and outcome.queued for outcome in outcomes) and self._on_outbox:
+            await self._on_outbox()
+
+    async def _replayed(self, entry_id: int, inbound: Inbound) -> None:
+        """`_process` for a replayed event, while no other event of its sender is processed."""
+        async with self._senders.held([inbound.address]):
+            await self._process(entry_id, inbound)
 
     async def _handle_together(self, batch: list[_Waiting]) -> list[_Outcome | None]:
         """The events of `batch` in one transaction; None for one processed before.
