@@ -105,9 +105,11 @@ class TellingConsole(ConsoleTransport):
         super().__init__()
         self.sent_one = asyncio.Event()
         self.edited_one = asyncio.Event()
+        self.senders: list[asyncio.Task[object] | None] = []  # the task each send ran in
 
     async def send(self, address, outbound):
         """Send, then tell."""
+        self.senders.append(asyncio.current_task())
         ref = await super().send(address, outbound)
         self.sent_one.set()
         return ref
@@ -137,9 +139,11 @@ async def test_an_answer_wakes_the_dispatcher_and_its_feedback_goes_without_a_ti
     sending = asyncio.create_task(runtime.dispatcher.run())
 
     await runtime.service.handle(Answer(ADA, "e1", quiz.id, ("c2",)))
-    assert console.sent == []  # the inbound handler returns without sending anything itself
     await asyncio.wait_for(console.sent_one.wait(), timeout=60)
     await asyncio.wait_for(console.edited_one.wait(), timeout=60)  # the quiz shows its verdict
+    # The inbound handler only woke the dispatcher: the feedback went from the dispatcher's
+    # own tasks, not from the task that handled the answer.
+    assert len(console.senders) == 1 and asyncio.current_task() not in console.senders
 
     assert [outbound.kind for outbound in console.to(ADA)] == [OutboundKind.FEEDBACK]
     assert await runtime.dispatcher.stop() == 0
