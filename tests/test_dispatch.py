@@ -330,12 +330,17 @@ async def test_sends_to_one_chat_are_paced_to_one_a_second_on_the_clock(database
     ]
 
 
-async def test_different_chats_are_not_held_back_by_each_other(database):
+async def ada_bea_and_cy_with_a_notice_each(database, greeting: str) -> None:
+    """Ada, Bea and Cy, each with one notice `<greeting><name>` due at MONDAY_9AM."""
     async with database.sessions() as session:
         people = [await add_person(session, name) for name in ("ada", "bea", "cy")]
         await session.commit()
     for person in people:
-        await notices(database, person, f"hi-{person.name}")
+        await notices(database, person, f"{greeting}{person.name}")
+
+
+async def test_different_chats_are_not_held_back_by_each_other(database):
+    await ada_bea_and_cy_with_a_notice_each(database, "hi-")
     clock = SimulatedClock(MONDAY_9AM)
     assert (await dispatcher(database, clock).tick()).sent == 3
     assert clock.slept == []

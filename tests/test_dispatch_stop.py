@@ -14,7 +14,7 @@ from storage.models import DeliveryStatus
 from storage.outbox import DEFAULT_STALE_AFTER
 from tests.delivery_support import dispatcher, rows
 from tests.factories import MONDAY_9AM, add_person
-from tests.test_dispatch import notices
+from tests.test_dispatch import ada_bea_and_cy_with_a_notice_each, notices
 
 
 class SlowTransport(ConsoleTransport):
@@ -86,11 +86,7 @@ async def test_stop_lets_the_send_in_flight_finish_and_puts_the_rest_back_at_onc
 
 
 async def test_stop_puts_back_the_rows_waiting_for_a_slot_to_send(database):
-    async with database.sessions() as session:
-        people = [await add_person(session, name) for name in ("ada", "bea", "cy")]
-        await session.commit()
-    for person in people:
-        await notices(database, person, f"hello:{person.name}")
+    await ada_bea_and_cy_with_a_notice_each(database, "hello:")
     slow = SlowTransport()
     first = dispatcher(database, SimulatedClock(MONDAY_9AM), slow, in_flight=1)
     ticking = asyncio.ensure_future(first.tick())

@@ -111,7 +111,8 @@ async def test_pause_until_a_date_then_resume_freezes_reviews(database):
     assert "Welcome back" in await reply(database, ada, "e2")
 
 
-async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_shift(database):
+async def paused_with_a_review_open(database):
+    """Ada answered a quiz, then paused until resumed; three days on, a review of it is open."""
     clock, service, ada, prompts = await world(database)
     await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
     async with database.sessions() as session:
@@ -124,6 +125,11 @@ async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_s
         )
         await session.commit()
     clock.advance(timedelta(minutes=5))
+    return clock, service, ada, paused, again
+
+
+async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_shift(database):
+    clock, service, ada, paused, again = await paused_with_a_review_open(database)
     # Arriving together, the answer and the resume are handled in one transaction.
     await asyncio.gather(
         service.handle(Answer(ada.address, "e1", again.id, ("c1",))),
@@ -138,18 +144,7 @@ async def test_a_review_answered_together_with_resume_keeps_the_answer_and_the_s
 
 
 async def test_a_resume_arriving_while_a_review_is_graded_waits_for_it(database, monkeypatch):
-    clock, service, ada, prompts = await world(database)
-    await service.handle(Answer(ada.address, "e0", prompts[0].id, ("c1",)))
-    async with database.sessions() as session:
-        paused = await session.get(Person, ada.id)
-        paused.paused_until, paused.paused_at = OPEN_ENDED, clock.now()
-        item = await session.get(Item, prompts[0].item_id)
-        clock.advance(3 * DAY)
-        again = await send(
-            session, paused, kind="review", day=clock.now().date(), sent_at=clock.now(), item=item
-        )
-        await session.commit()
-    clock.advance(timedelta(minutes=5))
+    clock, service, ada, paused, again = await paused_with_a_review_open(database)
     route = router_module.InboundRouter._route
     resuming: list[asyncio.Task[None]] = []
 

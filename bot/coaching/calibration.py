@@ -17,6 +17,7 @@ never an answer: the counts only steer expectations.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -126,6 +127,16 @@ class PendingCounts:
             self.buffer.give_back(*self.taken)
         self.rows, self.answers, self.taken = {}, 0, None
 
+    @contextmanager
+    def settled(self) -> Iterator[None]:
+        """Around a transaction: `committed` once it commits, `rolled_back` if it does not."""
+        try:
+            yield
+        except BaseException:
+            self.rolled_back()
+            raise
+        self.committed()
+
 
 @lru_cache(maxsize=2)
 def _count_statement(dialect: str) -> Any:
@@ -170,13 +181,8 @@ async def write_counts(session: AsyncSession, pending: PendingCounts, *, now: bo
 
 
 async def write_buffer(sessions: SessionFactory, buffer: CountBuffer) -> None:
-    """Write the buffer's counts in a transaction of their own, and re-read stored rows later."""
+    """Write the buffer's counts in a transaction of their own (stored rows are read anew)."""
     pending = PendingCounts(buffer)
-    try:
+    with pending.settled():
         async with sessions.begin() as session:
             await write_counts(session, pending, now=True)
-    except BaseException:
-        pending.rolled_back()
-        raise
-    pending.committed()
-    buffer.stored.clear()

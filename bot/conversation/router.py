@@ -356,14 +356,10 @@ class InboundRouter:
         process's buffer, or are dropped).
         """
         work = UnitOfWork(calibration=PendingCounts(self._counts))
-        try:
+        with work.calibration.settled():
             async with self._sessions() as session, session.begin():
                 yield session, work
                 await work.finish(session)
-        except BaseException:
-            work.calibration.rolled_back()
-            raise
-        work.calibration.committed()
 
     async def _failed(self, entry_id: int, inbound: Inbound, error: str) -> None:
         """Log a failed processing and count it on the stored event."""
